@@ -1,0 +1,3 @@
+"""evaluate: frozen video encoders, probes with temporal controls, and reports."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,155 @@
+"""``simgen``: ls | validate | schema | render | preview.
+
+Errors a user can fix print as one red line and exit 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from simgen.dataset import DatasetError
+from simgen.spec import SpecError
+from simgen.video import VideoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Render controlled physics clips with exact ground truth.")
+console = Console(stderr=True)
+out_console = Console()
+_state = {"debug": False}
+
+USER_ERRORS = (SpecError, DatasetError, VideoError, ValueError, FileNotFoundError, FileExistsError)
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
+    _state["debug"] = debug
+
+
+@app.command("ls")
+def ls_families() -> None:
+    """Scene families available, one line each."""
+    from simgen.families import all_families
+
+    for family in all_families():
+        targets = ", ".join(family.targets)
+        out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]")
+
+
+@app.command()
+def validate(spec_file: Annotated[Path, typer.Argument(help="scene spec YAML")]) -> None:
+    """Check a spec and print its resolved form (every default filled in)."""
+    import yaml
+
+    from simgen.spec import load_spec
+
+    spec = load_spec(spec_file)
+    out_console.print(f"[green]ok[/green] {spec_file}: family {spec.family}, fingerprint {spec.fingerprint()}, "
+                      f"{sum(n for _, n in spec.counts.items())} clips")
+    out_console.print(yaml.safe_dump(spec.canonical(), sort_keys=False), end="", markup=False, highlight=False)
+
+
+@app.command()
+def schema(out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None) -> None:
+    """JSON Schema of the spec format, for editor autocompletion."""
+    from simgen.spec import spec_json_schema
+
+    text = json.dumps(spec_json_schema(), indent=2)
+    if out:
+        out.write_text(text + "\n")
+    else:
+        print(text)
+
+
+@app.command()
+def render(
+    spec_file: Annotated[Path, typer.Argument(help="scene spec YAML")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory")],
+    n: Annotated[int | None, typer.Option("-n", help="total clips, split in the spec's proportions")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the spec's seed")] = None,
+    workers: Annotated[int | None, typer.Option(help="processes; default: the number of cores")] = None,
+    shard: Annotated[str, typer.Option(help="render shard K of N (1-based), e.g. 2/4")] = "1/1",
+    force: Annotated[bool, typer.Option(help="overwrite a dataset made from another spec")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print a machine-readable summary")] = False,
+) -> None:
+    """Render a dataset; an existing DIR of the same spec is resumed (only missing clips render)."""
+    from simgen.families import get_family
+    from simgen.parallel import parse_shard, render_dataset
+    from simgen.spec import load_spec
+
+    spec = load_spec(spec_file)
+    group = len(get_family(spec.family).variants)
+    spec = spec.with_overrides(seed=seed, total=n, group_size=group)
+    shard_kn = parse_shard(shard)
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: must be ≥ 1")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]} clips/s"), TimeElapsedColumn(), TextColumn("eta"),
+                  TimeRemainingColumn(), console=console, disable=json_out or not console.is_terminal) as progress:
+        bar = progress.add_task(f"{spec.family} → {out}", total=None, rate="–")
+        first: list[tuple[int, float]] = []  # (clips already done, time) at the first call: rate excludes resumed clips
+
+        def on_progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            first.append((done, now)) if not first else None
+            rendered, elapsed = done - first[0][0], now - first[0][1]
+            rate = f"{rendered / elapsed:.1f}" if rendered and elapsed > 0 else "–"
+            progress.update(bar, completed=done, total=total, rate=rate)
+
+        summary = render_dataset(spec, out, workers=workers, shard=shard_kn, force=force, on_progress=on_progress)
+    if json_out:
+        print(json.dumps(summary.to_dict()))
+        return
+    state = "complete" if summary.clips_missing == 0 else f"{summary.clips_missing} clips still missing"
+    out_console.print(f"[green]rendered[/green] {summary.clips_rendered} clips "
+                      f"({summary.clips_skipped} already present) in {summary.seconds:.1f} s, "
+                      f"{summary.clips_per_second:.1f} clips/s with {summary.workers} workers → {out} ({state})")
+
+
+@app.command()
+def preview(
+    dataset_dir: Annotated[Path, typer.Argument(help="dataset directory")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")] = Path("preview.png"),
+    clips: Annotated[int, typer.Option(help="rows")] = 6,
+    frames: Annotated[int, typer.Option(help="frames per row")] = 8,
+    split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
+) -> None:
+    """Contact sheet: a few clips as frame strips, with their labels."""
+    from simgen.preview import contact_sheet
+
+    path = contact_sheet(dataset_dir, out, clips=clips, frames=frames, split=split)
+    out_console.print(f"[green]wrote[/green] {path}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except USER_ERRORS as e:
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: re-run the same command to resume")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as e:
+        sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The on-disk dataset (contract in the README): writer, reader, resume and merge.
+
+Layout::
+
+    DIR/dataset.json                  manifest: format, generator, resolved spec, targets
+    DIR/{train,val,test}/<clip>.mp4   the clip
+    DIR/{train,val,test}/<clip>.json  its full ground truth
+    DIR/{train,val,test}/metadata.jsonl  one line per clip, sorted by clip_id
+    DIR/.journal/shard-K-of-N.jsonl   completion journal of a run in progress
+
+A clip exists only once its metadata line is recorded, and that happens after its mp4 and
+json were renamed into place. Each run (or shard) appends to its own journal; journals are
+folded into the sorted ``metadata.jsonl`` files under a file lock, so shards can share a
+directory and the result does not depend on completion order.
+
+This module must not import pybullet: ``evaluate`` reads datasets on machines without it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+DATASET_FILE = "dataset.json"
+METADATA_FILE = "metadata.jsonl"
+JOURNAL_DIR = ".journal"
+LOCK_FILE = ".lock"
+SPLITS = ("train", "val", "test")
+
+
+class DatasetError(RuntimeError):
+    """A dataset directory that cannot be used as asked; the message is one line."""
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    tmp.replace(path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
+
+
+def dumps_line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":")) + "\n"
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The content of dataset.json."""
+
+    format_version: int
+    generator: dict[str, str]
+    family: str
+    fingerprint: str
+    seed: int
+    fps: int
+    frames: int
+    width: int
+    height: int
+    counts: dict[str, int]
+    targets: dict[str, dict[str, Any]]
+    spec: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if self.format_version > FORMAT_VERSION:
+            raise DatasetError(f"dataset format_version {self.format_version} is newer than this simgen "
+                               f"({FORMAT_VERSION}); upgrade simgen")
+        for name, t in self.targets.items():
+            if t.get("kind") not in ("class", "regression"):
+                raise DatasetError(f"target {name!r}: kind must be 'class' or 'regression', got {t.get('kind')!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetInfo:
+        fields = cls.__dataclass_fields__
+        missing = [k for k in fields if k not in d]
+        if missing:
+            raise DatasetError(f"{DATASET_FILE}: missing fields {missing}")
+        return cls(**{k: d[k] for k in fields})
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def read_info(root: Path) -> DatasetInfo:
+    path = root / DATASET_FILE
+    if not path.is_file():
+        raise DatasetError(f"{root}: not a simgen dataset (no {DATASET_FILE})")
+    try:
+        return DatasetInfo.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: not valid JSON ({e})") from None
+
+
+# --------------------------------------------------------------------------- clips
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    """One clip of a dataset, as listed in its split's metadata.jsonl."""
+
+    root: Path
+    split: str
+    clip_id: str
+    group_id: str
+    targets: dict[str, Any]
+
+    @property
+    def video_path(self) -> Path:
+        return self.root / self.split / f"{self.clip_id}.mp4"
+
+    @property
+    def label_path(self) -> Path:
+        return self.root / self.split / f"{self.clip_id}.json"
+
+
+def metadata_line(clip_id: str, group_id: str, targets: dict[str, Any]) -> dict[str, Any]:
+    scalars = {k: v for k, v in targets.items() if isinstance(v, str | int | float | bool) or v is None}
+    return {"file_name": f"{clip_id}.mp4", "clip_id": clip_id, "group_id": group_id, **scalars}
+
+
+def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Complete JSON lines of a file; a torn last line (from a kill) is skipped."""
+    if not path.is_file():
+        return
+    with open(path) as f:
+        for line in f:
+            if not line.endswith("\n"):
+                return
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+class Dataset:
+    """Read side of the format. Frames are decoded lazily, one clip at a time."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.info = read_info(self.root)
+
+    @property
+    def targets(self) -> dict[str, dict[str, Any]]:
+        return self.info.targets
+
+    def clips(self, split: str | None = None) -> list[ClipRef]:
+        splits = SPLITS if split is None else (split,)
+        out = []
+        for s in splits:
+            for line in _read_lines(self.root / s / METADATA_FILE):
+                targets = {k: v for k, v in line.items() if k not in ("file_name", "clip_id", "group_id")}
+                out.append(ClipRef(self.root, s, line["clip_id"], line["group_id"], targets))
+        return out
+
+    def missing(self) -> int:
+        """Clips declared in dataset.json but not (yet) present."""
+        return self.info.total - len(self.clips())
+
+    def read_frames(self, clip: ClipRef) -> np.ndarray:
+        from simgen.video import read_mp4
+
+        return read_mp4(clip.video_path)
+
+    @staticmethod
+    def read_labels(clip: ClipRef) -> dict[str, Any]:
+        return json.loads(clip.label_path.read_text())
+
+
+# --------------------------------------------------------------------------- writer
+
+
+class DatasetWriter:
+    """Write side: opens (or resumes) DIR for one spec, records clips, folds journals.
+
+    ``shard`` is (K, N), 1-based. Opening checks that an existing DIR was made from the same
+    resolved spec (fingerprint); anything else is refused unless ``force``.
+    """
+
+    def __init__(self, root: str | os.PathLike, info: DatasetInfo, *, force: bool = False,
+                 shard: tuple[int, int] = (1, 1)):
+        self.root = Path(root)
+        self.info = info
+        self.shard = shard
+        self._journal_file = None
+        self._open(force)
+
+    # ---- opening
+
+    def _open(self, force: bool) -> None:
+        manifest = self.root / DATASET_FILE
+        if manifest.exists() and not force:
+            existing = read_info(self.root)
+            if existing.fingerprint != self.info.fingerprint:
+                raise DatasetError(
+                    f"{self.root} holds a dataset made from another spec or seed "
+                    f"(family {existing.family}, seed {existing.seed}, fingerprint {existing.fingerprint}; "
+                    f"this spec: family {self.info.family}, seed {self.info.seed}, fingerprint "
+                    f"{self.info.fingerprint}); use another --out, or --force to overwrite it")
+        elif self.root.exists() and any(self.root.iterdir()) and not manifest.exists() and not force:
+            raise DatasetError(f"{self.root} exists, is not empty and is not a simgen dataset; "
+                               f"use another --out, or --force to overwrite it")
+        if force:
+            self._clear()
+        self.root.mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:
+            (self.root / split).mkdir(exist_ok=True)
+        (self.root / JOURNAL_DIR).mkdir(exist_ok=True)
+        with self._locked():
+            if not manifest.exists():
+                atomic_write_json(manifest, self.info.to_dict())
+            self._fold_journals()
+
+    def _clear(self) -> None:
+        """--force: remove what a simgen dataset consists of, and nothing else."""
+        for split in SPLITS:
+            shutil.rmtree(self.root / split, ignore_errors=True)
+        shutil.rmtree(self.root / JOURNAL_DIR, ignore_errors=True)
+        (self.root / DATASET_FILE).unlink(missing_ok=True)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.root / LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # ---- state
+
+    def completed(self) -> set[str]:
+        """clip_ids already present: recorded in metadata or a journal, with both files in place."""
+        recorded = [(split, line["clip_id"]) for split in SPLITS
+                    for line in _read_lines(self.root / split / METADATA_FILE)]
+        for journal in sorted((self.root / JOURNAL_DIR).glob("*.jsonl")):
+            recorded += [(e["split"], e["line"]["clip_id"]) for e in _read_lines(journal)]
+        return {clip_id for split, clip_id in recorded
+                if (self.root / split / f"{clip_id}.mp4").is_file()
+                and (self.root / split / f"{clip_id}.json").is_file()}
+
+    def clean_partial(self, clip_ids: set[str]) -> None:
+        """Remove temporary files left by a killed run, for the clips this run owns."""
+        for split in SPLITS:
+            for tmp in (self.root / split).glob(".*.tmp-*"):
+                stem = tmp.name[1:].split(".tmp-")[0].rsplit(".", 1)[0]
+                if stem in clip_ids:
+                    tmp.unlink(missing_ok=True)
+
+    # ---- writing
+
+    @staticmethod
+    def write_clip_files(root: Path, split: str, clip_id: str, frames: np.ndarray, labels: dict[str, Any],
+                         fps: int, video: dict[str, Any]) -> None:
+        """Write a clip's mp4 and json atomically (safe to call from worker processes)."""
+        from simgen.video import write_mp4
+
+        directory = Path(root) / split
+        final = directory / f"{clip_id}.mp4"
+        tmp = directory / f".{clip_id}.mp4.tmp-{os.getpid()}"
+        write_mp4(tmp, frames, fps, **video)
+        tmp.replace(final)
+        atomic_write_bytes(directory / f"{clip_id}.json", (json.dumps(labels) + "\n").encode())
+
+    def record(self, split: str, line: dict[str, Any]) -> None:
+        """Mark a clip complete (its files must already be in place)."""
+        if self._journal_file is None:
+            k, n = self.shard
+            self._journal_file = open(self.root / JOURNAL_DIR / f"shard-{k}-of-{n}.jsonl", "a")
+        self._journal_file.write(dumps_line({"split": split, "line": line}))
+        self._journal_file.flush()
+
+    def finalize(self) -> int:
+        """Fold journals into the sorted metadata files; returns the number of clips still missing."""
+        if self._journal_file is not None:
+            self._journal_file.close()
+            self._journal_file = None
+        with self._locked():
+            present = self._fold_journals()
+            missing = self.info.total - present
+            if missing == 0:
+                shutil.rmtree(self.root / JOURNAL_DIR, ignore_errors=True)
+        return missing
+
+    def _fold_journals(self) -> int:
+        """Rewrite each split's metadata.jsonl as the sorted union of itself and all journals.
+
+        Journals are kept (another shard may still append to its own); lines are keyed by
+        clip_id, so folding twice changes nothing. Call under the lock.
+        """
+        by_split: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in SPLITS}
+        for split in SPLITS:
+            for line in _read_lines(self.root / split / METADATA_FILE):
+                by_split[split][line["clip_id"]] = line
+        journal_dir = self.root / JOURNAL_DIR
+        for journal in sorted(journal_dir.glob("*.jsonl")) if journal_dir.is_dir() else []:
+            for entry in _read_lines(journal):
+                by_split[entry["split"]][entry["line"]["clip_id"]] = entry["line"]
+        for split, lines in by_split.items():
+            path = self.root / split / METADATA_FILE
+            text = "".join(dumps_line(lines[c]) for c in sorted(lines))
+            if not path.exists() or path.read_text() != text:
+                atomic_write_bytes(path, text.encode())
+        return sum(len(v) for v in by_split.values())

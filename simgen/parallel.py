@@ -1,0 +1,127 @@
+"""Running a render: which groups are missing, a local process pool, progress and a summary.
+
+Workers render and write a group's files; only this process records completions, so the
+journal has one writer per run. Results are recorded as they complete, in any order: the
+final metadata is sorted when the journals are folded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from simgen.dataset import DatasetInfo, DatasetWriter, metadata_line
+from simgen.engine import GroupTask, generator_info, plan, render_group
+from simgen.families import get_family
+from simgen.spec import SceneSpec
+
+
+@dataclass
+class RenderSummary:
+    out: str
+    family: str
+    shard: str
+    clips_total: int
+    clips_rendered: int
+    clips_skipped: int
+    clips_missing: int
+    workers: int
+    seconds: float
+
+    @property
+    def clips_per_second(self) -> float:
+        return self.clips_rendered / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "clips_per_second": round(self.clips_per_second, 3)}
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: write K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {text!r}: K must be in 1..N")
+    return k, n
+
+
+def dataset_info(spec: SceneSpec) -> DatasetInfo:
+    family = get_family(spec.family)
+    return DatasetInfo(
+        format_version=1, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),
+        seed=spec.seed, fps=spec.render.fps, frames=spec.render.frames, width=spec.render.width,
+        height=spec.render.height, counts=dict(spec.counts.items()),
+        targets={name: t.to_dict() for name, t in family.targets.items()}, spec=spec.canonical())
+
+
+def render_task(root: str, spec: SceneSpec, task: GroupTask) -> list[tuple[str, dict[str, Any]]]:
+    """Render one group and write its files; returns the metadata lines to record."""
+    lines = []
+    for clip in render_group(spec, task):
+        DatasetWriter.write_clip_files(Path(root), clip.split, clip.clip_id, clip.frames, clip.labels,
+                                       spec.render.fps, spec.render.video.model_dump())
+        lines.append((clip.split, metadata_line(clip.clip_id, clip.group_id, clip.labels["targets"])))
+    return lines
+
+
+def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | None = None,
+                   shard: tuple[int, int] = (1, 1), force: bool = False,
+                   on_progress: Callable[[int, int], None] | None = None) -> RenderSummary:
+    """Render what is missing of ``spec`` (or of its shard) into ``out``.
+
+    ``on_progress(done, total)`` is called after each group, counted in clips.
+    """
+    start = time.perf_counter()
+    workers = workers or os.cpu_count() or 1
+    family = get_family(spec.family)
+    writer = DatasetWriter(out, dataset_info(spec), force=force, shard=shard)
+    tasks = plan(spec, shard)
+    done = writer.completed()
+    todo = [t for t in tasks if not set(t.clip_ids(family.variants)) <= done]
+    writer.clean_partial({c for t in todo for c in t.clip_ids(family.variants)})
+    group_size = len(family.variants)
+    total, rendered = len(tasks) * group_size, 0
+    skipped = total - len(todo) * group_size
+    if on_progress:
+        on_progress(skipped, total)
+    try:
+        for lines in _execute(str(writer.root), spec, todo, workers):
+            for split, line in lines:
+                writer.record(split, line)
+            rendered += len(lines)
+            if on_progress:
+                on_progress(skipped + rendered, total)
+    finally:
+        missing = writer.finalize()
+    return RenderSummary(str(writer.root), spec.family, f"{shard[0]}/{shard[1]}", total, rendered, skipped,
+                         missing, workers, time.perf_counter() - start)
+
+
+def _execute(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: int) -> Iterator[list]:
+    if workers == 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield render_task(root, spec, task)
+        return
+    # spawn, not fork: the parent may run a progress thread, and PyBullet holds no state worth sharing.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+        pending, queue = set(), iter(tasks)
+        # Keep a bounded number of groups in flight, so memory does not grow with the dataset.
+        for task in queue:
+            pending.add(pool.submit(render_task, root, spec, task))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+                task = next(queue, None)
+                if task is not None:
+                    pending.add(pool.submit(render_task, root, spec, task))

@@ -1,0 +1,102 @@
+"""Camera model and TinyRenderer frames.
+
+The camera knows its own view and projection matrices, so labels can carry exact pixel
+positions (``image_xy``) of every body: x to the right, y down, origin top-left.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from simgen._pybullet import p
+
+if TYPE_CHECKING:
+    from simgen.families.base import Trajectory
+    from simgen.spec import CameraSpec, RenderSettings
+    from simgen.world import World
+
+
+@dataclass(frozen=True)
+class Camera:
+    eye: tuple[float, float, float]
+    target: tuple[float, float, float]
+    fov_deg: float
+    width: int
+    height: int
+    up: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    near: float = 0.05
+    far: float = 100.0
+
+    @property
+    def view_matrix(self) -> list[float]:
+        return list(p.computeViewMatrix(self.eye, self.target, self.up))
+
+    @property
+    def projection_matrix(self) -> list[float]:
+        return list(p.computeProjectionMatrixFOV(self.fov_deg, self.width / self.height, self.near, self.far))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"eye": list(self.eye), "target": list(self.target), "up": list(self.up), "fov_deg": self.fov_deg,
+                "width": self.width, "height": self.height, "near": self.near, "far": self.far}
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """World points (N, 3) to pixel coordinates (N, 2); NaN for points behind the camera."""
+        points = np.atleast_2d(np.asarray(points, float))
+        view = np.asarray(self.view_matrix).reshape(4, 4, order="F")
+        proj = np.asarray(self.projection_matrix).reshape(4, 4, order="F")
+        homo = np.c_[points, np.ones(len(points))] @ (proj @ view).T
+        w = homo[:, 3:4]
+        ndc = np.where(w > 0, homo[:, :2] / np.where(w > 0, w, 1.0), np.nan)
+        return np.c_[(ndc[:, 0] + 1) * 0.5 * self.width, (1 - ndc[:, 1]) * 0.5 * self.height]
+
+
+def sample_camera(spec: CameraSpec, render: RenderSettings, focus, rng: np.random.Generator) -> Camera:
+    """Draw a camera looking at ``focus`` (plus jitter) from the spec's ranges."""
+    distance = spec.distance.sample(rng)
+    yaw = math.radians(spec.yaw.sample(rng))
+    pitch = math.radians(spec.pitch.sample(rng))
+    fov = spec.fov.sample(rng)
+    target = np.asarray(focus, float) + np.array([spec.target_jitter.sample(rng) for _ in range(3)])
+    direction = np.array([math.sin(yaw) * math.cos(pitch), math.cos(yaw) * math.cos(pitch), math.sin(pitch)])
+    eye = target - distance * direction
+    return Camera(tuple(map(float, eye)), tuple(map(float, target)), float(fov), render.width, render.height)
+
+
+class Renderer:
+    """Poses the world's bodies frame by frame and grabs TinyRenderer images."""
+
+    def __init__(self, render: RenderSettings, camera: Camera):
+        self.settings = render
+        self.camera = camera
+        self._view = camera.view_matrix
+        self._proj = camera.projection_matrix
+
+    def grab(self, world: World, light_direction=None, light_color=None) -> np.ndarray:
+        """One frame of the world as it is now: (H, W, 3) uint8."""
+        kwargs: dict[str, Any] = {}
+        if light_color is not None:
+            kwargs["lightColor"] = list(light_color)
+        _, _, rgba, _, _ = p.getCameraImage(
+            self.settings.width, self.settings.height, self._view, self._proj,
+            lightDirection=list(light_direction or self.settings.light_direction),
+            shadow=int(self.settings.shadows), renderer=p.ER_TINY_RENDERER,
+            flags=p.ER_NO_SEGMENTATION_MASK, physicsClientId=world.client, **kwargs)
+        return np.asarray(rgba, dtype=np.uint8).reshape(self.settings.height, self.settings.width, 4)[..., :3]
+
+    def render(self, world: World, trajectory: Trajectory) -> np.ndarray:
+        """Frames (T, H, W, 3) uint8 of a simulated trajectory, replayed from its recorded states."""
+        out = np.empty((len(trajectory.frames), self.settings.height, self.settings.width, 3), np.uint8)
+        last_rgba: dict[str, Any] = {}
+        for i, frame in enumerate(trajectory.frames):
+            for name, state in frame.bodies.items():
+                body = trajectory.body_ids[name]
+                world.set_pose(body, state.position, state.orientation)
+                if state.rgba is not None and last_rgba.get(name) != state.rgba:
+                    world.set_color(body, state.rgba)
+                    last_rgba[name] = state.rgba
+            renderer_light = frame.lights.get("_renderer", {})
+            out[i] = self.grab(world, renderer_light.get("direction"), renderer_light.get("color"))
+        return out

@@ -1,0 +1,165 @@
+"""A thin PyBullet wrapper: one fresh DIRECT client per clip, client id on every call.
+
+Bodies are created undamped: PyBullet's default linearDamping of 0.04 slows a free fall
+by ~17% at 9 m/s, which would make every kinematic label wrong. Damping is only set when a
+spec asks for drag, and it is recorded with the clip.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from simgen._pybullet import p, quiet_c_output
+
+Shape = Literal["sphere", "box", "cylinder", "capsule"]
+SHAPES: tuple[Shape, ...] = ("sphere", "box", "cylinder", "capsule")
+
+
+@dataclass(frozen=True)
+class BodyState:
+    position: tuple[float, float, float]
+    orientation: tuple[float, float, float, float]
+    linear_velocity: tuple[float, float, float]
+    angular_velocity: tuple[float, float, float]
+
+
+def half_height(shape: Shape, size: float) -> float:
+    """Largest distance from the centre to the surface along any axis (m): a safe clearance."""
+    if shape == "box":
+        return size * float(np.sqrt(3.0))  # half-diagonal of a cube of half-extent `size`
+    if shape in ("cylinder", "capsule"):
+        # height 2*size (+ caps for capsule): the bounding sphere radius
+        return size * (float(np.sqrt(2.0)) if shape == "cylinder" else 2.0)
+    return size
+
+
+class World:
+    """A PyBullet DIRECT world with an explicit timestep. Use as a context manager."""
+
+    def __init__(self, timestep: float = 1 / 240, gravity: float = 9.81):
+        self.timestep = timestep
+        with quiet_c_output():
+            self.client = p.connect(p.DIRECT)
+        self._textures: dict[str, int] = {}
+        p.setTimeStep(timestep, physicsClientId=self.client)
+        p.setGravity(0, 0, -gravity, physicsClientId=self.client)
+        # Deterministic pair ordering: identical inputs give identical contacts across processes.
+        p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=self.client)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.client >= 0:
+            p.disconnect(physicsClientId=self.client)
+            self.client = -1
+
+    # ------------------------------------------------------------------ bodies
+
+    def add_floor(self, rgba: tuple[float, float, float, float], *, size: float = 20.0,
+                  restitution: float = 0.0, lateral_friction: float = 0.8, texture: str | None = None) -> int:
+        """A static floor whose top surface is z = 0."""
+        cid = self.client
+        col = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=cid)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=[size, size, 0.01], visualFramePosition=[0, 0, -0.01],
+                                  rgbaColor=rgba, physicsClientId=cid)
+        body = p.createMultiBody(0, col, vis, [0, 0, 0], physicsClientId=cid)
+        p.changeDynamics(body, -1, restitution=restitution, lateralFriction=lateral_friction, physicsClientId=cid)
+        if texture:
+            p.changeVisualShape(body, -1, textureUniqueId=self.texture(texture), physicsClientId=cid)
+        return body
+
+    def add_body(self, shape: Shape, size: float, *, mass: float, position, orientation=(0, 0, 0, 1),
+                 rgba=(0.8, 0.2, 0.2, 1.0), texture: str | None = None, linear_damping: float = 0.0,
+                 angular_damping: float = 0.0, restitution: float = 0.0, lateral_friction: float = 0.5,
+                 collide: bool = True) -> int:
+        """A dynamic body. ``size`` is the radius (sphere, cylinder, capsule) or half-extent (box)."""
+        cid = self.client
+        if shape == "sphere":
+            geom = {"shapeType": p.GEOM_SPHERE, "radius": size}
+            vis_geom = geom
+        elif shape == "box":
+            geom = {"shapeType": p.GEOM_BOX, "halfExtents": [size] * 3}
+            vis_geom = geom
+        elif shape == "cylinder":
+            geom = {"shapeType": p.GEOM_CYLINDER, "radius": size, "height": 2 * size}
+            vis_geom = {"shapeType": p.GEOM_CYLINDER, "radius": size, "length": 2 * size}
+        elif shape == "capsule":
+            geom = {"shapeType": p.GEOM_CAPSULE, "radius": size, "height": 2 * size}
+            vis_geom = {"shapeType": p.GEOM_CAPSULE, "radius": size, "length": 2 * size}
+        else:
+            raise ValueError(f"unknown shape {shape!r}; allowed: {', '.join(SHAPES)}")
+        col = p.createCollisionShape(**geom, physicsClientId=cid) if collide else -1
+        vis = p.createVisualShape(**vis_geom, rgbaColor=rgba, physicsClientId=cid)
+        body = p.createMultiBody(mass, col, vis, position, orientation, physicsClientId=cid)
+        p.changeDynamics(body, -1, linearDamping=linear_damping, angularDamping=angular_damping,
+                         restitution=restitution, lateralFriction=lateral_friction, physicsClientId=cid)
+        if texture:
+            p.changeVisualShape(body, -1, textureUniqueId=self.texture(texture), physicsClientId=cid)
+        return body
+
+    def texture(self, name: str) -> int:
+        if name not in self._textures:
+            self._textures[name] = p.loadTexture(str(texture_file(name)), physicsClientId=self.client)
+        return self._textures[name]
+
+    # ------------------------------------------------------------------ dynamics
+
+    def set_velocity(self, body: int, linear, angular=(0, 0, 0)) -> None:
+        p.resetBaseVelocity(body, linear, angular, physicsClientId=self.client)
+
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            p.stepSimulation(physicsClientId=self.client)
+
+    def state(self, body: int) -> BodyState:
+        pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        lin, ang = p.getBaseVelocity(body, physicsClientId=self.client)
+        return BodyState(tuple(pos), tuple(orn), tuple(lin), tuple(ang))
+
+    def contact_count(self) -> int:
+        """Contact points in the world after the last step."""
+        return len(p.getContactPoints(physicsClientId=self.client))
+
+    def set_pose(self, body: int, position, orientation) -> None:
+        p.resetBasePositionAndOrientation(body, position, orientation, physicsClientId=self.client)
+
+    def set_color(self, body: int, rgba) -> None:
+        p.changeVisualShape(body, -1, rgbaColor=rgba, physicsClientId=self.client)
+
+
+# ---------------------------------------------------------------------- textures
+
+TEXTURES = ("checker", "stripes")
+
+
+@functools.cache
+def texture_file(name: str) -> Path:
+    """A small procedural texture PNG, written once per process (PyBullet loads textures from files)."""
+    import imageio.v3 as iio
+
+    n = 64
+    yy, xx = np.mgrid[0:n, 0:n]
+    if name == "checker":
+        mask = ((xx // 8) + (yy // 8)) % 2 == 0
+    elif name == "stripes":
+        mask = (xx // 8) % 2 == 0
+    else:
+        raise ValueError(f"unknown texture {name!r}; allowed: {', '.join(TEXTURES)}")
+    img = np.where(mask[..., None], 255, 90).astype(np.uint8).repeat(3, axis=2)
+    directory = Path(tempfile.gettempdir()) / "simgen-textures"
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{name}.png"
+    if not path.exists():
+        tmp = directory / f".{name}.{id(img)}.png"
+        iio.imwrite(tmp, img)
+        tmp.replace(path)
+    return path
