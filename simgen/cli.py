@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from simgen.dataset import DatasetError
 from simgen.spec import SpecError
@@ -41,7 +48,7 @@ def ls_families() -> None:
 
     for family in all_families():
         targets = ", ".join(family.targets)
-        out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]")
+        out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]", soft_wrap=True)
 
 
 @app.command()
@@ -53,8 +60,8 @@ def validate(spec_file: Annotated[Path, typer.Argument(help="scene spec YAML")])
 
     spec = load_spec(spec_file)
     out_console.print(f"[green]ok[/green] {spec_file}: family {spec.family}, fingerprint {spec.fingerprint()}, "
-                      f"{sum(n for _, n in spec.counts.items())} clips")
-    out_console.print(yaml.safe_dump(spec.canonical(), sort_keys=False), end="", markup=False, highlight=False)
+                      f"{sum(n for _, n in spec.counts.items())} clips", soft_wrap=True)
+    print(yaml.safe_dump(spec.canonical(), sort_keys=False, width=1000), end="")
 
 
 @app.command()

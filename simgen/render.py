@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from simgen._pybullet import p
 
 if TYPE_CHECKING:

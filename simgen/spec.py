@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
 import yaml
@@ -294,6 +294,9 @@ SPLITS = ("train", "val", "test")
 class SceneSpec(StrictModel):
     """Fields shared by every family; a family subclasses it with ``family`` and ``params`` typed."""
 
+    # Clips per group (e.g. a falling clip and its rising twin); set from the family on registration.
+    group_size: ClassVar[int] = 1
+
     family: str
     format_version: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
     description: str = ""
@@ -302,6 +305,14 @@ class SceneSpec(StrictModel):
     camera: CameraSpec = CameraSpec()
     counts: Counts = Counts()
     params: Params
+
+    @model_validator(mode="after")
+    def _whole_groups(self) -> SceneSpec:
+        for split, n in self.counts.items():
+            if n % self.group_size:
+                raise ValueError(f"counts.{split}={n} must be a multiple of {self.group_size} "
+                                 f"(clips of a {self.family} group share a split)")
+        return self
 
     def canonical(self) -> dict[str, Any]:
         """The resolved spec as plain JSON data (what dataset.json stores)."""
@@ -358,7 +369,7 @@ def load_spec(path: str | Path) -> SceneSpec:
 
 
 def parse_spec(raw: Any, source: str = "<spec>") -> SceneSpec:
-    from simgen.families import get_family, family_names
+    from simgen.families import family_names, get_family
 
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec must be a mapping of fields, got {type(raw).__name__}")

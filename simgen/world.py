@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
 from simgen._pybullet import p, quiet_c_output
 
 Shape = Literal["sphere", "box", "cylinder", "capsule"]

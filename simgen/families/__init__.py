@@ -20,6 +20,7 @@ _loaded = False
 def register(cls: type[Family]) -> type[Family]:
     if cls.name in _REGISTRY:
         raise RuntimeError(f"scene family {cls.name!r} registered twice")
+    cls.spec_model.group_size = len(cls.variants)
     _REGISTRY[cls.name] = cls()
     return cls
 

@@ -1,0 +1,167 @@
+"""The on-disk contract: determinism across workers and shards, crash-safe resume, refusal, loaders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simgen.dataset import JOURNAL_DIR, Dataset, DatasetError
+from simgen.parallel import render_dataset
+from simgen.spec import parse_spec
+from tests.conftest import tiny_spec_dict, write_spec
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """Hash of every file of a dataset (hidden bookkeeping files excluded)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not any(part.startswith(".") for part in
+                                                                         p.relative_to(root).parts)}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return parse_spec(tiny_spec_dict(counts=(8, 4, 4), seed=3))
+
+
+@pytest.fixture(scope="module")
+def reference(spec, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "ds"
+    summary = render_dataset(spec, out, workers=1)
+    assert summary.clips_rendered == 16 and summary.clips_missing == 0
+    return tree_hashes(out)
+
+
+def test_layout_matches_contract(spec, tmp_path, reference):
+    assert "dataset.json" in reference
+    for split in ("train", "val", "test"):
+        assert f"{split}/metadata.jsonl" in reference
+    assert len([k for k in reference if k.endswith(".mp4")]) == 16
+    assert len([k for k in reference if k.endswith(".json") and k != "dataset.json"]) == 16
+
+
+def test_two_workers_give_identical_bytes(spec, tmp_path, reference):
+    render_dataset(spec, tmp_path / "ds", workers=2)
+    assert tree_hashes(tmp_path / "ds") == reference
+
+
+def test_shards_into_one_dir_give_identical_bytes(spec, tmp_path, reference):
+    first = render_dataset(spec, tmp_path / "ds", workers=1, shard=(1, 2))
+    assert first.clips_rendered == 8 and first.clips_missing == 8
+    assert (tmp_path / "ds" / JOURNAL_DIR).is_dir()  # journals stay until the dataset is complete
+    second = render_dataset(spec, tmp_path / "ds", workers=2, shard=(2, 2))
+    assert second.clips_missing == 0
+    assert tree_hashes(tmp_path / "ds") == reference
+    assert not (tmp_path / "ds" / JOURNAL_DIR).exists()
+
+
+def test_rerun_on_complete_dataset_renders_nothing(spec, tmp_path):
+    render_dataset(spec, tmp_path / "ds", workers=1)
+    again = render_dataset(spec, tmp_path / "ds", workers=1)
+    assert again.clips_rendered == 0 and again.clips_skipped == 16
+
+
+def test_resume_after_lost_files_and_torn_journal(spec, tmp_path, reference):
+    out = tmp_path / "ds"
+    render_dataset(spec, out, workers=1, shard=(1, 2))
+    # Simulate a crash mid-clip: a torn journal line, a stray temp file, a clip without its metadata line.
+    journal = next((out / JOURNAL_DIR).glob("*.jsonl"))
+    journal.write_text(journal.read_text() + '{"split": "train", "line": {"clip_')
+    (out / "train" / ".train-000001-falling.mp4.tmp-999").write_bytes(b"partial")
+    (out / "val" / "val-000001-falling.mp4").write_bytes(b"not yet recorded")  # shard 2 owns it
+    render_dataset(spec, out, workers=2)
+    assert tree_hashes(out) == reference
+    assert not list(out.rglob("*.tmp-*"))
+
+
+def test_mismatched_spec_is_refused_and_nothing_is_touched(spec, tmp_path):
+    out = tmp_path / "ds"
+    render_dataset(spec, out, workers=1)
+    before = tree_hashes(out)
+    other = parse_spec(tiny_spec_dict(counts=(8, 4, 4), seed=4))
+    with pytest.raises(DatasetError, match="another spec or seed.*--force"):
+        render_dataset(other, out, workers=1)
+    assert tree_hashes(out) == before
+    render_dataset(other, out, workers=1, force=True)
+    assert tree_hashes(out) != before and Dataset(out).info.seed == 4
+
+
+def test_foreign_directory_is_refused(spec, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DatasetError, match="not a simgen dataset"):
+        render_dataset(spec, tmp_path, workers=1)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_kill_9_then_rerun_gives_identical_bytes(tmp_path):
+    spec_file = write_spec(tmp_path / "spec.yaml", tiny_spec_dict(counts=(16, 4, 4), size=96, frames=12))
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "simgen.cli", "render", str(spec_file), "--out", str(out), "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    journal = out / JOURNAL_DIR / "shard-1-of-1.jsonl"
+    while time.time() < deadline and (not journal.exists() or journal.read_text().count("\n") < 4):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "test" / "metadata.jsonl").read_text()  # it really was interrupted
+    subprocess.run(cmd, check=True, capture_output=True)
+    reference = tmp_path / "ref"
+    subprocess.run([*cmd[:-4], "--out", str(reference), "--workers", "2"], check=True, capture_output=True)
+    assert tree_hashes(out) == tree_hashes(reference)
+
+
+def test_reader_and_manifest(tiny_falling_rising):
+    ds = Dataset(tiny_falling_rising)
+    assert ds.info.targets["direction"] == {"kind": "class", "description": "vertical direction of travel",
+                                            "classes": ["falling", "rising"]}
+    assert ds.targets["vz_start"]["unit"] == "m/s" and ds.missing() == 0
+    clips = ds.clips("train")
+    assert len(clips) == 8 and len({c.group_id for c in clips}) == 4
+    frames = ds.read_frames(clips[0])
+    assert frames.shape == (8, 64, 64, 3) and frames.dtype == np.uint8
+    labels = ds.read_labels(clips[0])
+    assert labels["targets"] == clips[0].targets and len(labels["frames"]) == 8
+
+
+def test_video_is_near_lossless(tiny_falling_rising):
+    from simgen.engine import render_group
+    from simgen.spec import SceneSpec  # noqa: F401
+
+    ds = Dataset(tiny_falling_rising)
+    spec = parse_spec(ds.info.spec)
+    clip = ds.clips("train")[0]
+    from simgen.engine import plan
+
+    original = render_group(spec, plan(spec)[0])[0].frames
+    decoded = ds.read_frames(clip)
+    assert np.abs(decoded.astype(int) - original).max() <= 3  # yuv444p rounding only
+
+
+def test_pandas_reads_metadata(tiny_falling_rising):
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_json(tiny_falling_rising / "train" / "metadata.jsonl", lines=True)
+    assert list(frame.columns[:3]) == ["file_name", "clip_id", "group_id"]
+    assert set(frame["direction"]) == {"falling", "rising"} and len(frame) == 8
+
+
+def test_huggingface_videofolder_loads_with_labels(tiny_falling_rising):
+    datasets = pytest.importorskip("datasets")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    loaded = datasets.load_dataset("videofolder", data_dir=str(tiny_falling_rising))
+    assert {"train", "validation", "test"} <= set(loaded)
+    train = loaded["train"]
+    assert train.num_rows == 8 and {"video", "clip_id", "group_id", "direction", "vz_start"} <= set(train.features)
+    meta = json.loads((tiny_falling_rising / "train" / "metadata.jsonl").read_text().splitlines()[0])
+    # Decoding needs torchcodec (not installed in CI); the file paths and labels are what we own.
+    row = train.cast_column("video", datasets.Video(decode=False))[0]
+    assert row["clip_id"] == meta["clip_id"] and row["video"]["path"].endswith(meta["file_name"])
+    assert sorted(train["direction"]) == ["falling"] * 4 + ["rising"] * 4
