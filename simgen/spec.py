@@ -220,9 +220,10 @@ class Params(DistModel):
 
 class VideoSettings(StrictModel):
     codec: Literal["libx264", "libx264rgb"] = Field(
-        "libx264", description="H.264 encoder; libx264rgb stores RGB exactly (bit-lossless)")
+        "libx264rgb", description="H.264 encoder; libx264rgb with crf 0 stores RGB exactly (bit-lossless)")
     pix_fmt: Literal["yuv444p", "yuv420p", "rgb24"] = Field(
-        "yuv444p", description="yuv444p keeps full colour resolution, so small bright objects survive")
+        "rgb24", description="rgb24 (with libx264rgb) or yuv444p keep full colour resolution, so small "
+                             "bright objects survive; yuv420p halves chroma resolution")
     crf: int = Field(0, ge=0, le=51, description="0 is lossless in the encoder's colour space")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
 

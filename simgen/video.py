@@ -16,12 +16,11 @@ class VideoError(RuntimeError):
     """A clip that cannot be decoded (missing, truncated or corrupt)."""
 
 
-def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int, *, codec: str = "libx264",
-              pix_fmt: str = "yuv444p", crf: int = 0, preset: str = "ultrafast") -> None:
+def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int, *, codec: str = "libx264rgb",
+              pix_fmt: str = "rgb24", crf: int = 0, preset: str = "ultrafast") -> None:
     """Encode (T, H, W, 3) uint8 frames. Not atomic by itself: the dataset writer renames."""
     import av
 
-    frames = np.ascontiguousarray(frames, dtype=np.uint8)
     _, height, width, _ = frames.shape
     # bitexact: no library version strings in the container, so bytes depend on content only.
     with av.open(str(path), "w", format="mp4", options={"fflags": "+bitexact"}) as container:
@@ -30,7 +29,9 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int, *, codec: s
         stream.thread_count = 1  # x264 output depends on its thread count; pin it
         stream.options = {"crf": str(crf), "preset": preset, "flags": "+bitexact"}
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            # Per-frame contiguity is all PyAV needs, so a reversed view (the rising twin) is not copied.
+            image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame, dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(image):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -117,7 +117,7 @@ class FallingRising(Family):
         rising = {"direction": "rising", "vz_start": -falling["vz_end"], "vz_end": -falling["vz_start"],
                   "accel_z": falling["accel_z"], "height_start": states[-1]["bodies"]["object"]["position"][2]}
         return [Clip("falling", frames, states, falling, []),
-                Clip("rising", frames[::-1].copy(), time_reverse(states), rising, [])]
+                Clip("rising", frames[::-1], time_reverse(states), rising, [])]
 
 
 def time_reverse(states: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -132,18 +132,16 @@ def test_reader_and_manifest(tiny_falling_rising):
     assert labels["targets"] == clips[0].targets and len(labels["frames"]) == 8
 
 
-def test_video_is_near_lossless(tiny_falling_rising):
-    from simgen.engine import render_group
-    from simgen.spec import SceneSpec  # noqa: F401
+def test_default_video_is_bit_exact_and_yuv444_is_near_lossless(tiny_falling_rising, tmp_path):
+    from simgen.engine import plan, render_group
+    from simgen.video import read_mp4, write_mp4
 
     ds = Dataset(tiny_falling_rising)
     spec = parse_spec(ds.info.spec)
-    clip = ds.clips("train")[0]
-    from simgen.engine import plan
-
     original = render_group(spec, plan(spec)[0])[0].frames
-    decoded = ds.read_frames(clip)
-    assert np.abs(decoded.astype(int) - original).max() <= 3  # yuv444p rounding only
+    assert np.array_equal(ds.read_frames(ds.clips("train")[0]), original)
+    write_mp4(tmp_path / "yuv.mp4", original, 24, codec="libx264", pix_fmt="yuv444p", crf=0)
+    assert np.abs(read_mp4(tmp_path / "yuv.mp4").astype(int) - original).max() <= 3
 
 
 def test_pandas_reads_metadata(tiny_falling_rising):

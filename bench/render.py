@@ -1,0 +1,163 @@
+"""Rendering benchmark: overhead over the bare renderer, worker scaling, cost by settings.
+
+Everything is measured side by side in one run on this machine, so ratios are comparable:
+
+    python bench/render.py [--groups 12] [--families falling_rising ...] [--quick]
+
+Writes bench/results/render.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from simgen.engine import plan
+from simgen.parallel import render_dataset, render_task
+from simgen.render import Renderer
+from simgen.spec import parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def spec_for(family: str, *, groups: int, size: int = 256, frames: int | None = None, fps: int | None = None,
+             shadows: bool | None = None):
+    raw = yaml.safe_load((ROOT / "scenes" / f"{family}.yaml").read_text())
+    raw["render"].update(width=size, height=size)
+    if frames:
+        raw["render"]["frames"] = frames
+    if fps:
+        raw["render"]["fps"] = fps
+    if shadows is not None:
+        raw["render"]["shadows"] = shadows
+    raw["counts"] = {"train": groups * parse_spec(raw).group_size, "val": 0, "test": 0}
+    return parse_spec(raw)
+
+
+class GrabTimer:
+    """Accumulates the time spent inside Renderer.grab (the bare getCameraImage call)."""
+
+    def __init__(self):
+        self.seconds, self.frames = 0.0, 0
+        self._original = Renderer.grab
+
+    def __enter__(self):
+        timer, original = self, self._original
+
+        def timed(renderer, *args, **kwargs):
+            start = time.perf_counter()
+            out = original(renderer, *args, **kwargs)
+            timer.seconds += time.perf_counter() - start
+            timer.frames += 1
+            return out
+
+        Renderer.grab = timed
+        return self
+
+    def __exit__(self, *exc):
+        Renderer.grab = self._original
+
+
+def overhead(spec, workdir: Path) -> dict:
+    """Whole pipeline per clip (simulate, label, render, encode, write) ÷ bare getCameraImage time."""
+    out = workdir / "overhead"
+    shutil.rmtree(out, ignore_errors=True)
+    render_dataset(spec, out, workers=1, force=True)  # creates the layout; warms caches
+    tasks = plan(spec)
+    with GrabTimer() as grab:
+        start = time.perf_counter()
+        clips = sum(len(render_task(str(out), spec, task)) for task in tasks)
+        total = time.perf_counter() - start
+    return {"clips": clips, "frames_rendered": grab.frames, "total_s_per_clip": total / clips,
+            "bare_render_s_per_clip": grab.seconds / clips, "overhead_ratio": total / grab.seconds,
+            "bare_ms_per_frame": 1000 * grab.seconds / grab.frames}
+
+
+def scaling(spec, workdir: Path, workers: list[int]) -> dict:
+    times = {}
+    for n in workers:
+        out = workdir / f"scale-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        summary = render_dataset(spec, out, workers=n)
+        times[n] = summary.seconds
+    base = times[workers[0]]
+    return {str(n): {"seconds": t, "speedup": base / t} for n, t in times.items()}
+
+
+def clips_per_second(spec, workdir: Path) -> float:
+    out = workdir / "cps"
+    shutil.rmtree(out, ignore_errors=True)
+    summary = render_dataset(spec, out, workers=1)
+    return summary.clips_rendered / summary.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=12, help="groups per measurement")
+    parser.add_argument("--families", nargs="*", default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, not a measurement)")
+    args = parser.parse_args()
+    from simgen.families import family_names
+
+    families = args.families or family_names()
+    groups = 2 if args.quick else args.groups
+    cores = os.cpu_count() or 1
+    console = Console()
+    report: dict = {"machine": {"cpu_count": cores, "platform": platform.platform(),
+                                "processor": platform.processor() or platform.machine()},
+                    "groups": groups, "families": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for family in families:
+            base = spec_for(family, groups=groups, size=64 if args.quick else 256)
+            entry = {"overhead": overhead(base, workdir),
+                     "scaling": scaling(spec_for(family, groups=max(groups, 2 * cores), size=base.render.width),
+                                        workdir, sorted({1, cores}))}
+            sizes = [64] if args.quick else [64, 128, 256]
+            entry["clips_per_second_per_core"] = {
+                f"{s}px_{f}f": clips_per_second(spec_for(family, groups=groups, size=s, frames=f,
+                                                         fps=80 if f == 64 and family == "falling_rising" else None),
+                                                workdir)
+                for s in sizes for f in (16, 64)}
+            entry["shadows_cost_ratio"] = (
+                clips_per_second(spec_for(family, groups=groups, size=base.render.width, shadows=False), workdir)
+                / clips_per_second(spec_for(family, groups=groups, size=base.render.width, shadows=True), workdir))
+            report["families"][family] = entry
+            console.print(f"[dim]{family} done[/dim]")
+
+    table = Table(title=f"simgen render benchmark ({cores} cores, {groups} groups)")
+    for col in ("family", "ms/clip total", "ms/clip bare render", "overhead ratio", "speed-up 1→N", "shadows ×"):
+        table.add_column(col, justify="right")
+    for family, e in report["families"].items():
+        o, s = e["overhead"], e["scaling"]
+        table.add_row(family, f"{1000 * o['total_s_per_clip']:.1f}", f"{1000 * o['bare_render_s_per_clip']:.1f}",
+                      f"{o['overhead_ratio']:.3f}", f"{s[str(cores)]['speedup']:.2f}×",
+                      f"{e['shadows_cost_ratio']:.2f}")
+    console.print(table)
+    cps = Table(title="clips per second per core")
+    cps.add_column("family")
+    keys = next(iter(report["families"].values()))["clips_per_second_per_core"]
+    for k in keys:
+        cps.add_column(k, justify="right")
+    for family, e in report["families"].items():
+        cps.add_row(family, *(f"{v:.1f}" for v in e["clips_per_second_per_core"].values()))
+    console.print(cps)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / ("render-quick.json" if args.quick else "render.json")
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
