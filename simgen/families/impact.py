@@ -1,0 +1,193 @@
+"""Impact: an object dropped or thrown onto the floor, or onto a box resting on the floor.
+
+The clip shows the approach, the impact and the rebound. Height and vertical velocity at the
+first frame are drawn independently, so neither the first frame's height nor the frame of impact
+fixes the impact speed; mass and restitution are drawn independently of both.
+
+Mass is visible through a documented material palette: the colour's hue encodes density
+(:func:`density_rgba`), and the size is visible, so mass = density × volume can be read from the
+video. Restitution is *measured* from the simulated first impact (relative normal velocity after /
+before): PyBullet's effective restitution differs from the coefficient set and varies from impact
+to impact with where in the step the contact was detected.
+
+Impulses come from :class:`simgen.events.ContactAccumulator`, which aggregates PyBullet's
+per-step contacts into collision events; every event is written to the clip json.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from simgen.events import ContactAccumulator
+from simgen.families import register
+from simgen.families.base import BodyFrame, Family, Frame, TargetInfo, Trajectory
+from simgen.spec import AnyDist, Params, SceneSpec, dist_field
+from simgen.world import World
+
+# Material palette: hue falls linearly with log10(density) from blue (light: foam, cork) to red
+# (dense: stone, metal). Saturation and value are fixed, so shading changes brightness, not hue.
+PALETTE_LOG10_DENSITY = (0.0, 3.5)  # kg/m^3: 1 → hue 0.70 (blue), ~3160 → hue 0 (red)
+PALETTE_HUE = (0.70, 0.0)
+PALETTE_SATURATION = 0.85
+PALETTE_VALUE = 0.9
+
+
+def density_rgba(density: float) -> tuple[float, float, float, float]:
+    """The material colour of a body of ``density`` kg/m^3 (see PALETTE_*)."""
+    lo, hi = PALETTE_LOG10_DENSITY
+    x = min(max((math.log10(density) - lo) / (hi - lo), 0.0), 1.0)
+    hue = PALETTE_HUE[0] + x * (PALETTE_HUE[1] - PALETTE_HUE[0])
+    return (*colorsys.hsv_to_rgb(hue, PALETTE_SATURATION, PALETTE_VALUE), 1.0)
+
+
+def volume(shape: str, size: float) -> float:
+    return 4 / 3 * math.pi * size**3 if shape == "sphere" else (2 * size) ** 3
+
+
+class ImpactParams(Params):
+    surface: AnyDist = dist_field({"choice": ["floor", "object"]}, options=["floor", "object"],
+                                  description="what the object hits: the floor, or a box resting on the floor")
+    shape: AnyDist = dist_field({"choice": ["sphere", "box"]}, options=["sphere", "box"])
+    size: AnyDist = dist_field({"uniform": [0.12, 0.25]}, gt=0, le=1, unit="m",
+                               description="radius, or half-extent of a cube")
+    mass: AnyDist = dist_field({"log_uniform": [0.2, 5.0]}, gt=0, unit="kg")
+    restitution: AnyDist = dist_field({"uniform": [0.1, 0.9]}, ge=0, le=1,
+                                      description="nominal PyBullet coefficient; the target is measured")
+    height: AnyDist = dist_field({"uniform": [0.3, 1.2]}, gt=0.01, le=20, unit="m",
+                                 description="gap between the object's lowest point and the surface at frame 0")
+    vz_start: AnyDist = dist_field({"uniform": [-4.0, 4.0]}, ge=-30, le=30, unit="m/s",
+                                   description="vertical velocity at frame 0 (z up; < 0 thrown down)")
+    horizontal_speed: AnyDist = dist_field({"uniform": [0.0, 0.8]}, ge=0, le=10, unit="m/s")
+    heading: AnyDist = dist_field({"uniform": [0.0, 360.0]}, unit="deg")
+    tilt: AnyDist = dist_field(0.0, ge=0, le=45, unit="deg",
+                               description="box tilt about a random horizontal axis; 0 lands flat")
+    lateral_friction: AnyDist = dist_field(0.5, ge=0, le=2)
+    target_size: AnyDist = dist_field({"uniform": [0.2, 0.35]}, gt=0, le=1, unit="m",
+                                      description="half-extent of the resting box (surface: object)")
+    target_mass: AnyDist = dist_field({"log_uniform": [0.5, 10.0]}, gt=0, unit="kg")
+    target_offset: AnyDist = dist_field({"uniform": [0.0, 0.5]}, ge=0, le=0.9,
+                                        description="horizontal offset of the impact point from the box's "
+                                                    "centre, as a fraction of its half-extent")
+    floor_value: AnyDist = dist_field({"uniform": [0.25, 0.55]}, ge=0, le=1)
+    gravity: AnyDist = dist_field(9.81, gt=0, le=100, unit="m/s^2")
+    bounce_speed: AnyDist = dist_field(0.5, gt=0, le=10, unit="m/s",
+                                       description="a rebound counts in n_bounces when it separates faster")
+
+
+class ImpactSpec(SceneSpec):
+    family: Literal["impact"]
+    params: ImpactParams = ImpactParams()
+
+
+@register
+class Impact(Family):
+    name = "impact"
+    description = "an object dropped or thrown onto the floor or onto a resting box: approach, impact, rebound"
+    spec_model = ImpactSpec
+    targets: ClassVar[dict[str, TargetInfo]] = {
+        "impact_impulse": TargetInfo("regression", "normal impulse of the first impact (Σ normalForce·dt)", "N*s"),
+        "impact_speed": TargetInfo("regression", "relative normal approach speed just before the first impact",
+                                   "m/s"),
+        "peak_force": TargetInfo("regression", "largest per-step normal force of the first impact; depends on "
+                                               "the physics timestep (see physics.timestep)", "N"),
+        "restitution": TargetInfo("regression", "measured restitution of the first impact: relative normal "
+                                                "speed after / before"),
+        "n_bounces": TargetInfo("regression", "impacts in the clip after which the object separates faster "
+                                              "than params.bounce_speed", "count"),
+        "mass": TargetInfo("regression", "mass of the moving object; visible as size × the density palette", "kg"),
+        "impact_time": TargetInfo("regression", "time of the first impact from the first frame", "s"),
+        "surface": TargetInfo("class", "what the object hits first", classes=("floor", "object")),
+    }
+
+    def sample(self, spec: SceneSpec, rng: np.random.Generator) -> dict[str, Any]:
+        params = spec.params.sample(rng)
+        axis_angle = rng.uniform(0, 2 * math.pi)
+        params["tilt_axis"] = [math.cos(axis_angle), math.sin(axis_angle), 0.0]
+        offset_angle = rng.uniform(0, 2 * math.pi)
+        params["target_offset_dir"] = [math.cos(offset_angle), math.sin(offset_angle)]
+        return params
+
+    def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
+        render = spec.render
+        g = params["gravity"]
+        shape, size = params["shape"], params["size"]
+        orientation = _tilt(params["tilt_axis"], params["tilt"]) if shape == "box" else (0.0, 0.0, 0.0, 1.0)
+        lowest = size if shape == "sphere" else size * float(np.abs(_rot(orientation)[2]).sum())
+
+        floor_v = params["floor_value"]
+        floor = world.add_floor((floor_v, floor_v, floor_v * 1.05 if floor_v < 0.95 else 1.0, 1.0),
+                                restitution=1.0, lateral_friction=params["lateral_friction"])
+        bodies: dict[str, int] = {}
+        impact_xy = np.zeros(2)
+        surface_z = 0.0
+        if params["surface"] == "object":
+            ts = params["target_size"]
+            surface_z = 2 * ts
+            centre = impact_xy - np.asarray(params["target_offset_dir"]) * params["target_offset"] * ts
+            # Restitution 1, so the pair's restitution (PyBullet multiplies the two) is the object's.
+            target = world.add_body("box", ts, mass=params["target_mass"], position=(*centre, ts),
+                                    rgba=density_rgba(params["target_mass"] / volume("box", ts)),
+                                    restitution=1.0, lateral_friction=params["lateral_friction"])
+
+        # Ballistic time to reach the surface fixes where the throw starts so it lands at impact_xy.
+        h, vz = params["height"], params["vz_start"]
+        t_hit = (vz + math.sqrt(vz * vz + 2 * g * h)) / g
+        heading = math.radians(params["heading"])
+        v_xy = params["horizontal_speed"] * np.array([math.cos(heading), math.sin(heading)])
+        start = (*(impact_xy - v_xy * t_hit), surface_z + lowest + h)
+        obj = world.add_body(shape, size, mass=params["mass"], position=start, orientation=orientation,
+                             rgba=density_rgba(params["mass"] / volume(shape, size)),
+                             restitution=params["restitution"], lateral_friction=params["lateral_friction"])
+        world.set_velocity(obj, (v_xy[0], v_xy[1], vz))
+        bodies["object"] = obj
+        if params["surface"] == "object":
+            bodies["target"] = target
+
+        acc = ContactAccumulator(world, {**bodies, "floor": floor}, gravity=g, fps=render.fps)
+        frames = []
+        for i in range(render.frames):
+            if i:
+                acc.step(render.steps_per_frame)
+            frames.append(Frame(t=i / render.fps, bodies={name: _body_frame(world, bid)
+                                                          for name, bid in bodies.items()}))
+        events = acc.finish()
+        first = next((e for e in events if "object" in e.bodies), None)
+        if first is None:
+            raise RuntimeError(f"impact: no impact within the clip (ballistic time to impact {t_hit:.2f} s, "
+                               f"clip {(render.frames - 1) / render.fps:.2f} s); lower params.height or "
+                               "raise render.frames")
+        bounces = sum(1 for e in events if "object" in e.bodies and e.separation_speed > params["bounce_speed"])
+        targets = {
+            "impact_impulse": first.normal_impulse,
+            "impact_speed": first.approach_speed,
+            "peak_force": first.peak_normal_force,
+            "restitution": max(first.restitution, 0.0),
+            "n_bounces": bounces,
+            "mass": float(params["mass"]),
+            "impact_time": first.t_start,
+            "surface": "floor" if "floor" in first.bodies else "object",
+        }
+        z = np.array([f.bodies["object"].position[2] for f in frames])
+        focus = (0.0, 0.0, float(z.min() + z.max()) / 2)
+        return Trajectory(frames, bodies, targets, focus=focus, events=[e.to_dict() for e in events])
+
+
+def _body_frame(world: World, body: int) -> BodyFrame:
+    s = world.state(body)
+    return BodyFrame(s.position, s.orientation, s.linear_velocity, s.angular_velocity)
+
+
+def _tilt(axis: list[float], degrees: float) -> tuple[float, float, float, float]:
+    half = math.radians(degrees) / 2
+    return (axis[0] * math.sin(half), axis[1] * math.sin(half), axis[2] * math.sin(half), math.cos(half))
+
+
+def _rot(q: tuple[float, float, float, float]) -> np.ndarray:
+    x, y, z, w = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
