@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[eval,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[eval,dev,ray]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -86,6 +86,8 @@ def render(
     shard: Annotated[str, typer.Option(help="render shard K of N (1-based), e.g. 2/4")] = "1/1",
     force: Annotated[bool, typer.Option(help="overwrite a dataset made from another spec")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print a machine-readable summary")] = False,
+    executor: Annotated[str, typer.Option(help="local (process pool) or ray")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port")] = None,
 ) -> None:
     """Render a dataset; an existing DIR of the same spec is resumed (only missing clips render)."""
     from simgen.families import get_family
@@ -111,7 +113,8 @@ def render(
             rate = f"{rendered / elapsed:.1f}" if rendered and elapsed > 0 else "–"
             progress.update(bar, completed=done, total=total, rate=rate)
 
-        summary = render_dataset(spec, out, workers=workers, shard=shard_kn, force=force, on_progress=on_progress)
+        summary = render_dataset(spec, out, workers=workers, shard=shard_kn, force=force, executor=executor,
+                                 address=address, on_progress=on_progress)
     if json_out:
         print(json.dumps(summary.to_dict()))
         return
@@ -119,6 +122,19 @@ def render(
     out_console.print(f"[green]rendered[/green] {summary.clips_rendered} clips "
                       f"({summary.clips_skipped} already present) in {summary.seconds:.1f} s, "
                       f"{summary.clips_per_second:.1f} clips/s with {summary.workers} workers → {out} ({state})")
+
+
+@app.command()
+def merge(
+    out: Annotated[Path, typer.Argument(help="dataset directory to fill (created if missing)")],
+    sources: Annotated[list[Path], typer.Argument(help="shard directories of the same spec")],
+) -> None:
+    """Fold shard directories rendered apart (--shard K/N) into one dataset, byte-identical to one run."""
+    from simgen.merge import merge_datasets
+
+    summary = merge_datasets(out, sources)
+    state = "complete" if summary.clips_missing == 0 else f"{summary.clips_missing} clips still missing"
+    out_console.print(f"[green]merged[/green] {summary.clips_copied} clips into {out} ({state})")
 
 
 @app.command()

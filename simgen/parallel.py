@@ -72,12 +72,17 @@ def render_task(root: str, spec: SceneSpec, task: GroupTask) -> list[tuple[str, 
 
 
 def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | None = None,
-                   shard: tuple[int, int] = (1, 1), force: bool = False,
+                   shard: tuple[int, int] = (1, 1), force: bool = False, executor: str = "local",
+                   address: str | None = None,
                    on_progress: Callable[[int, int], None] | None = None) -> RenderSummary:
     """Render what is missing of ``spec`` (or of its shard) into ``out``.
 
-    ``on_progress(done, total)`` is called after each group, counted in clips.
+    ``executor`` is ``local`` (a process pool of ``workers``) or ``ray`` (tasks on the Ray cluster at
+    ``address``, which must see ``out`` on a shared filesystem). ``on_progress(done, total)`` is
+    called after each group, counted in clips.
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"--executor {executor!r}: allowed: {', '.join(EXECUTORS)}")
     start = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     family = get_family(spec.family)
@@ -92,7 +97,9 @@ def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | No
     if on_progress:
         on_progress(skipped, total)
     try:
-        for lines in _execute(str(writer.root), spec, todo, workers):
+        run = _execute_ray(str(writer.root), spec, todo, workers, address) if executor == "ray" else \
+            _execute(str(writer.root), spec, todo, workers)
+        for lines in run:
             for split, line in lines:
                 writer.record(split, line)
             rendered += len(lines)
@@ -102,6 +109,34 @@ def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | No
         missing = writer.finalize()
     return RenderSummary(str(writer.root), spec.family, f"{shard[0]}/{shard[1]}", total, rendered, skipped,
                          missing, workers, time.perf_counter() - start)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _execute_ray(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: int,
+                 address: str | None) -> Iterator[list]:
+    """Groups as Ray tasks (1 CPU each), at most 2 per CPU in flight; files are written by the tasks."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install 'simgen[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, **({} if address else {"num_cpus": workers}), log_to_driver=False,
+                 include_dashboard=False)
+    remote = ray.remote(num_cpus=1)(render_task)
+    limit = 2 * max(1, int(ray.cluster_resources().get("CPU", workers)))
+    queue, pending = iter(tasks), []
+    for task in queue:
+        pending.append(remote.remote(root, spec, task))
+        if len(pending) >= limit:
+            break
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(finished[0])
+        task = next(queue, None)
+        if task is not None:
+            pending.append(remote.remote(root, spec, task))
 
 
 def _execute(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: int) -> Iterator[list]:
