@@ -1,0 +1,136 @@
+"""Encoder specs, the Encoder interface and its registry.
+
+An encoder spec string is ``kind[:arg][,option=value...]``, e.g. ``pixels``,
+``vjepa2:facebook/vjepa2-vitl-fpc64-256``, ``vjepa2:ckpt/vitl,pool=time,layer=20``,
+``random-vjepa2:small``. Options are validated per kind, with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evaluate.errors import EncoderError
+from evaluate.registry import did_you_mean
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    kind: str
+    arg: str | None
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        opts = "".join(f",{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.kind}{':' + self.arg if self.arg else ''}{opts}"
+
+
+def parse_spec(text: str) -> EncoderSpec:
+    """``kind[:arg][,key=value...]`` -> EncoderSpec; the kind must be registered."""
+    head, *opts = text.strip().split(",")
+    kind, _, arg = head.partition(":")
+    if kind not in ENCODERS:
+        raise EncoderError(f"unknown encoder {kind!r} in {text!r}{did_you_mean(kind, ENCODERS)}; "
+                           f"encoders: {', '.join(sorted(ENCODERS))} (see `evaluate ls`)")
+    options = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep or not key:
+            raise EncoderError(f"encoder {text!r}: option {opt!r} is not key=value")
+        allowed = ENCODERS[kind].option_help
+        if key not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise EncoderError(f"encoder {text!r}: unknown option {key!r}{did_you_mean(key, allowed)}; "
+                               f"options of {kind}: {known}")
+        options[key] = value
+    cls = ENCODERS[kind]
+    if cls.arg_required and not arg:
+        raise EncoderError(f"encoder {text!r}: {kind} needs a checkpoint, e.g. {cls.example}")
+    if not cls.arg_allowed and arg:
+        raise EncoderError(f"encoder {text!r}: {kind} takes no ':' argument, e.g. {cls.example}")
+    return EncoderSpec(kind, arg or None, options)
+
+
+class Encoder(ABC):
+    """Maps a batch of clips, each (T, H, W, 3) uint8, to embeddings (B, D) float32.
+
+    ``identity()`` is everything the embedding depends on (checkpoint hash, preprocessing,
+    pooling, layer, frame count); the cache key is built from it plus the view and the clip.
+    """
+
+    kind: ClassVar[str]
+    description: ClassVar[str]
+    example: ClassVar[str]
+    option_help: ClassVar[dict[str, str]] = {}
+    arg_required: ClassVar[bool] = False
+    arg_allowed: ClassVar[bool] = False
+
+    def __init__(self, spec: EncoderSpec, device: str = "cpu"):
+        self.spec = spec
+        self.device = device
+        self.notes: list[str] = []  # what a reader of the report should know (fallbacks, padding)
+        self.timings = {"preprocess_s": 0.0, "forward_s": 0.0, "clips": 0}
+
+    @property
+    def name(self) -> str:
+        return self.spec.text
+
+    def option(self, key: str, default: Any, cast: type = str) -> Any:
+        if key not in self.spec.options:
+            return default
+        value = self.spec.options[key]
+        try:
+            return cast(value)
+        except ValueError:
+            raise EncoderError(f"encoder {self.name!r}: option {key}={value!r} is not a {cast.__name__}") from None
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """JSON-able: what the embeddings depend on, apart from the clip and the view."""
+
+    @abstractmethod
+    def encode(self, clips: list[np.ndarray]) -> np.ndarray:
+        """(B, D) float32 embeddings of B clips (each (T, H, W, 3) uint8, T may differ by clip)."""
+
+    @contextmanager
+    def timed(self, key: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[key] += time.perf_counter() - start
+
+
+ENCODERS: dict[str, type[Encoder]] = {}
+
+
+def register(cls: type[Encoder]) -> type[Encoder]:
+    ENCODERS[cls.kind] = cls
+    return cls
+
+
+def build_encoder(text: str, device: str = "cpu") -> Encoder:
+    """Parse a spec and build (load) its encoder. Raises EncoderError / WeightsMissingError."""
+    spec = parse_spec(text)
+    return ENCODERS[spec.kind](spec, device=device)
+
+
+def resample_frames(frames: np.ndarray, n: int) -> np.ndarray:
+    """``n`` frames at evenly spaced indices (repeats frames when n > T)."""
+    index = np.round(np.linspace(0, len(frames) - 1, n)).astype(int)
+    return frames[index]
+
+
+def pad_to_multiple(frames: np.ndarray, multiple: int) -> np.ndarray:
+    """Repeat the last frame until the count is a multiple of ``multiple`` (a tubelet)."""
+    extra = (-len(frames)) % multiple
+    if extra:
+        frames = np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)])
+    return frames

@@ -1,0 +1,182 @@
+"""Shared machinery of the transformers-backed encoders: finding and hashing checkpoints,
+reading their preprocessing, resizing and normalising in torch (no torchvision), devices."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluate.errors import EncoderError, WeightsMissingError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PREPROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def resolve_checkpoint(kind: str, name: str) -> Path:
+    """A local directory for ``name`` (a directory, or a hub id already cached or downloadable).
+
+    Raises WeightsMissingError with a one-line way to get the weights.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise WeightsMissingError(f"{kind}:{name}: {path} has no config.json; is it a transformers checkpoint?")
+        return path
+    how = (f"{kind}:{name}: weights not found locally and could not be downloaded; get them with "
+           f"`huggingface-cli download {name} --local-dir checkpoints/{Path(name).name}` and pass "
+           f"{kind}:checkpoints/{Path(name).name}")
+    if name.count("/") != 1 or name.startswith((".", "/", "~")):
+        raise WeightsMissingError(f"{kind}:{name}: no such directory, and not a hub id (owner/name); " + how.split("; ", 1)[1])
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt"]))
+    except Exception as e:  # offline, unknown repo, gated, no network: all say the same thing to the user
+        raise WeightsMissingError(f"{how} ({type(e).__name__})") from None
+
+
+def hash_weights(directory: Path) -> str:
+    """sha256 over the weight files of a checkpoint (name + content), memoised by (path, size, mtime)."""
+    files = sorted(p for p in directory.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    if not files:
+        raise WeightsMissingError(f"{directory}: no weight files ({', '.join(WEIGHT_SUFFIXES)}); "
+                                  f"download the checkpoint again")
+    total = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _HASHES:
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):  # noqa: B023
+                    h.update(chunk)
+            _HASHES[key] = h.hexdigest()
+        total.update(p.name.encode() + _HASHES[key].encode())
+    config = directory / "config.json"
+    total.update(config.read_bytes() if config.is_file() else b"")
+    return total.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Resize the whole frame to (height, width), then (x * rescale - mean) / std."""
+
+    height: int
+    width: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    rescale: float = 1 / 255
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _size(value: Any) -> tuple[int, int] | None:
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, dict):
+        if "height" in value and "width" in value:
+            return int(value["height"]), int(value["width"])
+        if "shortest_edge" in value:
+            return int(value["shortest_edge"]), int(value["shortest_edge"])
+    return None
+
+
+def read_preprocessing(directory: Path | None, fallback_size: int, notes: list[str]) -> Preprocessing:
+    """crop_size (else size), mean and std from the checkpoint's preprocessor json; falls back to
+    ``fallback_size`` (the model config's crop/image size) and ImageNet mean/std, with a note."""
+    for fname in PREPROCESSOR_FILES:
+        path = directory / fname if directory else None
+        if path and path.is_file():
+            cfg = json.loads(path.read_text())
+            size = _size(cfg.get("crop_size")) or _size(cfg.get("size"))
+            if size is None:
+                notes.append(f"{fname} has no crop_size/size; using the model's {fallback_size}")
+                size = (fallback_size, fallback_size)
+            mean = tuple(cfg.get("image_mean", IMAGENET_MEAN))
+            std = tuple(cfg.get("image_std", IMAGENET_STD))
+            rescale = float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 1.0
+            if not cfg.get("do_normalize", True):
+                mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+            return Preprocessing(size[0], size[1], mean, std, rescale, source=fname)
+    notes.append(f"no preprocessor config in the checkpoint: resize to the model's {fallback_size}px and "
+                 f"ImageNet mean/std")
+    return Preprocessing(fallback_size, fallback_size, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="fallback")
+
+
+def pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EncoderError(f"--device {device}: CUDA is not available on this machine")
+    return device
+
+
+def model_dtype(device: str):
+    import torch
+
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+def preprocess(clips: list[np.ndarray], prep: Preprocessing, device: str, dtype) -> Any:
+    """list of (T, H, W, 3) uint8 (same T) -> (B, T, 3, h, w) tensor on ``device``: whole-frame
+    bilinear resize with antialiasing (no centre crop: objects at the edges stay in), then
+    normalisation. Resizing runs in float32, then the tensor is cast to the model's dtype."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.stack(clips))  # (B, T, H, W, 3) uint8
+    if device.startswith("cuda"):
+        x = x.pin_memory().to(device, non_blocking=True)
+    b, t, h, w, c = x.shape
+    x = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2).float()
+    if (h, w) != (prep.height, prep.width):
+        x = F.interpolate(x, size=(prep.height, prep.width), mode="bilinear", antialias=True, align_corners=False)
+    mean = torch.tensor(prep.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, device=x.device).view(1, 3, 1, 1)
+    x = (x * prep.rescale - mean) / std
+    return x.reshape(b, t, c, prep.height, prep.width).to(dtype)
+
+
+def pool_tokens(tokens: Any, pool: str, time_steps: int) -> Any:
+    """(B, N, D) tokens in (time, height, width) order -> (B, D) for ``mean``, or (B, time_steps * D)
+    for ``time``: the mean over space of each tubelet step, concatenated in time order."""
+    if pool == "mean":
+        return tokens.mean(dim=1)
+    b, n, d = tokens.shape
+    if n % time_steps:
+        raise EncoderError(f"pool=time: {n} tokens do not split into {time_steps} time steps")
+    return tokens.reshape(b, time_steps, n // time_steps, d).mean(dim=2).reshape(b, time_steps * d)
+
+
+def check_pool(kind: str, pool: str) -> str:
+    if pool not in ("mean", "time"):
+        raise EncoderError(f"{kind}: pool={pool!r}; use pool=mean (all tokens) or pool=time (one vector per tubelet step)")
+    return pool
+
+
+def select_hidden(outputs: Any, layer: int | None, kind: str) -> Any:
+    """Final output (``layer`` None) or hidden_states[layer]: 0 is the patch embedding, 1..L the
+    blocks' outputs; negative counts from the end (-1: the last block, before the final norm)."""
+    if layer is None:
+        return outputs.last_hidden_state
+    states = outputs.hidden_states
+    if not -len(states) < layer < len(states) or layer == -len(states):
+        raise EncoderError(f"{kind}: layer={layer} out of range; this model has layers 0..{len(states) - 1}")
+    return states[layer]
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")

@@ -1,0 +1,194 @@
+"""Video transformers from transformers: ``vjepa2:<id|dir>``, ``videomae:<id|dir>`` and the
+random-weight control ``random-vjepa2[:size]``.
+
+Frame counts: V-JEPA 2 takes any multiple of its tubelet size (2); a clip with an odd count
+is padded by repeating its last frame (noted in the report). VideoMAE has a fixed number of
+position embeddings, so clips are resampled to ``config.num_frames`` at evenly spaced indices.
+``frames=N`` resamples every clip to N frames first, for any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from evaluate.encoders.base import Encoder, pad_to_multiple, register, resample_frames
+from evaluate.encoders.hf import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Preprocessing,
+    check_pool,
+    hash_weights,
+    model_dtype,
+    pick_device,
+    pool_tokens,
+    preprocess,
+    read_preprocessing,
+    resolve_checkpoint,
+    select_hidden,
+)
+from evaluate.errors import EncoderError
+
+VIDEO_OPTIONS = {
+    "pool": "mean (all tokens, default) or time (mean over space per tubelet step, concatenated)",
+    "layer": "read hidden_states[layer] (1..L, negative from the end) instead of the final output",
+    "frames": "resample every clip to this many frames first",
+}
+
+# random-vjepa2 sizes: (hidden, layers, heads, crop). large is the ViT-L of vjepa2-vitl-fpc64-256.
+RANDOM_SIZES = {
+    "tiny": (96, 2, 4, 64),
+    "small": (384, 12, 6, 128),
+    "base": (768, 12, 12, 256),
+    "large": (1024, 24, 16, 256),
+}
+
+
+class _VideoTransformer(Encoder):
+    option_help = VIDEO_OPTIONS
+    fixed_frames: int | None = None  # the model's own frame count, when it cannot take others
+
+    def __init__(self, spec, device="cpu"):
+        super().__init__(spec, device)
+        self.pool = check_pool(self.kind, self.option("pool", "mean"))
+        self.layer = self.option("layer", None, int)
+        self.frames = self.option("frames", None, int)
+        self.device = pick_device(device)
+        self.dtype = model_dtype(self.device)
+        self.model, self.checkpoint, self.prep = self._load()
+        cfg = self.model.config
+        self.tubelet = int(getattr(cfg, "tubelet_size", 1))
+        self.patch = int(cfg.patch_size)
+        if self.prep.height % self.patch or self.prep.width % self.patch:
+            raise EncoderError(f"{self.name}: input {self.prep.height}x{self.prep.width} is not a multiple of the "
+                               f"patch size {self.patch}")
+        self.model.eval().to(self.device)
+
+    def _load(self) -> tuple[Any, dict[str, Any], Preprocessing]:
+        raise NotImplementedError
+
+    def _load_pretrained(self, model_cls: Any, fallback_attr: str) -> tuple[Any, dict[str, Any], Preprocessing]:
+        directory = resolve_checkpoint(self.kind, self.spec.arg)
+        digest = hash_weights(directory)
+        kwargs: dict[str, Any] = {"dtype": self.dtype}
+        if self.device.startswith("cuda"):
+            kwargs["attn_implementation"] = "sdpa"
+        try:
+            model = model_cls.from_pretrained(str(directory), **kwargs)
+        except (OSError, ValueError) as e:
+            raise EncoderError(f"{self.name}: cannot load {directory}: {str(e).splitlines()[0]}") from None
+        size = getattr(model.config, fallback_attr)
+        prep = read_preprocessing(directory, int(size), self.notes)
+        return model, {"source": str(self.spec.arg), "weights_sha256": digest, "model_type": model.config.model_type}, prep
+
+    def frames_for_model(self, frames: np.ndarray) -> np.ndarray:
+        if self.frames:
+            frames = resample_frames(frames, self.frames)
+        if self.fixed_frames and len(frames) != self.fixed_frames:
+            self._note(f"clips of {len(frames)} frames resampled to the model's {self.fixed_frames}")
+            frames = resample_frames(frames, self.fixed_frames)
+        if len(frames) % self.tubelet:
+            self._note(f"clips of {len(frames)} frames padded to a multiple of the tubelet size {self.tubelet} "
+                       f"by repeating the last frame")
+            frames = pad_to_multiple(frames, self.tubelet)
+        return frames
+
+    def _note(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": self.kind, "checkpoint": self.checkpoint, "preprocessing": self.prep.to_dict(),
+                "pool": self.pool, "layer": self.layer, "frames": self.frames, "fixed_frames": self.fixed_frames,
+                "tubelet": self.tubelet, "dtype": str(self.dtype).removeprefix("torch.")}
+
+    def _forward(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def encode(self, clips: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        with self.timed("preprocess_s"):
+            clips = [self.frames_for_model(c) for c in clips]
+            if len({len(c) for c in clips}) > 1:  # mixed lengths: one forward per clip
+                return np.concatenate([self.encode([c]) for c in clips])
+            x = preprocess(clips, self.prep, self.device, self.dtype)
+        with self.timed("forward_s"), torch.inference_mode():
+            tokens = self._forward(x)
+            pooled = pool_tokens(tokens.float(), self.pool, x.shape[1] // self.tubelet)
+            out = pooled.cpu().numpy().astype(np.float32)
+            if self.device.startswith("cuda"):
+                torch.cuda.synchronize()
+        self.timings["clips"] += len(clips)
+        return out
+
+
+@register
+class VJEPA2(_VideoTransformer):
+    kind = "vjepa2"
+    description = "V-JEPA 2 video encoder (transformers AutoModel), hub id or local dir"
+    example = "vjepa2:facebook/vjepa2-vitl-fpc64-256"
+    arg_required = arg_allowed = True
+
+    def _load(self):
+        from transformers import AutoModel
+
+        return self._load_pretrained(AutoModel, "crop_size")
+
+    def _forward(self, x):
+        outputs = self.model(pixel_values_videos=x, skip_predictor=True, output_hidden_states=self.layer is not None)
+        return select_hidden(outputs, self.layer, self.name)
+
+
+@register
+class VideoMAE(_VideoTransformer):
+    kind = "videomae"
+    description = "VideoMAE video encoder (transformers VideoMAEModel), hub id or local dir"
+    example = "videomae:MCG-NJU/videomae-base"
+    arg_required = arg_allowed = True
+
+    def _load(self):
+        from transformers import VideoMAEModel
+
+        loaded = self._load_pretrained(VideoMAEModel, "image_size")
+        self.fixed_frames = int(loaded[0].config.num_frames)
+        return loaded
+
+    def _forward(self, x):
+        outputs = self.model(pixel_values=x, output_hidden_states=self.layer is not None)
+        return select_hidden(outputs, self.layer, self.name)
+
+
+@register
+class RandomVJEPA2(VJEPA2):
+    kind = "random-vjepa2"
+    description = ("V-JEPA 2 architecture with random weights (seed 0): what the architecture gives "
+                   f"without pretraining; sizes {', '.join(RANDOM_SIZES)} (default large = ViT-L)")
+    example = "random-vjepa2:small"
+    arg_required = False
+    seed = 0
+
+    def _load(self):
+        import torch
+        import transformers
+        from transformers import VJEPA2Config, VJEPA2Model
+
+        size = self.spec.arg or "large"
+        if size not in RANDOM_SIZES:
+            raise EncoderError(f"random-vjepa2:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
+        hidden, layers, heads, crop = RANDOM_SIZES[size]
+        config = VJEPA2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                              crop_size=crop, patch_size=16, tubelet_size=2, frames_per_clip=64,
+                              pred_hidden_size=max(hidden // 2, 48), pred_num_hidden_layers=1,
+                              pred_num_attention_heads=4, attn_implementation="sdpa")
+        # A private generator state: the global RNG of the caller is left as it was.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = VJEPA2Model(config).to(self.dtype)
+        prep = Preprocessing(crop, crop, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="random-vjepa2")
+        checkpoint = {"random_size": size, "seed": self.seed, "config": [hidden, layers, heads, crop],
+                      "torch": torch.__version__, "transformers": transformers.__version__}
+        return model, checkpoint, prep
+
+

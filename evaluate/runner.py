@@ -1,0 +1,244 @@
+"""``evaluate run``: embed every dataset with every encoder under every view (cached), then fit
+and score every probe on every target, and write results.json and predictions.jsonl.
+
+Two phases, so that all encoders are scored on the same clips: a clip that cannot be decoded
+(with ``skip_bad``) is dropped from every encoder's probes, not only from the one that met it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import evaluate
+from evaluate.cache import EmbeddingCache
+from evaluate.data import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, iter_frames, open_dataset
+from evaluate.encoders import Encoder, build_encoder, parse_spec
+from evaluate.errors import BadClipError, EncoderError
+from evaluate.metrics import score, temporal_margin
+from evaluate.probes import ProbeSkipped, get_probe
+from evaluate.views import STATIC_VIEWS, VIEWS, apply_view, check_views
+
+FORMAT_VERSION = 1
+RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+
+
+@dataclass
+class RunConfig:
+    datasets: list[str]
+    encoders: list[str]
+    out: str
+    views: list[str] = field(default_factory=lambda: list(VIEWS))
+    probes: list[str] = field(default_factory=lambda: ["linear"])
+    cache: str | None = None  # default: OUT/embeddings
+    skip_bad: bool = False
+    batch_size: int = 8
+    device: str = "auto"
+    workers: int = 2  # decoding threads
+    n_bootstrap: int = 1000
+
+
+Log = Callable[[str], None]
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"evaluate": evaluate.__version__, "python": platform.python_version()}
+    for pkg in ("simgen", "numpy", "torch", "transformers", "scikit-learn", "av"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+@dataclass
+class _Embedded:
+    encoder: str
+    identity: dict[str, Any]
+    notes: list[str]
+    vectors: dict[tuple[str, str, str], np.ndarray]  # (dataset, view, clip_id) -> (D,)
+    timings: dict[str, float]
+
+
+def _embed(encoder: Encoder, dataset: EvalDataset, views: list[str], cache: EmbeddingCache,
+           config: RunConfig, bad: dict[tuple[str, str], str], out: _Embedded, log: Log) -> None:
+    groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
+    todo = []
+    for clip in dataset.clips:
+        if (dataset.name, clip.clip_id) in bad:
+            continue
+        ident = clip_identity(clip)
+        missing = False
+        for v in views:
+            vec = cache.get(groups[v], ident)
+            if vec is None:
+                missing = True
+            else:
+                out.vectors[(dataset.name, v, clip.clip_id)] = vec
+        if missing:
+            todo.append((clip, ident))
+    log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
+        f"{len(todo)} clips to embed")
+    idents = {c.clip_id: i for c, i in todo}
+    decode_start = time.perf_counter()
+    waited = 0.0
+    for batch in iter_frames(dataset, [c for c, _ in todo], batch_size=config.batch_size, workers=config.workers):
+        waited += time.perf_counter() - decode_start
+        good = []
+        for clip, frames in batch:
+            if isinstance(frames, BadClipError):
+                if not config.skip_bad:
+                    raise frames
+                bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {frames}"
+                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
+            else:
+                good.append((clip, frames))
+        for v in views:
+            need = [(c, f) for c, f in good if (dataset.name, v, c.clip_id) not in out.vectors]
+            if not need:
+                continue
+            vecs = encoder.encode([apply_view(v, f, c.clip_id) for c, f in need])
+            for (c, _), vec in zip(need, vecs, strict=True):
+                cache.put(groups[v], idents[c.clip_id], vec)
+                out.vectors[(dataset.name, v, c.clip_id)] = vec
+        decode_start = time.perf_counter()
+    out.timings["decode_wait_s"] += waited
+
+
+def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
+    """Run the evaluation; returns the results.json payload (also written under config.out)."""
+    started = time.perf_counter()
+    out_dir = Path(config.out)
+    views = check_views(config.views)
+    probes = {name: get_probe(name) for name in config.probes}
+    for spec in config.encoders:
+        parse_spec(spec)  # a typo fails the run before anything is computed
+    datasets = [open_dataset(d) for d in config.datasets]
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(config.cache or out_dir / "embeddings")
+    bad: dict[tuple[str, str], str] = {}
+    skipped_encoders: list[dict[str, str]] = []
+    embedded: list[_Embedded] = []
+
+    for spec in config.encoders:
+        t0 = time.perf_counter()
+        try:
+            encoder = build_encoder(spec, config.device)
+        except EncoderError as e:
+            skipped_encoders.append({"encoder": spec, "reason": str(e)})
+            log(f"[red]skipped encoder[/red] {spec}: {e}")
+            continue
+        record = _Embedded(encoder.name, encoder.identity(), encoder.notes, {},
+                           {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
+        hits, misses = cache.hits, cache.misses
+        t1 = time.perf_counter()
+        for dataset in datasets:
+            _embed(encoder, dataset, views, cache, config, bad, record, log)
+        record.timings.update(encoder.timings, embed_wall_s=time.perf_counter() - t1,
+                              cache_hits=cache.hits - hits, cache_misses=cache.misses - misses)
+        embedded.append(record)
+        del encoder
+        gc.collect()
+
+    results, margins, predictions, skipped_targets = [], [], [], []
+    for dataset in datasets:
+        train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
+        test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
+        for target in dataset.targets:
+            y_train = np.array([c.targets.get(target.name) for c in train], dtype=object)
+            y_test = np.array([c.targets.get(target.name) for c in test], dtype=object)
+            if any(v is None for v in (*y_train, *y_test)) or not len(test) or not len(train):
+                skipped_targets.append({"dataset": dataset.name, "target": target.name,
+                                        "reason": "missing values, or no train/test clips"})
+                continue
+            if target.kind == "regression":
+                y_train, y_test = y_train.astype(float), y_test.astype(float)
+            else:
+                y_train, y_test = y_train.astype(str), y_test.astype(str)
+            g_train = np.array([c.group_id for c in train])
+            g_test = np.array([c.group_id for c in test])
+            for record in embedded:
+                for probe_name, probe in probes.items():
+                    t0 = time.perf_counter()
+                    preds = {}
+                    for view in views:
+                        x_train = np.stack([record.vectors[(dataset.name, view, c.clip_id)] for c in train])
+                        x_test = np.stack([record.vectors[(dataset.name, view, c.clip_id)] for c in test])
+                        try:
+                            fit = probe.fit_predict(target.kind, x_train, y_train, g_train, x_test)
+                        except ProbeSkipped as e:
+                            skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
+                            if skipped not in skipped_targets:
+                                skipped_targets.append(skipped)
+                            break
+                        preds[view] = fit.y_pred
+                        res = {"dataset": dataset.name, "target": target.name, "kind": target.kind,
+                               "encoder": record.encoder, "view": view, "probe": probe_name,
+                               **score(target.kind, y_test, fit.y_pred, g_test, config.n_bootstrap),
+                               "n_train": len(train), "n_test": len(test), "unit": target.unit,
+                               "probe_params": fit.params}
+                        results.append(res)
+                        for c, yt, yp in zip(test, y_test, fit.y_pred, strict=True):
+                            predictions.append({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
+                                                "target": target.name, "kind": target.kind, "encoder": record.encoder,
+                                                "view": view, "probe": probe_name, "y_true": _plain(yt),
+                                                "y_pred": _plain(yp)})
+                    record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
+                    static = {v: preds[v] for v in STATIC_VIEWS if v in preds}
+                    if "original" in preds and static:
+                        margins.append({"dataset": dataset.name, "target": target.name, "kind": target.kind,
+                                        "encoder": record.encoder, "probe": probe_name,
+                                        **temporal_margin(target.kind, y_test, g_test, preds["original"], static,
+                                                          config.n_bootstrap)})
+
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": {**asdict(config), "cache": str(cache.root)},
+        "versions": _versions(),
+        "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
+                      "content_sha256": d.content_hash, "clips": len(d.clips), "frames": d.frames,
+                      "resolution": [d.width, d.height],
+                      "targets": {t.name: {"kind": t.kind, "classes": list(t.classes), "unit": t.unit,
+                                           "description": t.description} for t in d.targets}}
+                     for d in datasets],
+        "encoders": [{"encoder": r.encoder, "identity": r.identity, "notes": r.notes, "timings": r.timings}
+                     for r in embedded],
+        "results": results,
+        "temporal_margins": margins,
+        "skipped": {"encoders": skipped_encoders, "clips": [{"dataset": d, "clip": why} for (d, _), why in bad.items()],
+                    "targets": skipped_targets},
+        "wall_s": time.perf_counter() - started,
+    }
+    write_json(out_dir / RESULTS_FILE, payload)
+    _write_text(out_dir / PREDICTIONS_FILE, "".join(json.dumps(p) + "\n" for p in predictions))
+    return payload
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    _write_text(path, json.dumps(obj, indent=1, default=_plain) + "\n")
