@@ -1,8 +1,127 @@
-"""``evaluate``: placeholder until the evaluator lands."""
+"""``evaluate``: run | ls | report.
+
+Errors a user can fix print as one red line and exit 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from evaluate.errors import EvaluateError
+from simgen.dataset import DatasetError
+from simgen.video import VideoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Frozen video encoders, probes with temporal controls, and reports.")
+console = Console(stderr=True)
+out_console = Console()
+_state = {"debug": False}
+
+USER_ERRORS = (EvaluateError, DatasetError, VideoError, ValueError, FileNotFoundError)
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def run(
+    datasets: Annotated[list[Path], typer.Argument(help="simgen dataset directories")],
+    encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="encoder spec (repeat); see `evaluate ls`")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
+    view: Annotated[list[str] | None, typer.Option("--view", help="view (repeat); default: all five")] = None,
+    probe: Annotated[list[str] | None, typer.Option("--probe", help="probe (repeat); default: linear")] = None,
+    cache: Annotated[Path | None, typer.Option(help="shared embedding cache; default: OUT/embeddings")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
+    batch_size: Annotated[int, typer.Option(help="clips per encoder forward")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+    workers: Annotated[int, typer.Option(help="decoding threads")] = 2,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
+) -> None:
+    """Embed datasets with encoders under every view, fit probes, write results and reports."""
+    from evaluate.report import rich_tables, write_reports
+    from evaluate.runner import RunConfig
+    from evaluate.runner import run as run_eval
+    from evaluate.views import VIEWS
+
+    if batch_size < 1:
+        raise ValueError(f"--batch-size {batch_size}: must be ≥ 1")
+    config = RunConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
+                       views=list(view or VIEWS), probes=list(probe or ["linear"]),
+                       cache=str(cache) if cache else None, skip_bad=skip_bad, batch_size=batch_size,
+                       device=device, workers=workers, n_bootstrap=bootstrap)
+    payload = run_eval(config, log=lambda msg: console.print(msg, highlight=False))
+    md, page = write_reports(out)
+    for table in rich_tables(payload):
+        out_console.print(table)
+    for clip in payload["skipped"]["clips"]:
+        console.print(f"[yellow]skipped clip[/yellow] {escape(clip['dataset'])} {escape(clip['clip'])}")
+    out_console.print(f"[green]wrote[/green] {out}/results.json, predictions.jsonl, {md.name}, {page.name} "
+                      f"({payload['wall_s']:.1f} s)")
+    if not payload["encoders"]:
+        raise EvaluateError("every encoder was skipped; nothing was evaluated")
+
+
+@app.command("ls")
+def ls_all() -> None:
+    """Encoders, views and probes available."""
+    from evaluate.encoders import ENCODERS
+    from evaluate.probes import PROBES
+    from evaluate.views import VIEW_HELP
+
+    out_console.print("[bold]encoders[/bold] (spec: kind[:arg][,option=value...])")
+    for kind, cls in ENCODERS.items():
+        opts = ", ".join(cls.option_help) or "none"
+        out_console.print(f"  [bold]{kind}[/bold]  {escape(cls.description)}  [dim](e.g. {escape(cls.example)}; "
+                          f"options: {opts})[/dim]", highlight=False)
+    out_console.print("[bold]views[/bold]")
+    for name, text in VIEW_HELP.items():
+        out_console.print(f"  [bold]{name}[/bold]  {text}", highlight=False)
+    out_console.print("[bold]probes[/bold]")
+    for name, cls in PROBES.items():
+        out_console.print(f"  [bold]{name}[/bold]  {cls.description}", highlight=False)
+
+
+@app.command()
+def report(rundir: Annotated[Path, typer.Argument(help="run directory holding results.json")]) -> None:
+    """Rebuild report.md and report.html from RUNDIR/results.json and predictions.jsonl."""
+    from evaluate.report import load_run, rich_tables, write_reports
+
+    md, page = write_reports(rundir)
+    payload, _ = load_run(rundir)
+    for table in rich_tables(payload):
+        out_console.print(table)
+    out_console.print(f"[green]wrote[/green] {md} and {page}")
 
 
 def main() -> None:
-    print("evaluate: coming soon (frozen encoders, probes and temporal-margin reports)", file=sys.stderr)
-    sys.exit(0)
+    try:
+        app(standalone_mode=False)
+    except USER_ERRORS as e:
+        if _state["debug"]:
+            raise
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: re-run the same command; cached embeddings are kept")
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as e:
+        sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
+    except Exception as e:  # click's usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
