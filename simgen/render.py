@@ -66,6 +66,10 @@ def sample_camera(spec: CameraSpec, render: RenderSettings, focus, rng: np.rando
     return Camera(tuple(map(float, eye)), tuple(map(float, target)), float(fov), render.width, render.height)
 
 
+# Optional keys of ``frame.lights["_renderer"]`` and the getCameraImage arguments they set.
+_SHADING_ARGS = {"ambient": "lightAmbientCoeff", "diffuse": "lightDiffuseCoeff", "specular": "lightSpecularCoeff"}
+
+
 class Renderer:
     """Poses the world's bodies frame by frame and grabs TinyRenderer images."""
 
@@ -75,11 +79,18 @@ class Renderer:
         self._view = camera.view_matrix
         self._proj = camera.projection_matrix
 
-    def grab(self, world: World, light_direction=None, light_color=None) -> np.ndarray:
-        """One frame of the world as it is now: (H, W, 3) uint8."""
+    def grab(self, world: World, light_direction=None, light_color=None, shading=None) -> np.ndarray:
+        """One frame of the world as it is now: (H, W, 3) uint8.
+
+        ``shading`` optionally sets TinyRenderer's ``ambient``, ``diffuse`` and ``specular``
+        coefficients; ambient 1 with diffuse and specular 0 draws every surface flat, at its rgba.
+        """
         kwargs: dict[str, Any] = {}
         if light_color is not None:
             kwargs["lightColor"] = list(light_color)
+        for key, arg in _SHADING_ARGS.items():
+            if shading and shading.get(key) is not None:
+                kwargs[arg] = float(shading[key])
         _, _, rgba, _, _ = p.getCameraImage(
             self.settings.width, self.settings.height, self._view, self._proj,
             lightDirection=list(light_direction or self.settings.light_direction),
@@ -99,5 +110,5 @@ class Renderer:
                     world.set_color(body, state.rgba)
                     last_rgba[name] = state.rgba
             renderer_light = frame.lights.get("_renderer", {})
-            out[i] = self.grab(world, renderer_light.get("direction"), renderer_light.get("color"))
+            out[i] = self.grab(world, renderer_light.get("direction"), renderer_light.get("color"), renderer_light)
         return out

@@ -13,7 +13,7 @@ from simgen.families.base import Family
 
 _REGISTRY: dict[str, Family] = {}
 # Imported lazily so that `simgen.spec` (and `evaluate`) can load without pybullet.
-_MODULES = ("simgen.families.falling_rising",)
+_MODULES = ("simgen.families.falling_rising", "simgen.families.impact", "simgen.families.lights")
 _loaded = False
 
 
