@@ -41,7 +41,7 @@ def spec_for(family: str, *, groups: int, size: int = 256, frames: int | None = 
         raw["render"]["fps"] = fps
     if shadows is not None:
         raw["render"]["shadows"] = shadows
-    raw["counts"] = {"train": groups * parse_spec(raw).group_size, "val": 0, "test": 0}
+    raw["counts"] = {"train": groups * parse_spec(raw).clips_per_group, "val": 0, "test": 0}
     return parse_spec(raw)
 
 

@@ -90,13 +90,10 @@ def render(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port")] = None,
 ) -> None:
     """Render a dataset; an existing DIR of the same spec is resumed (only missing clips render)."""
-    from simgen.families import get_family
     from simgen.parallel import parse_shard, render_dataset
     from simgen.spec import load_spec
 
-    spec = load_spec(spec_file)
-    group = len(get_family(spec.family).variants)
-    spec = spec.with_overrides(seed=seed, total=n, group_size=group)
+    spec = load_spec(spec_file).with_overrides(seed=seed, total=n)
     shard_kn = parse_shard(shard)
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: must be ≥ 1")

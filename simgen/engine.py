@@ -16,6 +16,7 @@ import simgen
 from simgen.families import get_family
 from simgen.families.base import Clip, Frame
 from simgen.spec import SPLITS, SceneSpec
+from simgen.violations import twin_targets
 
 _SPLIT_CODE = {name: i for i, name in enumerate(SPLITS)}
 
@@ -37,20 +38,23 @@ class GroupTask:
 def plan(spec: SceneSpec, shard: tuple[int, int] = (1, 1)) -> list[GroupTask]:
     """Every group of the dataset in a fixed order, or shard K of N of them (1-based K)."""
     k, n = shard
-    group_size = len(get_family(spec.family).variants)
     tasks, ordinal = [], 0
     for split, count in spec.counts.items():
-        for index in range(count // group_size):
+        for index in range(count // spec.clips_per_group):
             if ordinal % n == k - 1:
                 tasks.append(GroupTask(ordinal, split, index))
             ordinal += 1
     return tasks
 
 
-def group_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent streams for scene parameters and camera, so adding one never shifts the other."""
-    params_seq, camera_seq = np.random.SeedSequence([seed, _SPLIT_CODE[split], index]).spawn(2)
-    return np.random.default_rng(params_seq), np.random.default_rng(camera_seq)
+def group_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, ...]:
+    """Independent streams for scene parameters, camera and violations, so adding one never shifts another.
+
+    (SeedSequence children depend only on their index, so a new stream appended here leaves the
+    first ones, and every dataset rendered before, unchanged.)
+    """
+    children = np.random.SeedSequence([seed, _SPLIT_CODE[split], index]).spawn(3)
+    return tuple(np.random.default_rng(c) for c in children)
 
 
 @dataclass
@@ -67,14 +71,27 @@ def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
     from simgen.world import World
 
     family = get_family(spec.family)
-    params_rng, camera_rng = group_rngs(spec.seed, task.split, task.index)
+    params_rng, camera_rng, violation_rng = group_rngs(spec.seed, task.split, task.index)
     params = family.sample(spec, params_rng)
+    violation = spec.violations.sample(violation_rng) if spec.violations else None
     with World(timestep=spec.render.timestep, gravity=float(params.get("gravity", 9.81))) as world:
         trajectory = family.simulate(spec, params, world)
         camera = sample_camera(spec.camera, spec.render, trajectory.focus, camera_rng)
-        frames = Renderer(spec.render, camera).render(world, trajectory)
+        renderer = Renderer(spec.render, camera)
+        frames = renderer.render(world, trajectory)
+        if violation:
+            impossible, k = family.violate(violation["kind"], trajectory, violation, spec)
+            impossible_frames = frames.copy()
+            impossible_frames[k:] = renderer.render(world, impossible, start=k)
     states = [frame_record(f, camera) for f in trajectory.frames]
-    clips = family.make_clips(trajectory, frames, states)
+    if violation:
+        possible_targets, impossible_targets = twin_targets(violation["kind"], k)
+        clips = [Clip("possible", frames, states, possible_targets, trajectory.events),
+                 Clip("impossible", impossible_frames, [frame_record(f, camera) for f in impossible.frames],
+                      impossible_targets, impossible.events)]
+        params = {**params, "violation": violation}
+    else:
+        clips = family.make_clips(trajectory, frames, states)
     common = {
         "family": spec.family, "seed": spec.seed, "split": task.split, "index": task.index,
         "group_id": task.group_id, "params": params, "camera": camera.to_dict(),
@@ -107,6 +124,8 @@ def frame_record(frame: Frame, camera) -> dict[str, Any]:
         bodies[name] = {"position": list(b.position), "orientation": list(b.orientation),
                         "linear_velocity": list(b.linear_velocity), "angular_velocity": list(b.angular_velocity),
                         "image_xy": _xy(xy[i])}
+        if not b.visible:
+            bodies[name]["visible"] = False
     light_records = {name: {**light, "position": list(light["position"]), "image_xy": _xy(xy[len(names) + j])}
                      for j, (name, light) in enumerate(lights.items())}
     record: dict[str, Any] = {"t": frame.t, "bodies": bodies}

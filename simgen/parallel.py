@@ -58,7 +58,7 @@ def dataset_info(spec: SceneSpec) -> DatasetInfo:
         format_version=1, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),
         seed=spec.seed, fps=spec.render.fps, frames=spec.render.frames, width=spec.render.width,
         height=spec.render.height, counts=dict(spec.counts.items()),
-        targets={name: t.to_dict() for name, t in family.targets.items()}, spec=spec.canonical())
+        targets={name: t.to_dict() for name, t in family.declared_targets(spec).items()}, spec=spec.canonical())
 
 
 def render_task(root: str, spec: SceneSpec, task: GroupTask) -> list[tuple[str, dict[str, Any]]]:
@@ -89,9 +89,10 @@ def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | No
     writer = DatasetWriter(out, dataset_info(spec), force=force, shard=shard)
     tasks = plan(spec, shard)
     done = writer.completed()
-    todo = [t for t in tasks if not set(t.clip_ids(family.variants)) <= done]
-    writer.clean_partial({c for t in todo for c in t.clip_ids(family.variants)})
-    group_size = len(family.variants)
+    variants = family.variants_for(spec)
+    todo = [t for t in tasks if not set(t.clip_ids(variants)) <= done]
+    writer.clean_partial({c for t in todo for c in t.clip_ids(variants)})
+    group_size = len(variants)
     total, rendered = len(tasks) * group_size, 0
     skipped = total - len(todo) * group_size
     if on_progress:

@@ -70,6 +70,9 @@ def sample_camera(spec: CameraSpec, render: RenderSettings, focus, rng: np.rando
 _SHADING_ARGS = {"ambient": "lightAmbientCoeff", "diffuse": "lightDiffuseCoeff", "specular": "lightSpecularCoeff"}
 
 
+_HIDDEN = (0.0, 0.0, -1000.0)
+
+
 class Renderer:
     """Poses the world's bodies frame by frame and grabs TinyRenderer images."""
 
@@ -98,14 +101,16 @@ class Renderer:
             flags=p.ER_NO_SEGMENTATION_MASK, physicsClientId=world.client, **kwargs)
         return np.asarray(rgba, dtype=np.uint8).reshape(self.settings.height, self.settings.width, 4)[..., :3]
 
-    def render(self, world: World, trajectory: Trajectory) -> np.ndarray:
-        """Frames (T, H, W, 3) uint8 of a simulated trajectory, replayed from its recorded states."""
-        out = np.empty((len(trajectory.frames), self.settings.height, self.settings.width, 3), np.uint8)
+    def render(self, world: World, trajectory: Trajectory, start: int = 0) -> np.ndarray:
+        """Frames (T - start, H, W, 3) uint8 of a simulated trajectory, replayed from its recorded states."""
+        frames = trajectory.frames[start:]
+        out = np.empty((len(frames), self.settings.height, self.settings.width, 3), np.uint8)
         last_rgba: dict[str, Any] = {}
-        for i, frame in enumerate(trajectory.frames):
+        for i, frame in enumerate(frames):
             for name, state in frame.bodies.items():
                 body = trajectory.body_ids[name]
-                world.set_pose(body, state.position, state.orientation)
+                # A body that is not visible is parked far below the floor, out of every view.
+                world.set_pose(body, state.position if state.visible else _HIDDEN, state.orientation)
                 if state.rgba is not None and last_rgba.get(name) != state.rgba:
                     world.set_color(body, state.rgba)
                     last_rgba[name] = state.rgba

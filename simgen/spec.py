@@ -184,6 +184,11 @@ class DistModel(StrictModel):
             _check_dist_bounds(value, extra)
         return value
 
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """One draw of every distribution field. Field order is the declaration order, so draws
+        are stable for a given spec."""
+        return {name: v.sample(rng) for name in type(self).model_fields if isinstance(v := getattr(self, name), Dist)}
+
 
 def _check_dist_bounds(dist: Dist, extra: dict) -> None:
     unit = f" {extra['unit']}" if extra.get("unit") else ""
@@ -209,10 +214,6 @@ def _check_dist_bounds(dist: Dist, extra: dict) -> None:
 
 class Params(DistModel):
     """Base for a family's parameters: every field is a distribution, sampled per clip."""
-
-    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        # Field order is the declaration order, so draws are stable for a given spec.
-        return {name: getattr(self, name).sample(rng) for name in type(self).model_fields}
 
 
 # --------------------------------------------------------------------------- shared settings
@@ -291,12 +292,33 @@ class Counts(StrictModel):
 
 SPLITS = ("train", "val", "test")
 
+VIOLATION_KINDS = ("teleport", "vanish", "through_floor", "gravity_reversal", "light_jump", "light_speed_change")
+
+
+class ViolationSpec(DistModel):
+    """``violations:`` in a spec: each group becomes a possible and an impossible twin (simgen/violations.py)."""
+
+    kind: AnyDist = dist_field({"choice": ["teleport", "vanish", "gravity_reversal"]},
+                               options=list(VIOLATION_KINDS))
+    at: AnyDist = dist_field({"uniform": [0.35, 0.65]}, gt=0, le=0.95,
+                             description="fraction of the clip where physics breaks; a family may move it "
+                                         "(e.g. to just before an impact)")
+    distance: AnyDist = dist_field({"uniform": [0.4, 0.9]}, gt=0, le=20, unit="m",
+                                   description="teleport or light-jump distance")
+    speed_factor: AnyDist = dist_field({"choice": [0.0, 2.5]}, ge=0, le=20,
+                                       description="light speed change: new speed / old speed")
+
+    def kinds(self) -> list[str]:
+        return list(self.kind.choice) if isinstance(self.kind, Choice) else [self.kind.fixed]
+
 
 class SceneSpec(StrictModel):
     """Fields shared by every family; a family subclasses it with ``family`` and ``params`` typed."""
 
     # Clips per group (e.g. a falling clip and its rising twin); set from the family on registration.
     group_size: ClassVar[int] = 1
+    # Violation kinds the family can render; set from the family on registration.
+    violation_kinds: ClassVar[tuple[str, ...]] = ()
 
     family: str
     format_version: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
@@ -306,13 +328,28 @@ class SceneSpec(StrictModel):
     camera: CameraSpec = CameraSpec()
     counts: Counts = Counts()
     params: Params
+    violations: ViolationSpec | None = Field(
+        None, description="render possible/impossible twins instead of the family's own variants")
+
+    @property
+    def clips_per_group(self) -> int:
+        return 2 if self.violations else self.group_size
 
     @model_validator(mode="after")
     def _whole_groups(self) -> SceneSpec:
         for split, n in self.counts.items():
-            if n % self.group_size:
-                raise ValueError(f"counts.{split}={n} must be a multiple of {self.group_size} "
+            if n % self.clips_per_group:
+                raise ValueError(f"counts.{split}={n} must be a multiple of {self.clips_per_group} "
                                  f"(clips of a {self.family} group share a split)")
+        return self
+
+    @model_validator(mode="after")
+    def _violations_supported(self) -> SceneSpec:
+        if self.violations:
+            bad = [k for k in self.violations.kinds() if k not in self.violation_kinds]
+            if bad:
+                allowed = ", ".join(self.violation_kinds) or "none"
+                raise ValueError(f"violations.kind {bad} cannot be rendered by {self.family}; allowed: {allowed}")
         return self
 
     def canonical(self) -> dict[str, Any]:
@@ -324,13 +361,13 @@ class SceneSpec(StrictModel):
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def with_overrides(self, *, seed: int | None = None, total: int | None = None, group_size: int = 1) -> SceneSpec:
-        """Override the seed and/or scale the split counts to ``total`` clips (multiples of group_size)."""
+    def with_overrides(self, *, seed: int | None = None, total: int | None = None) -> SceneSpec:
+        """Override the seed and/or scale the split counts to ``total`` clips (whole groups)."""
         update: dict[str, Any] = {}
         if seed is not None:
             update["seed"] = seed
         if total is not None:
-            update["counts"] = scale_counts(self.counts, total, group_size)
+            update["counts"] = scale_counts(self.counts, total, self.clips_per_group)
         return type(self).model_validate({**self.canonical(), **{k: _plain(v) for k, v in update.items()}})
 
 

@@ -21,6 +21,7 @@ def register(cls: type[Family]) -> type[Family]:
     if cls.name in _REGISTRY:
         raise RuntimeError(f"scene family {cls.name!r} registered twice")
     cls.spec_model.group_size = len(cls.variants)
+    cls.spec_model.violation_kinds = cls.violation_kinds
     _REGISTRY[cls.name] = cls()
     return cls
 

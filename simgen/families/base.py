@@ -39,6 +39,7 @@ class BodyFrame:
     linear_velocity: tuple[float, float, float]
     angular_velocity: tuple[float, float, float]
     rgba: tuple[float, float, float, float] | None = None  # only when the appearance changes over time
+    visible: bool = True  # False: not drawn (an object that vanished in an impossible twin)
 
 
 @dataclass
@@ -83,12 +84,30 @@ class Family:
     targets: ClassVar[dict[str, TargetInfo]]
     # Clips per group: the falling clip and its time-reversed rising twin make a group of 2.
     variants: ClassVar[tuple[str, ...]] = ("clip",)
+    # Violations (simgen/violations.py) this family can render as possible/impossible twins.
+    violation_kinds: ClassVar[tuple[str, ...]] = ()
+
+    def variants_for(self, spec: SceneSpec) -> tuple[str, ...]:
+        return ("possible", "impossible") if spec.violations else self.variants
+
+    def declared_targets(self, spec: SceneSpec) -> dict[str, TargetInfo]:
+        """Targets written to dataset.json: the family's own, or the violation targets."""
+        if spec.violations:
+            from simgen.violations import TARGETS
+
+            return TARGETS
+        return self.targets
 
     def sample(self, spec: SceneSpec, rng: np.random.Generator) -> dict[str, Any]:
         return spec.params.sample(rng)
 
     def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
         raise NotImplementedError
+
+    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any],
+                spec: SceneSpec) -> tuple[Trajectory, int]:
+        """The impossible twin of ``trajectory`` and the frame where it starts to differ."""
+        raise NotImplementedError(f"{self.name} cannot render violations")
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         """Turn one rendered trajectory into the group's clips. Default: a single clip."""

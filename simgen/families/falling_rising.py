@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from simgen import violations
 from simgen.families import register
 from simgen.families.base import BodyFrame, Clip, Family, Frame, TargetInfo, Trajectory
 from simgen.spec import AnyDist, Params, SceneSpec, dist_field
@@ -56,6 +57,7 @@ class FallingRising(Family):
     description = "one object in free vertical flight; the rising clip is the falling clip's exact time reversal"
     spec_model = FallingRisingSpec
     variants = ("falling", "rising")
+    violation_kinds = ("teleport", "vanish", "gravity_reversal")
     targets: ClassVar[dict[str, TargetInfo]] = {
         "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising")),
         "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s"),
@@ -111,6 +113,19 @@ class FallingRising(Family):
         targets = {"direction": "falling", "vz_start": float(vz[0]), "vz_end": float(vz[-1]),
                    "accel_z": accel, "height_start": float(z[0])}
         return Trajectory(frames, {"object": body}, targets, focus=(0.0, 0.0, float((z.max() + z.min()) / 2)))
+
+    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any],
+                spec: SceneSpec) -> tuple[Trajectory, int]:
+        """The falling clip, broken at frame k: it jumps up, vanishes, or starts falling upward."""
+        k = violations.violation_frame(violation["at"], len(trajectory.frames))
+        if kind == "teleport":  # upward, so the object can never end up inside the floor
+            return violations.teleport(trajectory, "object", k, (0.0, 0.0, violation["distance"])), k
+        if kind == "vanish":
+            return violations.vanish(trajectory, "object", k), k
+        if kind == "gravity_reversal":  # the measured downward acceleration, flipped
+            up = -trajectory.targets["accel_z"]
+            return violations.ballistic(trajectory, "object", k, (0.0, 0.0, up)), k
+        raise ValueError(f"falling_rising cannot render violation {kind!r}")
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         falling = trajectory.targets

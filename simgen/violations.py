@@ -1,0 +1,103 @@
+"""Possible vs impossible twins (IntPhys style): edits that break physics from a known frame on.
+
+A violation is an edit of a simulated trajectory's recorded states from frame ``k`` on; frames
+before ``k`` are untouched, so the twins share their first ``k`` frames exactly. Ballistic edits
+(gravity reversal, passing through the floor) are exact closed-form continuations of the state
+at ``k``, so the impossible clip is smooth everywhere except for the law it breaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from simgen.families.base import BodyFrame, Frame, TargetInfo, Trajectory
+from simgen.spec import VIOLATION_KINDS
+
+TARGETS: dict[str, TargetInfo] = {
+    "possible": TargetInfo("class", "whether physics holds for the whole clip", classes=("false", "true")),
+    "violation": TargetInfo("class", "kind of violation ('none' for the possible twin)",
+                            classes=("none", *VIOLATION_KINDS)),
+    "violation_frame": TargetInfo("regression", "first frame at which the twins differ", "frame"),
+}
+
+
+def violation_frame(at: float, frames: int) -> int:
+    """Frame index for a fraction of the clip: at least 1, so the twins share a first frame."""
+    return int(min(max(round(at * (frames - 1)), 1), frames - 1))
+
+
+def edit_body(trajectory: Trajectory, body: str, k: int, edit: Callable[[int, BodyFrame], BodyFrame]) -> Trajectory:
+    """A copy of ``trajectory`` whose ``body`` state at frames ≥ k is ``edit(i, state)``."""
+    frames = list(trajectory.frames[:k])
+    for i, frame in enumerate(trajectory.frames[k:], start=k):
+        bodies = dict(frame.bodies)
+        bodies[body] = edit(i, frame.bodies[body])
+        frames.append(dataclasses.replace(frame, bodies=bodies))
+    events = [e for e in trajectory.events if e.get("frame", 0) < k]
+    return dataclasses.replace(trajectory, frames=frames, events=events)
+
+
+def teleport(trajectory: Trajectory, body: str, k: int, offset) -> Trajectory:
+    offset = np.asarray(offset, float)
+    return edit_body(trajectory, body, k, lambda _, s: dataclasses.replace(
+        s, position=tuple(float(x) for x in np.asarray(s.position) + offset)))
+
+
+def vanish(trajectory: Trajectory, body: str, k: int) -> Trajectory:
+    return edit_body(trajectory, body, k, lambda _, s: dataclasses.replace(s, visible=False))
+
+
+def ballistic(trajectory: Trajectory, body: str, k: int, acceleration) -> Trajectory:
+    """From frame k on, ``body`` flies freely with constant ``acceleration`` (m/s²) and spin."""
+    a = np.asarray(acceleration, float)
+    start = trajectory.frames[k - 1].bodies[body]
+    t0 = trajectory.frames[k - 1].t
+    p0, v0, w = (np.asarray(x, float) for x in (start.position, start.linear_velocity, start.angular_velocity))
+
+    def edit(i: int, s: BodyFrame) -> BodyFrame:
+        dt = trajectory.frames[i].t - t0
+        return dataclasses.replace(
+            s, position=tuple(float(x) for x in p0 + v0 * dt + 0.5 * a * dt**2),
+            linear_velocity=tuple(float(x) for x in v0 + a * dt),
+            angular_velocity=tuple(float(x) for x in w),
+            orientation=rotate(start.orientation, w, dt))
+
+    return edit_body(trajectory, body, k, edit)
+
+
+def rotate(q: tuple[float, ...], omega: np.ndarray, dt: float) -> tuple[float, float, float, float]:
+    """Quaternion (x, y, z, w) after spinning at world angular velocity ``omega`` for ``dt`` s."""
+    angle = float(np.linalg.norm(omega)) * dt
+    if angle == 0:
+        return tuple(float(x) for x in q)
+    axis = np.asarray(omega, float) / np.linalg.norm(omega)
+    dq = np.r_[axis * np.sin(angle / 2), np.cos(angle / 2)]
+    x1, y1, z1, w1 = dq
+    x2, y2, z2, w2 = q
+    out = (w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2, w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+           w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2, w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2)
+    return tuple(float(x) for x in out)
+
+
+def edit_light(trajectory: Trajectory, light: str, body: str | None, k: int,
+               position: Callable[[int, np.ndarray], np.ndarray]) -> Trajectory:
+    """Move a light (its label entry and, if drawn as a body, the body) to ``position(i, p)`` at frames ≥ k."""
+    frames = list(trajectory.frames[:k])
+    for i, frame in enumerate(trajectory.frames[k:], start=k):
+        new_pos = tuple(float(x) for x in position(i, np.asarray(frame.lights[light]["position"], float)))
+        lights = {**frame.lights, light: {**frame.lights[light], "position": list(new_pos)}}
+        bodies = dict(frame.bodies)
+        if body is not None:
+            bodies[body] = dataclasses.replace(frame.bodies[body], position=new_pos)
+        frames.append(Frame(frame.t, bodies, lights))
+    return dataclasses.replace(trajectory, frames=frames)
+
+
+def twin_targets(kind: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Targets of the possible and the impossible twin."""
+    return ({"possible": "true", "violation": "none", "violation_frame": k},
+            {"possible": "false", "violation": kind, "violation_frame": k})

@@ -1,0 +1,82 @@
+"""Possible vs impossible twins: shared prefix, a break at a known frame, closed-form continuations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simgen.engine import plan, render_group
+from simgen.spec import SpecError, parse_spec
+from tests.conftest import tiny_spec_dict
+
+
+def twins(kind: str, index: int = 0, frames: int = 12, **violations):
+    raw = tiny_spec_dict(frames=frames, counts=(8, 0, 0))
+    raw["violations"] = {"kind": kind, "at": 0.5, **violations}
+    spec = parse_spec(raw)
+    possible, impossible = render_group(spec, plan(spec)[index])
+    return spec, possible, impossible
+
+
+def body_series(clip, key):
+    return np.array([f["bodies"]["object"][key] for f in clip.labels["frames"]])
+
+
+@pytest.mark.parametrize("kind", ["teleport", "vanish", "gravity_reversal"])
+def test_twins_share_frames_until_the_violation_then_differ(kind):
+    _, possible, impossible = twins(kind)
+    k = impossible.labels["targets"]["violation_frame"]
+    assert possible.labels["targets"] == {"possible": "true", "violation": "none", "violation_frame": k}
+    assert impossible.labels["targets"] == {"possible": "false", "violation": kind, "violation_frame": k}
+    assert k == round(0.5 * 11)
+    assert np.array_equal(possible.frames[:k], impossible.frames[:k])
+    assert all(not np.array_equal(possible.frames[i], impossible.frames[i]) for i in range(k, 12))
+    assert possible.labels["frames"][:k] == impossible.labels["frames"][:k]
+    assert possible.group_id == impossible.group_id
+
+
+def test_gravity_reversal_is_the_closed_form_upward_fall():
+    _, possible, impossible = twins("gravity_reversal")
+    k = impossible.labels["targets"]["violation_frame"]
+    t = np.array([f["t"] for f in impossible.labels["frames"]])
+    z, vz = body_series(impossible, "position")[:, 2], body_series(impossible, "linear_velocity")[:, 2]
+    dt = t[k:] - t[k - 1]
+    assert np.allclose(z[k:], z[k - 1] + vz[k - 1] * dt + 0.5 * 9.81 * dt**2, atol=1e-9)
+    assert np.allclose(np.diff(vz[k - 1:]) / np.diff(t[k - 1:]), 9.81, rtol=1e-6)
+    # the possible twin keeps falling the ordinary way
+    assert np.allclose(np.diff(body_series(possible, "linear_velocity")[:, 2]) / np.diff(t), -9.81, rtol=1e-6)
+
+
+def test_teleport_jumps_by_the_distance_and_vanish_hides_the_object():
+    _, possible, impossible = twins("teleport", distance={"fixed": 0.7})
+    k = impossible.labels["targets"]["violation_frame"]
+    jump = body_series(impossible, "position") - body_series(possible, "position")
+    assert np.allclose(jump[:k], 0) and np.allclose(jump[k:], [0, 0, 0.7])
+    _, possible, impossible = twins("vanish")
+    k = impossible.labels["targets"]["violation_frame"]
+    hidden = [f["bodies"]["object"].get("visible", True) for f in impossible.labels["frames"]]
+    assert hidden == [True] * k + [False] * (12 - k)
+    # the object was the only thing moving: once it is gone, every later frame is the same empty scene
+    assert all(np.array_equal(impossible.frames[k], impossible.frames[i]) for i in range(k, 12))
+    assert not np.array_equal(possible.frames[k], possible.frames[-1])
+
+
+def test_unsupported_violation_is_a_clear_error():
+    raw = tiny_spec_dict()
+    raw["violations"] = {"kind": "through_floor"}
+    with pytest.raises(SpecError, match="violations.kind \\['through_floor'\\] cannot be rendered by falling_rising"):
+        parse_spec(raw)
+
+
+def test_violation_dataset_declares_violation_targets(tmp_path):
+    from simgen.dataset import Dataset
+    from simgen.parallel import render_dataset
+
+    raw = tiny_spec_dict(counts=(4, 2, 2))
+    raw["violations"] = {"kind": {"choice": ["teleport", "vanish"]}}
+    render_dataset(parse_spec(raw), tmp_path / "ds", workers=1)
+    ds = Dataset(tmp_path / "ds")
+    assert set(ds.targets) == {"possible", "violation", "violation_frame"}
+    clips = ds.clips()
+    assert len(clips) == 8 and {c.targets["possible"] for c in clips} == {"true", "false"}
+    assert all(c.clip_id.endswith(("-possible", "-impossible")) for c in clips)
