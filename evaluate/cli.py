@@ -38,6 +38,7 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
     view: Annotated[list[str] | None, typer.Option("--view", help="view (repeat); default: all five")] = None,
     probe: Annotated[list[str] | None, typer.Option("--probe", help="probe (repeat); default: linear")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
     cache: Annotated[Path | None, typer.Option(help="shared embedding cache; default: OUT/embeddings")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
     batch_size: Annotated[int, typer.Option(help="clips per encoder forward")] = 8,
@@ -54,15 +55,15 @@ def run(
     if batch_size < 1:
         raise ValueError(f"--batch-size {batch_size}: must be ≥ 1")
     config = RunConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
-                       views=list(view or VIEWS), probes=list(probe or ["linear"]),
+                       views=list(view or VIEWS), probes=list(probe or ["linear"]), targets=list(target) if target else None,
                        cache=str(cache) if cache else None, skip_bad=skip_bad, batch_size=batch_size,
                        device=device, workers=workers, n_bootstrap=bootstrap)
-    payload = run_eval(config, log=lambda msg: console.print(msg, highlight=False))
+    payload = run_eval(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
     md, page = write_reports(out)
     for table in rich_tables(payload):
         out_console.print(table)
     for clip in payload["skipped"]["clips"]:
-        console.print(f"[yellow]skipped clip[/yellow] {escape(clip['dataset'])} {escape(clip['clip'])}")
+        console.print(f"[yellow]skipped clip[/yellow] {escape(clip['dataset'])} {escape(clip['clip'])}", soft_wrap=True)
     out_console.print(f"[green]wrote[/green] {out}/results.json, predictions.jsonl, {md.name}, {page.name} "
                       f"({payload['wall_s']:.1f} s)")
     if not payload["encoders"]:

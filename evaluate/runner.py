@@ -26,6 +26,7 @@ from evaluate.encoders import Encoder, build_encoder, parse_spec
 from evaluate.errors import BadClipError, EncoderError
 from evaluate.metrics import score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe
+from evaluate.registry import did_you_mean
 from evaluate.views import STATIC_VIEWS, VIEWS, apply_view, check_views
 
 FORMAT_VERSION = 1
@@ -40,6 +41,7 @@ class RunConfig:
     out: str
     views: list[str] = field(default_factory=lambda: list(VIEWS))
     probes: list[str] = field(default_factory=lambda: ["linear"])
+    targets: list[str] | None = None  # default: every target of every dataset
     cache: str | None = None  # default: OUT/embeddings
     skip_bad: bool = False
     batch_size: int = 8
@@ -126,6 +128,10 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     for spec in config.encoders:
         parse_spec(spec)  # a typo fails the run before anything is computed
     datasets = [open_dataset(d) for d in config.datasets]
+    offered = {t.name for d in datasets for t in d.targets}
+    for name in config.targets or []:
+        if name not in offered:
+            raise ValueError(f"unknown target {name!r}{did_you_mean(name, offered)}; targets: {', '.join(sorted(offered))}")
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
@@ -141,7 +147,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
             encoder = build_encoder(spec, config.device)
         except EncoderError as e:
             skipped_encoders.append({"encoder": spec, "reason": str(e)})
-            log(f"[red]skipped encoder[/red] {spec}: {e}")
+            log(f"[red]skipped encoder[/red]: {e}")
             continue
         record = _Embedded(encoder.name, encoder.identity(), encoder.notes, {},
                            {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
@@ -160,6 +166,8 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
         test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
         for target in dataset.targets:
+            if config.targets and target.name not in config.targets:
+                continue
             y_train = np.array([c.targets.get(target.name) for c in train], dtype=object)
             y_test = np.array([c.targets.get(target.name) for c in test], dtype=object)
             if any(v is None for v in (*y_train, *y_test)) or not len(test) or not len(train):

@@ -38,7 +38,7 @@ VIDEO_OPTIONS = {
 
 # random-vjepa2 sizes: (hidden, layers, heads, crop). large is the ViT-L of vjepa2-vitl-fpc64-256.
 RANDOM_SIZES = {
-    "tiny": (96, 2, 4, 64),
+    "tiny": (96, 2, 4, 32),  # for tests and smoke runs
     "small": (384, 12, 6, 128),
     "base": (768, 12, 12, 256),
     "large": (1024, 24, 16, 256),

@@ -1,0 +1,62 @@
+"""The embedding cache: any change of an input misses; a re-run recomputes only what is missing."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from evaluate.cache import EmbeddingCache
+from evaluate.runner import RunConfig, run
+
+IDENTITY = {"kind": "vjepa2", "checkpoint": {"weights_sha256": "abc"}, "preprocessing": {"height": 32, "mean": [0.5]},
+            "pool": "mean", "layer": None, "frames": None}
+CLIP = {"split": "test", "clip_id": "test-000000-falling", "bytes": 1234}
+
+
+def test_hit_after_put(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    group = cache.group_dir("vjepa2", IDENTITY, "original", "fp")
+    assert cache.get(group, CLIP) is None
+    cache.put(group, CLIP, np.arange(4, dtype=np.float32))
+    assert np.array_equal(cache.get(EmbeddingCache(tmp_path).group_dir("vjepa2", IDENTITY, "original", "fp"), CLIP),
+                          np.arange(4))
+    assert not list(tmp_path.rglob(".*tmp*"))  # atomic writes leave no temporary files
+
+
+@pytest.mark.parametrize("change", [
+    ("checkpoint", {"weights_sha256": "abd"}), ("preprocessing", {"height": 64, "mean": [0.5]}),
+    ("preprocessing", {"height": 32, "mean": [0.4]}), ("pool", "time"), ("layer", 20), ("frames", 16),
+])
+def test_changing_the_encoder_identity_misses(tmp_path, change):
+    cache = EmbeddingCache(tmp_path)
+    cache.put(cache.group_dir("vjepa2", IDENTITY, "original", "fp"), CLIP, np.ones(3))
+    other = copy.deepcopy(IDENTITY)
+    other[change[0]] = change[1]
+    assert cache.get(cache.group_dir("vjepa2", other, "original", "fp"), CLIP) is None
+
+
+def test_changing_view_dataset_or_clip_misses(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    cache.put(cache.group_dir("vjepa2", IDENTITY, "original", "fp"), CLIP, np.ones(3))
+    assert cache.get(cache.group_dir("vjepa2", IDENTITY, "reversed", "fp"), CLIP) is None
+    assert cache.get(cache.group_dir("vjepa2", IDENTITY, "original", "fp2"), CLIP) is None
+    group = cache.group_dir("vjepa2", IDENTITY, "original", "fp")
+    assert cache.get(group, {**CLIP, "bytes": 999}) is None  # re-rendered or truncated file
+    assert cache.get(group, {**CLIP, "clip_id": "test-000000-rising"}) is None
+
+
+def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling_rising, tmp_path):
+    config = RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(tmp_path / "run"),
+                       views=["original", "frame_mean"], targets=["direction"], n_bootstrap=50)
+    first = run(config)["encoders"][0]["timings"]
+    assert first["clips"] == 32 and first["cache_hits"] == 0  # 16 clips x 2 views
+    files = sorted((tmp_path / "run" / "embeddings").rglob("*.npy"))
+    assert len(files) == 32
+    second = run(config)["encoders"][0]["timings"]
+    assert second["clips"] == 0 and second["cache_hits"] == 32
+    for f in files[:5]:  # as if the run had been killed before these were written
+        f.unlink()
+    third = run(config)["encoders"][0]["timings"]
+    assert third["clips"] == 5 and third["cache_hits"] == 27
+    changed = run(RunConfig(**{**config.__dict__, "encoders": ["pixels,size=4"]}))["encoders"][0]["timings"]
+    assert changed["clips"] == 32 and changed["cache_hits"] == 0

@@ -1,0 +1,114 @@
+"""`evaluate` end to end: run, ls and report, corrupt clips, skipped encoders, and the benchmark
+testing itself (order matters on falling_rising; static views sit at chance)."""
+
+import json
+import shutil
+import sys
+
+from evaluate.runner import RunConfig, run
+
+
+def cli(monkeypatch, capsys, *args):
+    from evaluate.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["evaluate", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = cli(monkeypatch, capsys, "run", tiny_falling_rising, "--encoder", "pixels", "--encoder",
+                            "motion", "--encoder", "random-vjepa2:tiny", "--out", out, "--bootstrap", "100",
+                            "--device", "cpu")
+    assert code == 0, err
+    payload = json.loads((out / "results.json").read_text())
+    assert {"format_version", "created", "config", "versions", "results"} <= set(payload)
+    assert payload["datasets"][0]["content_sha256"] and payload["versions"]["torch"]
+    keys = {"dataset", "target", "kind", "encoder", "view", "probe", "metric", "value", "ci95", "chance",
+            "n_train", "n_test"}
+    for r in payload["results"]:
+        assert keys <= set(r)
+    # 3 encoders x 5 views x 4 targets (accel_z is constant: skipped, reported)
+    assert len(payload["results"]) == 3 * 5 * 4
+    assert any(t["target"] == "accel_z" and "constant" in t["reason"] for t in payload["skipped"]["targets"])
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == len(payload["results"]) * 4  # 4 test clips each
+    assert {"clip_id", "target", "encoder", "view", "probe", "y_true", "y_pred"} <= set(lines[0])
+    assert len(payload["temporal_margins"]) == 3 * 4
+    md = (out / "report.md").read_text()
+    assert "Temporal margin" in md and "random-vjepa2:tiny" in md and "accel_z" in md
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 4 + 3  # bars per target, scatters per regression target
+    # report rebuilds from the run folder alone
+    (out / "report.md").unlink()
+    code, _, _ = cli(monkeypatch, capsys, "report", out)
+    assert code == 0 and (out / "report.md").read_text() == md
+
+
+def test_ls_lists_encoders_views_probes(monkeypatch, capsys):
+    code, stdout, _ = cli(monkeypatch, capsys, "ls")
+    assert code == 0
+    for word in ("vjepa2", "videomae", "image", "pixels", "motion", "random-vjepa2", "frame_mean", "linear"):
+        assert word in stdout
+
+
+def test_missing_weights_skip_that_encoder_only(tiny_falling_rising, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    code, _, err = cli(monkeypatch, capsys, "run", tiny_falling_rising, "-e", "vjepa2:facebook/vjepa2-vitl-fpc64-256",
+                       "-e", "pixels,size=8", "--out", out, "--view", "original", "--target", "direction",
+                       "--bootstrap", "50")
+    assert code == 0
+    assert "huggingface-cli download facebook/vjepa2-vitl-fpc64-256" in err
+    payload = json.loads((out / "results.json").read_text())
+    assert [e["encoder"] for e in payload["encoders"]] == ["pixels,size=8"]
+    assert payload["skipped"]["encoders"][0]["encoder"] == "vjepa2:facebook/vjepa2-vitl-fpc64-256"
+    assert "vjepa2-vitl-fpc64-256" in (out / "report.md").read_text()
+
+
+def test_user_errors_are_one_red_line(tiny_falling_rising, tmp_path, monkeypatch, capsys):
+    code, _, err = cli(monkeypatch, capsys, "run", tiny_falling_rising, "-e", "pixles", "--out", tmp_path / "r")
+    assert code == 1 and "did you mean 'pixels'" in err and "Traceback" not in err
+    code, _, err = cli(monkeypatch, capsys, "run", tmp_path, "-e", "pixels", "--out", tmp_path / "r")
+    assert code == 1 and "not a simgen dataset" in err
+
+
+def test_corrupt_clip_is_named_and_skip_bad_lists_it(tiny_falling_rising, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "falling_rising"
+    shutil.copytree(tiny_falling_rising, data)
+    victim = sorted((data / "train").glob("*.mp4"))[0]
+    victim.write_bytes(victim.read_bytes()[:200])  # truncated
+    args = ["run", data, "-e", "pixels,size=8", "--view", "original", "--target", "direction", "--bootstrap", "50"]
+    code, _, err = cli(monkeypatch, capsys, *args, "--out", tmp_path / "a")
+    assert code == 1 and victim.stem in err and "--skip-bad" in err
+    code, _, err = cli(monkeypatch, capsys, *args, "--out", tmp_path / "b", "--skip-bad")
+    assert code == 0 and victim.stem in err
+    payload = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert [victim.stem in c["clip"] for c in payload["skipped"]["clips"]] == [True]
+    assert payload["results"][0]["n_train"] == 11
+    assert victim.stem in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_order_is_what_separates_falling_from_rising(falling_rising_64, tmp_path):
+    """The benchmark testing itself: pixels and motion read direction from the original clips,
+    while single_frame and frame_mean (identical for time-reversed twins) stay at chance."""
+    payload = run(RunConfig([str(falling_rising_64)], ["pixels", "motion"], str(tmp_path / "run"),
+                            views=["original", "single_frame", "frame_mean"], targets=["direction"],
+                            n_bootstrap=200))
+    score = {(r["encoder"], r["view"]): r for r in payload["results"]}
+    for enc in ("pixels", "motion"):
+        original = score[(enc, "original")]
+        assert original["value"] >= 0.85, original
+        for view in ("single_frame", "frame_mean"):
+            static = score[(enc, view)]
+            assert static["value"] <= 0.65 and static["ci95"][0] <= 0.5 <= static["ci95"][1], static
+            assert original["value"] - static["value"] >= 0.3
+    margins = {m["encoder"]: m for m in payload["temporal_margins"]}
+    assert all(m["value"] >= 0.3 and m["ci95"][0] > 0 for m in margins.values())
+    # frame_mean is bit-identical for a clip and its twin: the probe cannot but guess
+    assert score[("pixels", "frame_mean")]["value"] == 0.5

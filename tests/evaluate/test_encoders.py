@@ -1,0 +1,141 @@
+"""Encoders: spec parsing, weight-free baselines, and tiny checkpoints through from_pretrained."""
+
+import json
+
+import numpy as np
+import pytest
+
+from evaluate.encoders import build_encoder, parse_spec
+from evaluate.errors import EncoderError, WeightsMissingError
+from tests.evaluate.conftest import save_tiny_vjepa2
+
+
+def clips(n=3, t=8, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=(t, size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_spec_parsing_and_did_you_mean():
+    spec = parse_spec("vjepa2:some/dir,pool=time,layer=2")
+    assert (spec.kind, spec.arg, spec.options) == ("vjepa2", "some/dir", {"pool": "time", "layer": "2"})
+    with pytest.raises(EncoderError, match="did you mean 'motion'"):
+        parse_spec("motoin")
+    with pytest.raises(EncoderError, match="did you mean 'pool'"):
+        parse_spec("vjepa2:x,pol=time")
+    with pytest.raises(EncoderError, match="needs a checkpoint"):
+        parse_spec("vjepa2")
+
+
+def test_pixels_and_motion_shapes():
+    x = clips(2, t=8, size=64)
+    assert build_encoder("pixels").encode(x).shape == (2, 8 * 16 * 16 * 3)
+    motion = build_encoder("motion,size=8").encode(x)
+    assert motion.shape == (2, 7 * 8 * 8 * 3)
+    still = [np.repeat(c[:1], 8, axis=0) for c in x]
+    assert not build_encoder("motion").encode(still).any()  # no change, no motion
+
+
+def test_tiny_vjepa2_loads_through_from_pretrained(tiny_vjepa2):
+    enc = build_encoder(f"vjepa2:{tiny_vjepa2}", device="cpu")
+    assert enc.prep.height == 32 and enc.prep.mean == (0.5, 0.5, 0.5)  # read from the checkpoint's json
+    assert enc.prep.source == "video_preprocessor_config.json"
+    x = clips(3)  # 64x64 frames: resized (whole frame) to the checkpoint's 32
+    a = enc.encode(x)
+    assert a.shape == (3, 48) and a.dtype == np.float32
+    assert np.array_equal(a, build_encoder(f"vjepa2:{tiny_vjepa2}").encode(x))  # deterministic
+    assert np.allclose(enc.encode(x[:1]), a[:1], atol=1e-5)  # batching does not change a clip's embedding
+
+
+def test_pool_time_and_layer_selection(tiny_vjepa2):
+    x = clips(2)
+    timed = build_encoder(f"vjepa2:{tiny_vjepa2},pool=time").encode(x)
+    assert timed.shape == (2, (8 // 2) * 48)  # one vector per tubelet step
+    final = build_encoder(f"vjepa2:{tiny_vjepa2}").encode(x)
+    layer1 = build_encoder(f"vjepa2:{tiny_vjepa2},layer=1").encode(x)
+    assert layer1.shape == (2, 48) and not np.allclose(layer1, final)
+    with pytest.raises(EncoderError, match="out of range"):
+        build_encoder(f"vjepa2:{tiny_vjepa2},layer=9").encode(x)
+
+
+def test_odd_frame_count_is_padded_and_noted(tiny_vjepa2):
+    enc = build_encoder(f"vjepa2:{tiny_vjepa2},pool=time")
+    out = enc.encode(clips(1, t=7))
+    assert out.shape == (1, 4 * 48)
+    assert any("padded" in n for n in enc.notes)
+
+
+def test_checkpoint_without_preprocessor_falls_back_with_a_note(tmp_path):
+    d = save_tiny_vjepa2(tmp_path / "noprep", with_preprocessor=False)
+    enc = build_encoder(f"vjepa2:{d}")
+    assert enc.prep.source == "fallback" and enc.prep.height == 32
+    assert any("ImageNet" in n for n in enc.notes)
+
+
+def test_identity_covers_the_weights(tmp_path):
+    a = build_encoder(f"vjepa2:{save_tiny_vjepa2(tmp_path / 'a', seed=0)}").identity()
+    b = build_encoder(f"vjepa2:{save_tiny_vjepa2(tmp_path / 'b', seed=1)}").identity()
+    assert a["checkpoint"]["weights_sha256"] != b["checkpoint"]["weights_sha256"]
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(WeightsMissingError) as e:
+        build_encoder("vjepa2:facebook/not-a-real-vjepa2-checkpoint")
+    msg = str(e.value)
+    assert "huggingface-cli download facebook/not-a-real-vjepa2-checkpoint" in msg and "\n" not in msg
+    with pytest.raises(WeightsMissingError, match="no such directory"):
+        build_encoder(f"vjepa2:{tmp_path}/nothing/here/at/all")
+
+
+def test_random_vjepa2_is_seeded_and_leaves_global_rng_alone():
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = build_encoder("random-vjepa2:tiny").encode(clips(2))
+    after = torch.rand(1)
+    assert torch.equal(before, after)
+    assert np.array_equal(a, build_encoder("random-vjepa2:tiny").encode(clips(2)))
+    with pytest.raises(EncoderError, match="unknown size"):
+        build_encoder("random-vjepa2:huge")
+
+
+def test_videomae_resamples_to_its_frame_count(tmp_path):
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    cfg = VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, hidden_size=48,
+                         num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
+    VideoMAEModel(cfg).save_pretrained(tmp_path / "vmae")
+    enc = build_encoder(f"videomae:{tmp_path / 'vmae'},pool=time")
+    assert enc.encode(clips(2, t=8)).shape == (2, 2 * 48)
+    assert any("resampled" in n for n in enc.notes)
+
+
+def test_image_album_averages_frames(tmp_path):
+    from transformers import Dinov2Config, Dinov2Model
+
+    cfg = Dinov2Config(image_size=32, patch_size=16, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=96)
+    Dinov2Model(cfg).save_pretrained(tmp_path / "dino")
+    (tmp_path / "dino" / "preprocessor_config.json").write_text(json.dumps(
+        {"crop_size": {"height": 32, "width": 32}, "image_mean": [0.4, 0.4, 0.4], "image_std": [0.2, 0.2, 0.2]}))
+    enc = build_encoder(f"image:{tmp_path / 'dino'}")
+    x = clips(2)
+    out = enc.encode(x)
+    assert out.shape == (2, 48)
+    # the album is blind to order: reversed frames give the same embedding
+    assert np.allclose(out, enc.encode([c[::-1].copy() for c in x]), atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_vjepa2_on_cuda_matches_cpu(tiny_vjepa2):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    x = clips(4)
+    gpu = build_encoder(f"vjepa2:{tiny_vjepa2}", device="cuda")
+    assert gpu.dtype == torch.bfloat16
+    a, b = gpu.encode(x), build_encoder(f"vjepa2:{tiny_vjepa2}", device="cpu").encode(x)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.99

@@ -1,0 +1,94 @@
+"""Probes and metrics on synthetic features whose answer is known."""
+
+import numpy as np
+import pytest
+
+from evaluate.metrics import balanced_accuracy, group_resamples, r2, score, temporal_margin
+from evaluate.probes import ProbeSkipped, get_probe, ridge_path
+
+
+def _pairs(n_groups: int, dim: int, seed: int):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat([f"g{i}" for i in range(n_groups)], 2)
+    y = np.tile(["falling", "rising"], n_groups)
+    x = rng.normal(size=(2 * n_groups, dim))
+    return x, y, groups
+
+
+def test_separable_classes_score_one():
+    x, y, groups = _pairs(40, 20, 0)
+    x[:, 0] += np.where(y == "rising", 4.0, -4.0)
+    fit = get_probe("linear").fit_predict("class", x[:60], y[:60], groups[:60], x[60:])
+    s = score("class", y[60:], fit.y_pred, groups[60:])
+    assert s["metric"] == "balanced_accuracy" and s["value"] >= 0.95 and s["chance"] == 0.5
+    assert "C" in fit.params
+
+
+def test_pure_noise_ci_covers_chance():
+    x, y, groups = _pairs(60, 50, 1)
+    fit = get_probe("linear").fit_predict("class", x[:80], y[:80], groups[:80], x[80:])
+    s = score("class", y[80:], fit.y_pred, groups[80:])
+    lo, hi = s["ci95"]
+    assert lo <= 0.5 <= hi
+
+
+def test_ridge_recovers_a_linear_target():
+    x, _, groups = _pairs(40, 20, 2)
+    y = 3 * x[:, 5] - 2 * x[:, 7] + 10
+    fit = get_probe("linear").fit_predict("regression", x[:60], y[:60], groups[:60], x[60:])
+    s = score("regression", y[60:], fit.y_pred, groups[60:])
+    assert s["metric"] == "r2" and s["value"] > 0.8 and s["spearman"] > 0.9 and s["chance"] == 0.0
+
+
+def test_constant_target_is_skipped_not_fatal():
+    x, _, groups = _pairs(10, 5, 3)
+    y = np.full(20, -9.81) + np.array([0, 1e-14] * 10)  # float noise is still constant
+    with pytest.raises(ProbeSkipped, match="constant target"):
+        get_probe("linear").fit_predict("regression", x, y, groups, x)
+    with pytest.raises(ProbeSkipped, match="one class"):
+        get_probe("linear").fit_predict("class", x, np.array(["a"] * 20), groups, x)
+
+
+def test_all_zero_features_predict_chance():
+    _, y, groups = _pairs(20, 5, 4)
+    x = np.zeros((40, 10))
+    fit = get_probe("linear").fit_predict("class", x[:30], y[:30], groups[:30], x[30:])
+    assert balanced_accuracy(y[30:], fit.y_pred) == 0.5
+
+
+def test_ridge_path_matches_sklearn():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(5)
+    x, y, xt = rng.normal(size=(30, 50)), rng.normal(size=30), rng.normal(size=(4, 50))
+    ours = ridge_path(x, y, xt, np.array([0.1, 7.0]))
+    assert np.allclose(ours[:, 1], Ridge(alpha=7.0).fit(x, y).predict(xt))
+
+
+def test_unknown_probe_suggests():
+    with pytest.raises(ValueError, match="did you mean 'linear'"):
+        get_probe("linaer")
+
+
+def test_bootstrap_resamples_whole_groups():
+    groups = np.repeat(np.arange(10), 2)
+    for idx in group_resamples(groups, n=20):
+        assert len(idx) == 20
+        for g in np.unique(groups[idx]):
+            assert np.sum(groups[idx] == g) % 2 == 0  # twins always travel together
+
+
+def test_metrics_known_values():
+    y = np.array(["a", "a", "a", "b"])
+    assert balanced_accuracy(y, np.array(["a", "a", "a", "a"])) == 0.5
+    assert r2(np.array([1.0, 2, 3]), np.array([1.0, 2, 3])) == 1.0
+
+
+def test_temporal_margin_is_original_minus_best_static():
+    y = np.tile(["f", "r"], 10)
+    groups = np.repeat(np.arange(10), 2)
+    m = temporal_margin("class", y, groups, original=y.copy(),
+                        static={"single_frame": np.full(20, "f"), "frame_mean": y.copy()})
+    assert m["value"] == 0.0 and m["best_static_view"] == "frame_mean"
+    m = temporal_margin("class", y, groups, original=y.copy(), static={"frame_mean": np.full(20, "f")})
+    assert m["value"] == 0.5 and m["ci95"] == [0.5, 0.5]
