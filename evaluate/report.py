@@ -71,7 +71,7 @@ def margin_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def timing_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["encoder", "clips encoded", "forward ms/clip", "preprocess ms/clip", "decode wait s", "probe s",
+    header = ["encoder", "clip-views encoded", "forward ms/clip", "preprocess ms/clip", "decode wait s", "probe s",
               "cache hits", "overhead / forward"]
     rows = []
     for e in payload.get("encoders", []):
@@ -79,7 +79,7 @@ def timing_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         n = max(t.get("clips", 0), 1)
         fwd, pre = t.get("forward_s", 0.0), t.get("preprocess_s", 0.0)
         overhead = pre + t.get("decode_wait_s", 0.0) + t.get("probe_s", 0.0)
-        ratio = f"{overhead / fwd:.2f}" if fwd > 0 else "–"
+        ratio = f"{overhead / fwd:.2f}" if fwd > 0.01 else "– (no model)"
         rows.append([e["encoder"], str(t.get("clips", 0)), f"{1000 * fwd / n:.1f}", f"{1000 * pre / n:.1f}",
                      f"{t.get('decode_wait_s', 0.0):.2f}", f"{t.get('probe_s', 0.0):.2f}",
                      str(t.get("cache_hits", 0)), ratio])
