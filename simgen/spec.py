@@ -305,6 +305,8 @@ class ViolationSpec(DistModel):
                                          "(e.g. to just before an impact)")
     distance: AnyDist = dist_field({"uniform": [0.4, 0.9]}, gt=0, le=20, unit="m",
                                    description="teleport or light-jump distance")
+    heading: AnyDist = dist_field({"uniform": [0.0, 360.0]}, unit="deg",
+                                  description="direction of a horizontal teleport or light jump")
     speed_factor: AnyDist = dist_field({"choice": [0.0, 2.5]}, ge=0, le=20,
                                        description="light speed change: new speed / old speed")
 

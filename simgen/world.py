@@ -84,12 +84,21 @@ class World:
 
     def __init__(self, timestep: float = 1 / 240, gravity: float = 9.81):
         self.timestep = timestep
+        self.gravity = gravity
         self.client = _fresh_client()
+        self._configure()
+
+    def _configure(self) -> None:
         self._textures: dict[str, int] = {}
-        p.setTimeStep(timestep, physicsClientId=self.client)
-        p.setGravity(0, 0, -gravity, physicsClientId=self.client)
+        p.setTimeStep(self.timestep, physicsClientId=self.client)
+        p.setGravity(0, 0, -self.gravity, physicsClientId=self.client)
         # Deterministic pair ordering: identical inputs give identical contacts across processes.
         p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=self.client)
+
+    def reset(self) -> None:
+        """Empty the world (same settings), e.g. to re-simulate a clip with an intervention."""
+        p.resetSimulation(physicsClientId=self.client)
+        self._configure()
 
     def __enter__(self) -> World:
         return self
@@ -180,6 +189,14 @@ class World:
     def mass(self, body: int) -> float:
         """Mass of a body's base (kg); 0 for a static body."""
         return float(p.getDynamicsInfo(body, -1, physicsClientId=self.client)[0])
+
+    def set_gravity(self, acceleration) -> None:
+        """Gravity as an acceleration vector (m/s²); a violation may flip it mid-clip."""
+        p.setGravity(*acceleration, physicsClientId=self.client)
+
+    def disable_collision(self, a: int, b: int) -> None:
+        """Let bodies a and b pass through each other from now on."""
+        p.setCollisionFilterPair(a, b, -1, -1, 0, physicsClientId=self.client)
 
     def set_pose(self, body: int, position, orientation) -> None:
         p.resetBasePositionAndOrientation(body, position, orientation, physicsClientId=self.client)

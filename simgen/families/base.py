@@ -104,10 +104,19 @@ class Family:
     def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
         raise NotImplementedError
 
-    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any],
-                spec: SceneSpec) -> tuple[Trajectory, int]:
-        """The impossible twin of ``trajectory`` and the frame where it starts to differ."""
+    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                params: dict[str, Any], world: World) -> tuple[Trajectory, int]:
+        """The impossible twin of ``trajectory`` and the first frame ``k`` where it differs.
+
+        Either edit the recorded states from ``k`` on (simgen/violations.py), or re-simulate in
+        ``world`` after ``world.reset()`` with an intervention at frame ``k``; the engine then
+        renders the returned trajectory's frames from ``k`` in ``world``.
+        """
         raise NotImplementedError(f"{self.name} cannot render violations")
+
+    def postprocess(self, trajectory: Trajectory, frames: np.ndarray) -> np.ndarray:
+        """Touch up rendered frames (e.g. paint a background); applied to every rendered frame."""
+        return frames
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         """Turn one rendered trajectory into the group's clips. Default: a single clip."""

@@ -114,8 +114,8 @@ class FallingRising(Family):
                    "accel_z": accel, "height_start": float(z[0])}
         return Trajectory(frames, {"object": body}, targets, focus=(0.0, 0.0, float((z.max() + z.min()) / 2)))
 
-    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any],
-                spec: SceneSpec) -> tuple[Trajectory, int]:
+    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                params: dict[str, Any], world: World) -> tuple[Trajectory, int]:
         """The falling clip, broken at frame k: it jumps up, vanishes, or starts falling upward."""
         k = violations.violation_frame(violation["at"], len(trajectory.frames))
         if kind == "teleport":  # upward, so the object can never end up inside the floor

@@ -17,11 +17,14 @@ per-step contacts into collision events; every event is written to the clip json
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from simgen import violations
 from simgen.events import ContactAccumulator
 from simgen.families import register
 from simgen.families.base import BodyFrame, Family, Frame, TargetInfo, Trajectory
@@ -88,6 +91,7 @@ class Impact(Family):
     name = "impact"
     description = "an object dropped or thrown onto the floor or onto a resting box: approach, impact, rebound"
     spec_model = ImpactSpec
+    violation_kinds = ("through_floor", "gravity_reversal", "teleport", "vanish")
     targets: ClassVar[dict[str, TargetInfo]] = {
         "impact_impulse": TargetInfo("regression", "normal impulse of the first impact (Σ normalForce·dt)", "N*s"),
         "impact_speed": TargetInfo("regression", "relative normal approach speed just before the first impact",
@@ -111,7 +115,10 @@ class Impact(Family):
         params["target_offset_dir"] = [math.cos(offset_angle), math.sin(offset_angle)]
         return params
 
-    def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
+    def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World,
+                 intervene: tuple[int, Callable[[World, dict[str, int]], None]] | None = None) -> Trajectory:
+        """Simulate a clip; ``intervene = (k, fn)`` calls ``fn(world, bodies)`` right after frame k-1
+        is recorded, so frames before k are those of the undisturbed clip (a violation)."""
         render = spec.render
         g = params["gravity"]
         shape, size = params["shape"], params["size"]
@@ -150,12 +157,16 @@ class Impact(Family):
         acc = ContactAccumulator(world, {**bodies, "floor": floor}, gravity=g, fps=render.fps)
         frames = []
         for i in range(render.frames):
+            if intervene and i == intervene[0]:
+                intervene[1](world, {**bodies, "floor": floor})
             if i:
                 acc.step(render.steps_per_frame)
             frames.append(Frame(t=i / render.fps, bodies={name: _body_frame(world, bid)
                                                           for name, bid in bodies.items()}))
         events = acc.finish()
         first = next((e for e in events if "object" in e.bodies), None)
+        if first is None and intervene:  # an impossible twin may never land
+            return Trajectory(frames, bodies, {}, focus=(0.0, 0.0, 0.0), events=[e.to_dict() for e in events])
         if first is None:
             raise RuntimeError(f"impact: no impact within the clip (ballistic time to impact {t_hit:.2f} s, "
                                f"clip {(render.frames - 1) / render.fps:.2f} s); lower params.height or "
@@ -174,6 +185,44 @@ class Impact(Family):
         z = np.array([f.bodies["object"].position[2] for f in frames])
         focus = (0.0, 0.0, float(z.min() + z.max()) / 2)
         return Trajectory(frames, bodies, targets, focus=focus, events=[e.to_dict() for e in events])
+
+
+    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                params: dict[str, Any], world: World) -> tuple[Trajectory, int]:
+        """Re-simulate with physics broken at frame k: the object passes through what it would hit,
+        gravity flips before the impact, or it teleports sideways; or it vanishes.
+
+        Re-simulating (rather than editing states) keeps everything after k physical: a teleported
+        object still lands and bounces, with its collision events."""
+        n = len(trajectory.frames)
+        impact = min(max(math.ceil(trajectory.targets["impact_time"] * spec.render.fps - 1e-9), 1), n - 1)
+        k = violations.violation_frame(violation["at"], n)
+        if kind == "vanish":
+            return violations.vanish(trajectory, "object", k), k
+        if kind == "through_floor":
+            k = impact  # the last frame before contact is k - 1: from then on nothing stops the object
+
+            def intervention(w: World, bodies: dict[str, int]) -> None:
+                for other in ("floor", "target"):
+                    if other in bodies:
+                        w.disable_collision(bodies["object"], bodies[other])
+        elif kind == "gravity_reversal":
+            k = min(k, impact)
+
+            def intervention(w: World, bodies: dict[str, int]) -> None:
+                w.set_gravity((0.0, 0.0, params["gravity"]))
+        elif kind == "teleport":
+            heading = math.radians(violation["heading"])
+            offset = violation["distance"] * np.array([math.cos(heading), math.sin(heading), 0.0])
+
+            def intervention(w: World, bodies: dict[str, int]) -> None:
+                s = w.state(bodies["object"])
+                w.set_pose(bodies["object"], tuple(np.asarray(s.position) + offset), s.orientation)
+        else:
+            raise ValueError(f"impact cannot render violation {kind!r}")
+        world.reset()
+        impossible = self.simulate(spec, params, world, intervene=(k, intervention))
+        return dataclasses.replace(impossible, targets=trajectory.targets, focus=trajectory.focus), k
 
 
 def _body_frame(world: World, body: int) -> BodyFrame:

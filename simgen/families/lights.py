@@ -22,12 +22,14 @@ No single frame tells the classes apart, by construction:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import model_validator
 
+from simgen import violations
 from simgen.families import register
 from simgen.families.base import BodyFrame, Clip, Family, Frame, TargetInfo, Trajectory
 from simgen.spec import AnyDist, Params, SceneSpec, dist_field
@@ -96,6 +98,7 @@ class Lights(Family):
     description = "point lights in a night sky: static or moving × steady or blinking (star, planet, satellite, " \
                   "aircraft)"
     spec_model = LightsSpec
+    violation_kinds = ("light_jump", "light_speed_change", "vanish")
     targets: ClassVar[dict[str, TargetInfo]] = {
         "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear")),
         "blinks": TargetInfo("class", "whether the main light blinks", classes=("steady", "blinking")),
@@ -190,10 +193,35 @@ class Lights(Family):
         }
         return Trajectory(frames, body_ids, targets, focus=(0.0, 0.0, h))
 
-    def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
+    def postprocess(self, trajectory: Trajectory, frames: np.ndarray) -> np.ndarray:
+        """Paint the sky: TinyRenderer clears to white, and drawn colours are capped at MAX_LEVEL."""
         sky = np.round(np.asarray(trajectory.frames[0].lights["_sky"]["color"]) * 255).astype(np.uint8)
         frames = frames.copy()
         frames[(frames == 255).all(axis=-1)] = sky
+        return frames
+
+    def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                params: dict[str, Any], world: World) -> tuple[Trajectory, int]:
+        """The main light jumps, changes speed (a static one starts moving), or vanishes at frame k."""
+        k = violations.violation_frame(violation["at"], len(trajectory.frames))
+        if kind == "vanish":
+            return violations.vanish(trajectory, "light", k), k
+        if kind == "light_jump":
+            heading = math.radians(violation["heading"])
+            offset = violation["distance"] * np.array([math.cos(heading), math.sin(heading), 0.0])
+            return violations.edit_light(trajectory, "light", "light", k, lambda _, pos: pos + offset), k
+        if kind == "light_speed_change":
+            heading = math.radians(params["direction"])
+            velocity = params["speed"] * np.array([math.cos(heading), math.sin(heading), 0.0])
+            new_velocity = velocity * violation["speed_factor"] if params["moves"] == "linear" else velocity
+            start, t0 = np.asarray(trajectory.frames[k - 1].lights["light"]["position"]), trajectory.frames[k - 1].t
+            moved = violations.edit_light(trajectory, "light", "light", k,
+                                          lambda i, _: start + new_velocity * (trajectory.frames[i].t - t0))
+            return violations.edit_body(moved, "light", k, lambda _, s: dataclasses.replace(
+                s, linear_velocity=tuple(float(v) for v in new_velocity))), k
+        raise ValueError(f"lights cannot render violation {kind!r}")
+
+    def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         targets = dict(trajectory.targets)
         xy = [s["lights"]["light"]["image_xy"] for s in states]
         if targets["moves"] == "linear" and len(states) > 1 and xy[0] is not None and xy[-1] is not None:

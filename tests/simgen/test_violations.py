@@ -80,3 +80,50 @@ def test_violation_dataset_declares_violation_targets(tmp_path):
     clips = ds.clips()
     assert len(clips) == 8 and {c.targets["possible"] for c in clips} == {"true", "false"}
     assert all(c.clip_id.endswith(("-possible", "-impossible")) for c in clips)
+
+
+def family_twins(family: str, kind: str, index: int = 1, frames: int = 24, **violation):
+    raw = tiny_spec_dict(family, frames=frames, counts=(4, 0, 0))
+    raw["violations"] = {"kind": kind, "at": 0.5, **violation}
+    spec = parse_spec(raw)
+    return render_group(spec, plan(spec)[index])
+
+
+@pytest.mark.parametrize("family,kind", [("impact", "through_floor"), ("impact", "gravity_reversal"),
+                                         ("impact", "teleport"), ("impact", "vanish"), ("lights", "light_jump"),
+                                         ("lights", "light_speed_change"), ("lights", "vanish")])
+def test_every_family_violation_shares_its_prefix(family, kind):
+    possible, impossible = family_twins(family, kind)
+    k = impossible.labels["targets"]["violation_frame"]
+    assert 1 <= k < 24
+    assert np.array_equal(possible.frames[:k], impossible.frames[:k])
+    assert possible.labels["frames"][:k] == impossible.labels["frames"][:k]
+    assert possible.labels["frames"][k:] != impossible.labels["frames"][k:]
+    assert not np.array_equal(possible.frames[-1], impossible.frames[-1])
+
+
+def test_impact_object_passes_through_the_floor_it_would_have_hit():
+    possible, impossible = family_twins("impact", "through_floor")
+    z_possible = body_series(possible, "position")[:, 2]
+    z_impossible = body_series(impossible, "position")[:, 2]
+    assert z_possible.min() > 0 and z_impossible[-1] < 0
+    k = impossible.labels["targets"]["violation_frame"]
+    assert not any(e["frame"] >= k for e in impossible.labels["events"] if "object" in e["bodies"])
+
+
+def test_impact_gravity_reversal_accelerates_upward_before_the_impact():
+    possible, impossible = family_twins("impact", "gravity_reversal")
+    k = impossible.labels["targets"]["violation_frame"]
+    t = np.array([f["t"] for f in impossible.labels["frames"]])
+    vz = body_series(impossible, "linear_velocity")[:, 2]
+    assert np.allclose(np.diff(vz[k:]) / np.diff(t[k:]), 9.81, rtol=1e-3)
+
+
+def test_light_jump_moves_label_and_pixels():
+    possible, impossible = family_twins("lights", "light_jump", distance=3.0)  # m, in a sky 20 m up
+    k = impossible.labels["targets"]["violation_frame"]
+    pos = lambda clip: np.array([f["lights"]["light"]["position"] for f in clip.labels["frames"]])  # noqa: E731
+    jump = pos(impossible) - pos(possible)
+    assert np.allclose(jump[:k], 0) and np.allclose(jump[k:], jump[k]) and np.linalg.norm(jump[k]) > 0.3
+    xy = lambda clip: np.array([f["lights"]["light"]["image_xy"] for f in clip.labels["frames"]])  # noqa: E731
+    assert np.abs(xy(impossible)[k:] - xy(possible)[k:]).max() > 2
