@@ -102,6 +102,34 @@ def report(rundir: Annotated[Path, typer.Argument(help="run directory holding re
     out_console.print(f"[green]wrote[/green] {md} and {page}")
 
 
+@app.command()
+def surprise(
+    datasets: Annotated[list[Path], typer.Argument(help="simgen datasets rendered with a `violations:` section")],
+    encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="vjepa2:<id|dir>, random-vjepa2[:size][,seed=N] "
+                                               "or extrapolate[,order=1,size=32] (repeat)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
+    context: Annotated[list[int] | None, typer.Option("--context", help="context frames (repeat); default 4 and 8")] = None,
+    horizon: Annotated[int, typer.Option(help="frames predicted per window")] = 2,
+    stride: Annotated[int, typer.Option(help="frames between windows")] = 2,
+    split: Annotated[str | None, typer.Option(help="only this split; default: all (nothing is trained)")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
+    workers: Annotated[int, typer.Option(help="decoding threads")] = 2,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
+) -> None:
+    """Violation-of-expectation surprise on possible/impossible twins: pairwise accuracy, AUROC, plots."""
+    from evaluate.surprise_report import rich_table
+    from evaluate.surprise_run import SurpriseConfig, run_surprise
+
+    config = SurpriseConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
+                            contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=split,
+                            device=device, workers=workers, n_bootstrap=bootstrap, skip_bad=skip_bad)
+    payload = run_surprise(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
+    out_console.print(rich_table(payload))
+    out_console.print(f"[green]wrote[/green] {out}/surprise.json, surprise_curves.jsonl, surprise_report.md, "
+                      f"surprise_report.html ({payload['wall_s']:.1f} s)")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

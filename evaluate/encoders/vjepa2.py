@@ -163,10 +163,11 @@ class VideoMAE(_VideoTransformer):
 @register
 class RandomVJEPA2(VJEPA2):
     kind = "random-vjepa2"
-    description = ("V-JEPA 2 architecture with random weights (seed 0): what the architecture gives "
+    description = ("V-JEPA 2 architecture with random weights (seed 0, or seed=N): what the architecture gives "
                    f"without pretraining; sizes {', '.join(RANDOM_SIZES)} (default large = ViT-L)")
     example = "random-vjepa2:small"
     arg_required = False
+    option_help = {**VIDEO_OPTIONS, "seed": "seed of the random weights (default 0); several seeds give a spread"}
     seed = 0
 
     def _load(self):
@@ -174,6 +175,7 @@ class RandomVJEPA2(VJEPA2):
         import transformers
         from transformers import VJEPA2Config, VJEPA2Model
 
+        self.seed = self.option("seed", 0, int)
         size = self.spec.arg or "large"
         if size not in RANDOM_SIZES:
             raise EncoderError(f"random-vjepa2:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
