@@ -63,7 +63,8 @@ class EmbeddingCache:
         import io
 
         buf = io.BytesIO()
-        np.save(buf, np.asarray(embedding, dtype=np.float32), allow_pickle=False)
+        dtype = np.float16 if np.asarray(embedding).dtype == np.float16 else np.float32  # tokens stay half
+        np.save(buf, np.asarray(embedding, dtype=dtype), allow_pickle=False)
         _atomic_write(self.path(group_dir, clip), buf.getvalue())
 
 

@@ -37,7 +37,7 @@ def run(
     encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="encoder spec (repeat); see `evaluate ls`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
     view: Annotated[list[str] | None, typer.Option("--view", help="view (repeat); default: all five")] = None,
-    probe: Annotated[list[str] | None, typer.Option("--probe", help="probe (repeat); default: linear")] = None,
+    probe: Annotated[list[str] | None, typer.Option("--probe", help="probe (repeat): linear, attentive[,epochs=N,lrs=a:b,...]; default: linear")] = None,
     target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
     cache: Annotated[Path | None, typer.Option(help="shared embedding cache; default: OUT/embeddings")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,

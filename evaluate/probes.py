@@ -103,6 +103,8 @@ class LinearProbe(Probe):
 
     def fit_predict(self, kind, x_train, y_train, groups, x_test):
         check_target(kind, y_train)
+        if x_train.ndim == 3:  # token features (pool=tokens): the linear probe reads their mean
+            x_train, x_test = x_train.mean(axis=1, dtype=np.float64), x_test.mean(axis=1, dtype=np.float64)
         folds = grouped_folds(groups, y_train)
         x_train, x_test = standardise_and_rotate(x_train, x_test)
         if kind == "class":
@@ -158,6 +160,14 @@ PROBES: dict[str, type[Probe]] = {"linear": LinearProbe}
 
 
 def get_probe(name: str) -> Probe:
-    if name not in PROBES:
-        raise ValueError(f"unknown probe {name!r}{did_you_mean(name, PROBES)}; probes: {', '.join(PROBES)}")
-    return PROBES[name]()
+    """``name[,key=value...]``: options go to the probe (e.g. ``attentive,epochs=10``)."""
+    head, *opts = name.split(",")
+    if head not in PROBES:
+        raise ValueError(f"unknown probe {head!r}{did_you_mean(head, PROBES)}; probes: {', '.join(PROBES)}")
+    options = dict(opt.partition("=")[::2] for opt in opts)
+    if options and head == "linear":
+        raise ValueError(f"probe {name!r}: linear takes no options")
+    return PROBES[head](**options)
+
+
+import evaluate.attentive  # noqa: E402, F401  (registers "attentive"; it builds on Probe, defined above)

@@ -21,13 +21,14 @@ import numpy as np
 
 import evaluate
 from evaluate.cache import EmbeddingCache
-from evaluate.data import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, iter_frames, open_dataset
+from evaluate.data import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.encoders import Encoder, build_encoder, parse_spec
-from evaluate.errors import BadClipError, EncoderError
+from evaluate.errors import EncoderError
+from evaluate.executors import EXECUTORS, embed_with_ray, embed_work
 from evaluate.metrics import score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe
 from evaluate.registry import did_you_mean
-from evaluate.views import STATIC_VIEWS, VIEWS, apply_view, check_views
+from evaluate.views import STATIC_VIEWS, VIEWS, check_views
 
 FORMAT_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -46,8 +47,12 @@ class RunConfig:
     skip_bad: bool = False
     batch_size: int = 8
     device: str = "auto"
-    workers: int = 2  # decoding threads
+    workers: int = 2  # decoding threads, or DataLoader processes on CUDA (see loader)
     n_bootstrap: int = 1000
+    loader: str = "auto"  # auto (torch DataLoader + pinned memory on CUDA, threads on CPU), threads, torch
+    executor: str = "local"  # local, or ray: one actor per GPU, clips sharded, results in the shared cache
+    address: str | None = None  # Ray cluster address (auto, ray://...); default: start a local one
+    actors: int | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs
 
 
 Log = Callable[[str], None]
@@ -82,41 +87,22 @@ def _embed(encoder: Encoder, dataset: EvalDataset, views: list[str], cache: Embe
         if (dataset.name, clip.clip_id) in bad:
             continue
         ident = clip_identity(clip)
-        missing = False
+        missing = []
         for v in views:
             vec = cache.get(groups[v], ident)
             if vec is None:
-                missing = True
+                missing.append(v)
             else:
                 out.vectors[(dataset.name, v, clip.clip_id)] = vec
         if missing:
-            todo.append((clip, ident))
+            todo.append((clip, ident, missing))
     log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
         f"{len(todo)} clips to embed")
-    idents = {c.clip_id: i for c, i in todo}
-    decode_start = time.perf_counter()
-    waited = 0.0
-    for batch in iter_frames(dataset, [c for c, _ in todo], batch_size=config.batch_size, workers=config.workers):
-        waited += time.perf_counter() - decode_start
-        good = []
-        for clip, frames in batch:
-            if isinstance(frames, BadClipError):
-                if not config.skip_bad:
-                    raise frames
-                bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {frames}"
-                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
-            else:
-                good.append((clip, frames))
-        for v in views:
-            need = [(c, f) for c, f in good if (dataset.name, v, c.clip_id) not in out.vectors]
-            if not need:
-                continue
-            vecs = encoder.encode([apply_view(v, f, c.clip_id) for c, f in need])
-            for (c, _), vec in zip(need, vecs, strict=True):
-                cache.put(groups[v], idents[c.clip_id], vec)
-                out.vectors[(dataset.name, v, c.clip_id)] = vec
-        decode_start = time.perf_counter()
-    out.timings["decode_wait_s"] += waited
+    # Decoding and views run in the loader (DataLoader workers on CUDA), overlapping the forward pass.
+    out.timings["decode_wait_s"] += embed_work(
+        encoder, dataset, [(c, m) for c, _, m in todo], groups, {c.clip_id: i for c, i, _ in todo}, cache,
+        batch_size=config.batch_size, workers=config.workers, loader=config.loader, skip_bad=config.skip_bad,
+        bad=bad, vectors=out.vectors, log=log)
 
 
 def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
@@ -141,8 +127,23 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     skipped_encoders: list[dict[str, str]] = []
     embedded: list[_Embedded] = []
 
+    if config.executor not in EXECUTORS:
+        raise ValueError(f"--executor {config.executor!r}: allowed: {', '.join(EXECUTORS)}")
     for spec in config.encoders:
         t0 = time.perf_counter()
+        if config.executor == "ray":
+            try:
+                identity, vectors, timings, notes = embed_with_ray(
+                    spec, datasets, views, cache, device=config.device, address=config.address, actors=config.actors,
+                    batch_size=config.batch_size, workers=config.workers, loader=config.loader,
+                    skip_bad=config.skip_bad, bad=bad, log=log)
+            except EncoderError as e:
+                skipped_encoders.append({"encoder": spec, "reason": str(e)})
+                log(f"[red]skipped encoder[/red]: {e}")
+                continue
+            embedded.append(_Embedded(parse_spec(spec).text, identity, notes, vectors,
+                                      {**timings, "embed_wall_s": time.perf_counter() - t0}))
+            continue
         try:
             encoder = build_encoder(spec, config.device)
         except EncoderError as e:
@@ -180,6 +181,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
                 y_train, y_test = y_train.astype(str), y_test.astype(str)
             g_train = np.array([c.group_id for c in train])
             g_test = np.array([c.group_id for c in test])
+            is_val = np.array([c.split == "val" for c in train])  # for probes that select on val (attentive)
             for record in embedded:
                 for probe_name, probe in probes.items():
                     t0 = time.perf_counter()
@@ -188,7 +190,8 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
                         x_train = np.stack([record.vectors[(dataset.name, view, c.clip_id)] for c in train])
                         x_test = np.stack([record.vectors[(dataset.name, view, c.clip_id)] for c in test])
                         try:
-                            fit = probe.fit_predict(target.kind, x_train, y_train, g_train, x_test)
+                            extra = {"is_val": is_val} if getattr(probe, "uses_val_split", False) else {}
+                            fit = probe.fit_predict(target.kind, x_train, y_train, g_train, x_test, **extra)
                         except ProbeSkipped as e:
                             skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
                             if skipped not in skipped_targets:

@@ -137,7 +137,10 @@ def preprocess(clips: list[np.ndarray], prep: Preprocessing, device: str, dtype)
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.stack(clips))  # (B, T, H, W, 3) uint8
+    # A (B, T, H, W, 3) array from the DataLoader is already stacked, and pinned on CUDA (then
+    # pin_memory() returns it as it is): no copy on this thread before the transfer.
+    stacked = clips if isinstance(clips, np.ndarray) and clips.ndim == 5 else np.stack(clips)
+    x = torch.from_numpy(stacked)  # (B, T, H, W, 3) uint8
     if device.startswith("cuda"):
         x = x.pin_memory().to(device, non_blocking=True)
     b, t, h, w, c = x.shape
@@ -155,15 +158,21 @@ def pool_tokens(tokens: Any, pool: str, time_steps: int) -> Any:
     for ``time``: the mean over space of each tubelet step, concatenated in time order."""
     if pool == "mean":
         return tokens.mean(dim=1)
+    if pool == "tokens":  # every token, for the attentive probe
+        return tokens
     b, n, d = tokens.shape
     if n % time_steps:
         raise EncoderError(f"pool=time: {n} tokens do not split into {time_steps} time steps")
     return tokens.reshape(b, time_steps, n // time_steps, d).mean(dim=2).reshape(b, time_steps * d)
 
 
-def check_pool(kind: str, pool: str) -> str:
+def check_pool(kind: str, pool: str, tokens_allowed: bool = False) -> str:
+    if pool == "tokens" and tokens_allowed:
+        return pool
     if pool not in ("mean", "time"):
-        raise EncoderError(f"{kind}: pool={pool!r}; use pool=mean (all tokens) or pool=time (one vector per tubelet step)")
+        also = " or pool=tokens (every token, float16, for --probe attentive)" if tokens_allowed else ""
+        raise EncoderError(f"{kind}: pool={pool!r}; use pool=mean (all tokens) or pool=time (one vector per tubelet "
+                           f"step){also}")
     return pool
 
 

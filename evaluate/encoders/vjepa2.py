@@ -31,7 +31,8 @@ from evaluate.encoders.hf import (
 from evaluate.errors import EncoderError
 
 VIDEO_OPTIONS = {
-    "pool": "mean (all tokens, default) or time (mean over space per tubelet step, concatenated)",
+    "pool": "mean (all tokens, default), time (mean over space per tubelet step, concatenated) or tokens "
+            "(every token as (N, D) float16, for --probe attentive)",
     "layer": "read hidden_states[layer] (1..L, negative from the end) instead of the final output",
     "frames": "resample every clip to this many frames first",
 }
@@ -51,7 +52,7 @@ class _VideoTransformer(Encoder):
 
     def __init__(self, spec, device="cpu"):
         super().__init__(spec, device)
-        self.pool = check_pool(self.kind, self.option("pool", "mean"))
+        self.pool = check_pool(self.kind, self.option("pool", "mean"), tokens_allowed=True)
         self.layer = self.option("layer", None, int)
         self.frames = self.option("frames", None, int)
         self.device = pick_device(device)
@@ -110,14 +111,17 @@ class _VideoTransformer(Encoder):
         import torch
 
         with self.timed("preprocess_s"):
-            clips = [self.frames_for_model(c) for c in clips]
+            if isinstance(clips, np.ndarray) and clips.ndim == 5 and self.frames_for_model(first := clips[0]) is first:
+                pass  # a stacked batch the model takes as it is: keep it (no copy)
+            else:
+                clips = [self.frames_for_model(c) for c in clips]
             if len({len(c) for c in clips}) > 1:  # mixed lengths: one forward per clip
                 return np.concatenate([self.encode([c]) for c in clips])
             x = preprocess(clips, self.prep, self.device, self.dtype)
         with self.timed("forward_s"), torch.inference_mode():
             tokens = self._forward(x)
             pooled = pool_tokens(tokens.float(), self.pool, x.shape[1] // self.tubelet)
-            out = pooled.cpu().numpy().astype(np.float32)
+            out = pooled.cpu().numpy().astype(np.float16 if self.pool == "tokens" else np.float32)
             if self.device.startswith("cuda"):
                 torch.cuda.synchronize()
         self.timings["clips"] += len(clips)

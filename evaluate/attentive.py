@@ -1,0 +1,211 @@
+"""``--probe attentive``: V-JEPA 2's frozen-evaluation probe. A learned query cross-attends over
+all of a clip's tokens (after depth − 1 self-attention blocks over the tokens), then a linear
+head; AdamW with linear warm-up and a cosine schedule, over a grid of learning rate × weight
+decay, each trained on the train split and selected on the val split; the selected probe
+predicts test (V-JEPA 2 keeps its best head the same way, without refitting).
+
+Size: V-JEPA 2 uses 4 blocks and 16 heads on ViT-L/g tokens (1024+ dims). By default the probe
+is that size at 1024+ dims, and 1 block (the cross-attention only) with 64-dim heads below;
+``depth=`` and ``heads=`` override. Options go after the name: ``attentive,epochs=20,lrs=1e-3:3e-4``.
+
+Inputs: (n, N, D) token features from an encoder with ``pool=tokens`` (cached as float16 and cast
+to float32 a batch at a time on the device); pooled (n, D) vectors are read as a single token.
+Without a val split (or with one class in it), the first grouped fold of train+val is held out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evaluate.errors import EvaluateError
+from evaluate.probes import PROBES, Probe, ProbeFit, check_target, grouped_folds
+
+DEFAULT_LRS = (1e-3, 3e-4, 1e-4)
+DEFAULT_WDS = (0.01, 0.1)
+OPTIONS = {"depth": int, "heads": int, "epochs": int, "batch": int, "lrs": str, "wds": str, "device": str, "seed": int}
+
+
+def default_size(dim: int) -> tuple[int, int]:
+    """(depth, heads): V-JEPA 2's 4 blocks × 16 heads at 1024+ dims; 1 block and 64-dim heads below."""
+    if dim >= 1024:
+        return 4, 16
+    heads = next((h for h in (16, 8, 4, 2) if dim % h == 0 and dim // h >= 64), 1)
+    return 1, heads
+
+
+def _modules():
+    import torch
+    from torch import nn
+
+    class Mlp(nn.Sequential):
+        def __init__(self, dim: int):
+            super().__init__(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    class SelfBlock(nn.Module):
+        def __init__(self, dim: int, heads: int):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.mlp = Mlp(dim)
+
+        def forward(self, x):
+            h = self.norm1(x)
+            x = x + self.attn(h, h, h, need_weights=False)[0]
+            return x + self.mlp(self.norm2(x))
+
+    class CrossBlock(nn.Module):
+        """V-JEPA's CrossAttentionBlock: q + xattn(q, norm(x)), then q + mlp(norm(q))."""
+
+        def __init__(self, dim: int, heads: int):
+            super().__init__()
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+            self.mlp = Mlp(dim)
+
+        def forward(self, q, x):
+            h = self.norm1(x)
+            q = q + self.attn(q, h, h, need_weights=False)[0]
+            return q + self.mlp(self.norm2(q))
+
+    class AttentiveHead(nn.Module):
+        def __init__(self, dim: int, heads: int, depth: int, n_out: int):
+            super().__init__()
+            self.blocks = nn.ModuleList([SelfBlock(dim, heads) for _ in range(depth - 1)])
+            self.query = nn.Parameter(torch.zeros(1, 1, dim))
+            nn.init.trunc_normal_(self.query, std=0.02)
+            self.cross = CrossBlock(dim, heads)
+            self.head = nn.Linear(dim, n_out)
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.cross(self.query.expand(len(x), -1, -1), x)[:, 0])
+
+    return AttentiveHead
+
+
+class AttentiveProbe(Probe):
+    name = "attentive"
+    description = ("V-JEPA 2's frozen-eval probe: learned-query cross-attention over all tokens (use an encoder "
+                   "with pool=tokens), AdamW + cosine, lr × wd grid selected on val")
+    uses_val_split: ClassVar[bool] = True
+
+    def __init__(self, **options: str):
+        for key in options:
+            if key not in OPTIONS:
+                from evaluate.registry import did_you_mean
+
+                raise ValueError(f"probe attentive: unknown option {key!r}{did_you_mean(key, OPTIONS)}; "
+                                 f"options: {', '.join(OPTIONS)}")
+        try:
+            opts = {k: OPTIONS[k](v) for k, v in options.items()}
+            self.lrs = [float(x) for x in opts.get("lrs", ":".join(map(str, DEFAULT_LRS))).split(":")]
+            self.wds = [float(x) for x in opts.get("wds", ":".join(map(str, DEFAULT_WDS))).split(":")]
+        except ValueError as e:
+            raise ValueError(f"probe attentive: bad option value ({e})") from None
+        self.depth, self.heads = opts.get("depth"), opts.get("heads")
+        self.epochs, self.batch = opts.get("epochs", 20), opts.get("batch", 32)
+        self.device, self.seed = opts.get("device", "auto"), opts.get("seed", 0)
+
+    def fit_predict(self, kind, x_train, y_train, groups, x_test, is_val: np.ndarray | None = None):
+        import torch
+
+        from evaluate.encoders.hf import pick_device
+
+        check_target(kind, y_train)
+        if x_train.ndim == 2:  # pooled vectors: one token each
+            x_train, x_test = x_train[:, None], x_test[:, None]
+        dim = x_train.shape[-1]
+        depth, heads = default_size(dim)
+        depth, heads = self.depth or depth, self.heads or heads
+        if dim % heads:
+            raise EvaluateError(f"probe attentive: heads={heads} does not divide the token dimension {dim}")
+        val, selection = self._val_rows(kind, y_train, groups, is_val)
+        train = ~val
+        if kind == "class":
+            classes, y_index = np.unique(y_train, return_inverse=True)
+            target, n_out, mu, sd = torch.as_tensor(y_index), len(classes), 0.0, 1.0
+        else:
+            y = y_train.astype(float)
+            mu, sd = float(y[train].mean()), float(y[train].std()) or 1.0
+            target, n_out, classes = torch.as_tensor((y - mu) / sd, dtype=torch.float32), 1, None
+        device = pick_device(self.device)
+        xt, xs = torch.from_numpy(np.ascontiguousarray(x_train)), torch.from_numpy(np.ascontiguousarray(x_test))
+        best: tuple[float, Any, dict[str, float]] | None = None
+        grid = []
+        for lr in self.lrs:
+            for wd in self.wds:
+                model = self._train(xt[train], target[train], kind, dim, heads, depth, n_out, lr, wd, device)
+                score = self._score(kind, model, xt[val], y_train[val], classes, mu, sd, device)
+                grid.append({"lr": lr, "wd": wd, "val_score": score})
+                if best is None or score > best[0]:
+                    best = (score, model, {"lr": lr, "wd": wd})
+        score, model, hp = best
+        pred = self._predict(model, xs, device)
+        y_pred = classes[pred.argmax(1)] if kind == "class" else pred[:, 0] * sd + mu
+        return ProbeFit(y_pred, {**hp, "val_score": score, "val_metric": "balanced_accuracy" if kind == "class" else
+                                 "r2", "selection": selection, "depth": depth, "heads": heads, "tokens": x_train.shape[1],
+                                 "epochs": self.epochs, "n_fit": int(train.sum()), "n_val": int(val.sum()),
+                                 "grid": grid})
+
+    @staticmethod
+    def _val_rows(kind, y, groups, is_val) -> tuple[np.ndarray, str]:
+        if is_val is not None and 0 < is_val.sum() < len(is_val):
+            usable = kind != "class" or (len(np.unique(y[~is_val])) > 1)
+            if usable:
+                return is_val.astype(bool), "val split"
+        _, held = grouped_folds(groups, y)[0]
+        val = np.zeros(len(y), bool)
+        val[held] = True
+        return val, "grouped holdout of train+val (no usable val split)"
+
+    def _train(self, x, y, kind, dim, heads, depth, n_out, lr, wd, device):
+        import torch
+        import torch.nn.functional as F
+
+        head_cls = _modules()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = head_cls(dim, heads, depth, n_out).to(device)
+            order = torch.Generator().manual_seed(self.seed)
+            opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+            steps_per_epoch = math.ceil(len(x) / self.batch)
+            total = max(self.epochs * steps_per_epoch, 1)
+            warmup = max(total // 10, 1)
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(total - warmup, 1))))
+            model.train()
+            for _ in range(self.epochs):
+                perm = torch.randperm(len(x), generator=order)
+                for i in range(0, len(x), self.batch):
+                    rows = perm[i:i + self.batch]
+                    out = model(x[rows].to(device, torch.float32))
+                    yb = y[rows].to(device)
+                    loss = F.cross_entropy(out, yb) if kind == "class" else F.mse_loss(out[:, 0], yb)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+        return model.eval()
+
+    def _predict(self, model, x, device) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return torch.cat([model(x[i:i + 256].to(device, torch.float32)).float().cpu()
+                              for i in range(0, len(x), 256)]).numpy()
+
+    def _score(self, kind, model, x, y, classes, mu, sd, device) -> float:
+        from evaluate.metrics import balanced_accuracy, r2
+
+        pred = self._predict(model, x, device)
+        if kind == "class":
+            return balanced_accuracy(y, classes[pred.argmax(1)])
+        value = r2(y.astype(float), pred[:, 0] * sd + mu)
+        return -math.inf if value != value else value
+
+
+PROBES[AttentiveProbe.name] = AttentiveProbe
