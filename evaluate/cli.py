@@ -130,6 +130,41 @@ def surprise(
                       f"surprise_report.html ({payload['wall_s']:.1f} s)")
 
 
+@app.command()
+def sweep(
+    source: Annotated[Path, typer.Argument(help="run directory (results.json + predictions.jsonl) or a dataset")],
+    param: Annotated[str, typer.Option("--param", "-p", help="clip parameter (params, dotted, or a target), "
+                                       "e.g. speed_start, blink_hz, impact_speed, violation.distance")],
+    target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder; default: the run directory")] = None,
+    encoder: Annotated[list[str] | None, typer.Option("--encoder", "-e", help="with a dataset: encoders to run")] = None,
+    view: Annotated[str, typer.Option(help="view whose predictions are swept")] = "original",
+    probe: Annotated[str | None, typer.Option(help="probe; default: every probe in the run")] = None,
+    bins: Annotated[int, typer.Option(help="quantile bins of the parameter on the test set")] = 5,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap refits for the threshold CI")] = 300,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N] (dataset mode)")] = "auto",
+) -> None:
+    """Score against one scene parameter, binned on test, with a psychometric threshold and its CI."""
+    from evaluate.sweep import SweepConfig, result_rows, run_sweep
+
+    if bins < 1:
+        raise ValueError(f"--bins {bins}: must be ≥ 1")
+    config = SweepConfig(source=str(source), param=param, out=str(out) if out else None,
+                         targets=list(target) if target else None, view=view, probe=probe, bins=bins,
+                         n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
+    result = run_sweep(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
+    from rich.table import Table
+
+    header, rows = result_rows(result)
+    table = Table(title=f"sweep over {param}")
+    for h in header:
+        table.add_column(h)
+    for row in rows:
+        table.add_row(*row)
+    out_console.print(table)
+    out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param}.json, .md, .html")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
