@@ -108,7 +108,8 @@ class EmbedActor:
                             loader=loader, skip_bad=True, bad=bad, vectors=None, log=lambda _: None)
         bad_ids = {cid for _, cid in bad}
         return {"clips": encoder.timings["clips"] - before, "decode_wait_s": waited,
-                "bad": [(c.clip_id, bad[(dataset.name, c.clip_id)]) for c, _ in work if c.clip_id in bad_ids],
+                "bad": [(c.clip_id, bad[(dataset.name, c.clip_id)].split(": ", 1)[1]) for c, _ in work
+                        if c.clip_id in bad_ids],
                 "timings": dict(encoder.timings), "notes": list(encoder.notes)}
 
 
