@@ -43,8 +43,15 @@ def run(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
     batch_size: Annotated[int, typer.Option(help="clips per encoder forward")] = 8,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
-    workers: Annotated[int, typer.Option(help="decoding threads")] = 2,
+    workers: Annotated[int, typer.Option(help="decoding threads, or DataLoader processes on CUDA")] = 2,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
+    loader: Annotated[str, typer.Option(help="auto (torch DataLoader + pinned memory on CUDA, else threads), "
+                                             "threads or torch")] = "auto",
+    executor: Annotated[str, typer.Option(help="local, or ray: one actor per GPU, clips sharded (pip install "
+                                               "'simgen[ray]'; the cache must be on a shared filesystem)")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port; default: a local "
+                                                     "Ray instance")] = None,
+    actors: Annotated[int | None, typer.Option(help="Ray actors; default: one per GPU (or per 2 CPUs)")] = None,
 ) -> None:
     """Embed datasets with encoders under every view, fit probes, write results and reports."""
     from evaluate.report import rich_tables, write_reports
@@ -57,7 +64,8 @@ def run(
     config = RunConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
                        views=list(view or VIEWS), probes=list(probe or ["linear"]), targets=list(target) if target else None,
                        cache=str(cache) if cache else None, skip_bad=skip_bad, batch_size=batch_size,
-                       device=device, workers=workers, n_bootstrap=bootstrap)
+                       device=device, workers=workers, n_bootstrap=bootstrap, loader=loader, executor=executor,
+                       address=address, actors=actors)
     payload = run_eval(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
     md, page = write_reports(out)
     for table in rich_tables(payload):

@@ -21,7 +21,7 @@ import numpy as np
 
 import evaluate
 from evaluate.cache import EmbeddingCache
-from evaluate.data import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
+from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.encoders import Encoder, build_encoder, parse_spec
 from evaluate.errors import EncoderError
 from evaluate.executors import EXECUTORS, embed_with_ray, embed_work
@@ -129,6 +129,8 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
 
     if config.executor not in EXECUTORS:
         raise ValueError(f"--executor {config.executor!r}: allowed: {', '.join(EXECUTORS)}")
+    if config.loader not in LOADERS:
+        raise ValueError(f"--loader {config.loader!r}: allowed: {', '.join(LOADERS)}")
     for spec in config.encoders:
         t0 = time.perf_counter()
         if config.executor == "ray":
