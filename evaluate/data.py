@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.errors import BadClipError
+from evaluate.errors import BadClipError, EvaluateError
 from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
 from simgen.video import VideoError
 
@@ -80,13 +80,62 @@ def clip_identity(clip: ClipRef) -> dict[str, Any]:
     return {"split": clip.split, "clip_id": clip.clip_id, "bytes": path.stat().st_size if path.is_file() else -1}
 
 
+def video_decoder() -> str:
+    """Which decoder reads clips here: ``av`` (PyAV), ``imageio-ffmpeg``, ``opencv``, or ``ffmpeg`` (a
+    binary on PATH, or $SIMGEN_FFMPEG). A GPU box may have torch but neither of simgen's two; raises
+    EvaluateError saying what to install when there is none at all."""
+    import importlib.util
+    import os
+    import shutil
+
+    for module, name in (("av", "av"), ("imageio_ffmpeg", "imageio-ffmpeg"), ("cv2", "opencv")):
+        if importlib.util.find_spec(module) is not None:
+            return name
+    if os.environ.get("SIMGEN_FFMPEG") or shutil.which("ffmpeg"):
+        return "ffmpeg"
+    raise EvaluateError("no video decoder on this machine: pip install av (or imageio-ffmpeg, or opencv-python), "
+                        "or put an ffmpeg binary on PATH (or in $SIMGEN_FFMPEG)")
+
+
+def _read_fallback(path: Path, decoder: str, width: int, height: int) -> np.ndarray:
+    """Decode with OpenCV or an ffmpeg binary, for machines without PyAV and imageio-ffmpeg."""
+    import os
+    import shutil
+    import subprocess
+
+    if decoder == "opencv":
+        import cv2
+
+        capture, frames = cv2.VideoCapture(str(path)), []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(frame[..., ::-1])  # BGR -> RGB
+        capture.release()
+    else:
+        exe = os.environ.get("SIMGEN_FFMPEG") or shutil.which("ffmpeg")
+        proc = subprocess.run([exe, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                              capture_output=True)
+        if proc.returncode:
+            raise VideoError(f"{path}: cannot decode ({proc.stderr.decode(errors='replace').strip()[:200]})")
+        frames = list(np.frombuffer(proc.stdout, np.uint8).reshape(-1, height, width, 3))
+    if not frames:
+        raise VideoError(f"{path}: no frames could be decoded (truncated or corrupt)")
+    return np.ascontiguousarray(np.stack(frames))
+
+
 def read_clip(dataset: EvalDataset, clip: ClipRef) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of one clip; BadClipError names the clip when it cannot be decoded."""
     from simgen.video import read_mp4
 
     try:
-        frames = read_mp4(clip.video_path)
-    except VideoError as e:
+        decoder = video_decoder()
+        if decoder in ("av", "imageio-ffmpeg"):
+            frames = read_mp4(clip.video_path)
+        else:
+            frames = _read_fallback(clip.video_path, decoder, dataset.width, dataset.height)
+    except (VideoError, ValueError) as e:
         raise BadClipError(f"dataset {dataset.name}: clip {clip.split}/{clip.clip_id} cannot be decoded ({e}); "
                            f"re-render it with `simgen render`, or pass --skip-bad", dataset.name, clip.split,
                            clip.clip_id) from None

@@ -93,3 +93,27 @@ def test_torch_loader_in_a_run_matches_threads_and_keeps_skip_bad(broken, tmp_pa
         runs[loader] = {p.relative_to(out): np.load(p) for p in (out / "embeddings").rglob("*.npy")}
     assert runs["threads"].keys() == runs["torch"].keys() and len(runs["torch"]) == 2 * 2 * 15
     assert all(np.array_equal(runs["threads"][k], runs["torch"][k]) for k in runs["torch"])
+
+
+def test_ffmpeg_binary_fallback_decodes_the_same_frames(tiny_falling_rising, monkeypatch):
+    """A GPU box may lack PyAV and imageio-ffmpeg: an ffmpeg binary (here imageio-ffmpeg's) gives the same bytes."""
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    ds = open_dataset(tiny_falling_rising)
+    expected = data.read_clip(ds, ds.clips[0])
+    monkeypatch.setattr(data, "video_decoder", lambda: "ffmpeg")
+    monkeypatch.setenv("SIMGEN_FFMPEG", imageio_ffmpeg.get_ffmpeg_exe())
+    assert np.array_equal(data.read_clip(ds, ds.clips[0]), expected)
+
+
+def test_no_decoder_at_all_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    from evaluate.errors import EvaluateError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("av", "imageio_ffmpeg", "cv2") else real(name, *a))
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("SIMGEN_FFMPEG", raising=False)
+    with pytest.raises(EvaluateError, match="pip install av"):
+        data.video_decoder()
