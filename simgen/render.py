@@ -68,6 +68,10 @@ def sample_camera(spec: CameraSpec, render: RenderSettings, focus, rng: np.rando
 
 # Optional keys of ``frame.lights["_renderer"]`` and the getCameraImage arguments they set.
 _SHADING_ARGS = {"ambient": "lightAmbientCoeff", "diffuse": "lightDiffuseCoeff", "specular": "lightSpecularCoeff"}
+# TinyRenderer keeps lighting arguments from one call to the next in a client, and a client serves
+# many clips (see world.py). So every call passes all of them: these are PyBullet's own defaults.
+_LIGHTING_DEFAULTS = {"lightColor": [1.0, 1.0, 1.0], "lightAmbientCoeff": 0.6, "lightDiffuseCoeff": 0.35,
+                      "lightSpecularCoeff": 0.05}
 
 
 _HIDDEN = (0.0, 0.0, -1000.0)
@@ -88,7 +92,7 @@ class Renderer:
         ``shading`` optionally sets TinyRenderer's ``ambient``, ``diffuse`` and ``specular``
         coefficients; ambient 1 with diffuse and specular 0 draws every surface flat, at its rgba.
         """
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(_LIGHTING_DEFAULTS)
         if light_color is not None:
             kwargs["lightColor"] = list(light_color)
         for key, arg in _SHADING_ARGS.items():
