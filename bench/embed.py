@@ -1,0 +1,292 @@
+"""Embedding benchmark: evaluate's full path against the bare model forward, side by side.
+
+    python bench/embed.py --data DIR [--size large] [--batch-sizes 8,16,32] [--dtypes bf16,fp16,fp32]
+    python bench/embed.py --quick            # tiny random V-JEPA 2 on the CPU, renders its own data
+
+**Pipeline efficiency** = clips/s of the full path (decode, views, preprocess, forward, pool, cache
+write: ``evaluate.executors.embed_work``, the code ``evaluate run`` runs) ÷ clips/s of the bare
+forward of the same model on pre-made tensors of the same batch shape, on the same device, in the
+same process. Weights are random (``random-vjepa2:<size>``): the compute is that of the real
+checkpoint. Writes bench/results/embed[-quick].json and prints a table.
+
+Needs torch and transformers, not pybullet: ``--data`` takes a dataset rendered elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def machine(device: str) -> dict[str, Any]:
+    import torch
+
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "torch": torch.__version__, "device": device}
+    try:
+        import transformers
+
+        info["transformers"] = transformers.__version__
+    except ImportError:
+        pass
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        info["gpu"] = None
+    return info
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _reset_peak(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gib(device: str) -> float | None:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
+
+
+def premade_batch(encoder, batch: int, frames: int, dataset=None):
+    """A preprocessed (B, T, 3, h, w) float32 tensor on the device: real clips of ``dataset`` when it has
+    this frame count (random weights on random-noise inputs can run slower on CPUs: denormals),
+    else uniform uint8 noise, both through evaluate's own preprocessing."""
+    import numpy as np
+
+    from evaluate.data import read_clip
+    from evaluate.encoders.hf import preprocess
+
+    if dataset is not None and dataset.frames == frames:
+        clips = [read_clip(dataset, dataset.clips[i % len(dataset.clips)]) for i in range(batch)]
+    else:
+        rng = np.random.default_rng(0)
+        clips = [rng.integers(0, 256, (frames, 256, 256, 3), dtype=np.uint8) for _ in range(batch)]
+    import torch
+
+    return preprocess(clips, encoder.prep, encoder.device, torch.float32)
+
+
+def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200) -> dict:
+    """clips/s of ``model(pixel_values_videos=x)`` + mean pooling + copy to the host, on a pre-made tensor."""
+    import torch
+
+    device, model = encoder.device, encoder.model
+    torch_dtype = getattr(torch, DTYPES[dtype])
+    model.to(torch_dtype)
+    x = x.to(torch_dtype)
+    batch, frames = x.shape[:2]
+    _reset_peak(device)
+    try:
+        with torch.inference_mode():
+            for _ in range(2):  # warm-up: kernels chosen, memory pools filled
+                model(pixel_values_videos=x, skip_predictor=True).last_hidden_state.mean(dim=1).float().cpu()
+            _sync(device)
+            iters, start = 0, time.perf_counter()
+            while iters < max_iters and (iters < 3 or time.perf_counter() - start < seconds):
+                model(pixel_values_videos=x, skip_predictor=True).last_hidden_state.mean(dim=1).float().cpu()
+                iters += 1
+            _sync(device)
+            wall = time.perf_counter() - start
+    finally:
+        model.to(encoder.dtype)
+    return {"kind": "bare", "batch": batch, "frames": frames, "dtype": dtype, "clips": iters * batch,
+            "seconds": wall, "clips_per_s": iters * batch / wall, "peak_gib": _peak_gib(device)}
+
+
+def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat: int, views: list[str]) -> dict:
+    """clips/s (clip-views per second) of embed_work over ``repeat`` passes of the dataset, cache included."""
+    from evaluate.cache import EmbeddingCache
+    from evaluate.data import clip_identity
+    from evaluate.executors import embed_work
+
+    clips = [c for c in dataset.clips]
+    work = [(c, views) for _ in range(repeat) for c in clips]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = EmbeddingCache(tmp)
+        groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
+        idents = {c.clip_id: clip_identity(c) for c in clips}
+        _reset_peak(encoder.device)
+        before = dict(encoder.timings)
+        start = time.perf_counter()
+        waited = embed_work(encoder, dataset, work, groups, idents, cache, batch_size=batch, workers=workers,
+                            loader=loader, skip_bad=False, bad={}, vectors=None, log=lambda _: None)
+        _sync(encoder.device)
+        wall = time.perf_counter() - start
+    n = len(work) * len(views)
+    spent = {k: encoder.timings[k] - before[k] for k in ("preprocess_s", "forward_s")}
+    return {"kind": "full", "batch": batch, "frames": dataset.frames, "dtype": str(encoder.dtype).removeprefix("torch."),
+            "loader": loader, "workers": workers, "views": len(views), "clips": n, "seconds": wall,
+            "clips_per_s": n / wall, "decode_wait_s": waited, **spent, "peak_gib": _peak_gib(encoder.device)}
+
+
+def render_dataset_here(out: Path, clips: int, frames: int, size: int) -> Path:
+    """A falling_rising dataset for the benchmark (needs simgen's renderer, i.e. pybullet)."""
+    import yaml
+
+    from simgen.parallel import render_dataset
+    from simgen.spec import parse_spec
+
+    raw = yaml.safe_load((ROOT / "scenes" / "falling_rising.yaml").read_text())
+    raw["render"].update(width=size, height=size, frames=frames, fps=24 if frames <= 16 else 80)
+    val = test = max(2, clips // 8) // 2 * 2
+    raw["counts"] = {"train": clips - val - test, "val": val, "test": test}
+    render_dataset(parse_spec(raw), out, workers=os.cpu_count() or 1)
+    return out
+
+
+def short_dtype(name: str) -> str:
+    return {v: k for k, v in DTYPES.items()}.get(name, name)
+
+
+def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
+    from evaluate.data import open_dataset
+    from evaluate.encoders import build_encoder
+
+    t0 = time.perf_counter()
+    encoder = build_encoder(f"random-vjepa2:{args.size}", args.device)
+    device = encoder.device
+    log(f"random-vjepa2:{args.size} on {device} ({short_dtype(str(encoder.dtype).removeprefix('torch.'))}), "
+        f"built in {time.perf_counter() - t0:.1f} s")
+    datasets = {}
+    for path in args.data:
+        ds = open_dataset(path)
+        datasets[ds.frames] = ds
+    model_dtype = short_dtype(str(encoder.dtype).removeprefix("torch."))
+    rows: list[dict] = []
+    efficiency: list[dict] = []
+    # The frame counts of the bare sweep: each dataset's, plus any asked for without a dataset.
+    frame_counts = sorted(set(args.frames) | set(datasets))
+    for frames in frame_counts:
+        ds = datasets.get(frames)
+        sizes = args.batch_sizes if frames <= 16 else args.batch_sizes_long
+        for batch in sizes:
+            x = premade_batch(encoder, batch, frames, ds)
+            bare = {}
+            for dtype in args.dtypes:
+                if dtype != model_dtype and batch != sizes[0]:
+                    continue  # other dtypes at the first batch size only
+                bare[dtype] = bare_forward(encoder, x, dtype, seconds=args.seconds)
+                rows.append(bare[dtype])
+                log(_line(bare[dtype]))
+            if ds is None or model_dtype not in bare:
+                continue
+            for loader in args.loaders:
+                full = full_path(encoder, ds, batch, loader, args.workers, repeat=args.repeat, views=["original"])
+                # Bare again right after: the ratio uses the mean of the two, so drift (clocks, other
+                # processes on the machine) between the measurements cancels to first order.
+                again = bare_forward(encoder, x, model_dtype, seconds=args.seconds)
+                reference = (bare[model_dtype]["clips_per_s"] + again["clips_per_s"]) / 2
+                full["efficiency"] = full["clips_per_s"] / reference
+                full["bare_clips_per_s"] = [bare[model_dtype]["clips_per_s"], again["clips_per_s"]]
+                rows.append(full)
+                efficiency.append({"frames": frames, "batch": batch, "dtype": model_dtype, "loader": loader,
+                                   "full_clips_per_s": full["clips_per_s"], "bare_clips_per_s": reference,
+                                   "efficiency": full["efficiency"]})
+                log(_line(full))
+            del x
+    return {"benchmark": "embed", "encoder": f"random-vjepa2:{args.size}", "machine": machine(device),
+            "args": {k: v for k, v in vars(args).items() if k != "func"}, "rows": rows, "efficiency": efficiency,
+            "wall_s": time.perf_counter() - t0}
+
+
+def _line(row: dict) -> str:
+    extra = f" {row['loader']}×{row['workers']} eff {row['efficiency']:.2f}" if row["kind"] == "full" else ""
+    peak = f" peak {row['peak_gib']:.1f} GiB" if row.get("peak_gib") else ""
+    return (f"  {row['kind']:4s} B={row['batch']:<3d} T={row['frames']:<3d} {short_dtype(row['dtype'])}: "
+            f"{row['clips_per_s']:8.2f} clips/s{extra}{peak}")
+
+
+def table(payload: dict):
+    from rich.table import Table
+
+    m = payload["machine"]
+    t = Table(title=f"embedding: {payload['encoder']} on {m['gpu'] or 'CPU'} ({m['cpus']} CPUs); "
+                    f"efficiency = full path ÷ bare forward, same batch shape")
+    for col in ("frames", "batch", "dtype", "path", "clips/s", "efficiency", "decode wait s", "peak GPU GiB"):
+        t.add_column(col, justify="right")
+    for r in payload["rows"]:
+        path = "bare forward" if r["kind"] == "bare" else f"full ({r['loader']}×{r['workers']})"
+        t.add_row(str(r["frames"]), str(r["batch"]), short_dtype(r["dtype"]), path, f"{r['clips_per_s']:.2f}",
+                  f"{r['efficiency']:.2f}" if "efficiency" in r else "",
+                  f"{r['decode_wait_s']:.2f}" if "decode_wait_s" in r else "",
+                  f"{r['peak_gib']:.2f}" if r.get("peak_gib") else "")
+    return t
+
+
+def write(payload: dict, name: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def parser() -> argparse.ArgumentParser:
+    def ints(text: str) -> list[int]:
+        return [int(x) for x in text.split(",") if x]
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", action="append", default=[], help="dataset dir (repeat: e.g. 16- and 64-frame ones)")
+    p.add_argument("--size", default=None, help="random-vjepa2 size: tiny, small, base, large (default large; "
+                                                "tiny with --quick)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-sizes", type=ints, default=[8, 16, 32], help="for clips of ≤16 frames")
+    p.add_argument("--batch-sizes-long", type=ints, default=[4, 8], help="for longer clips")
+    p.add_argument("--frames", type=ints, default=[16, 64], help="bare-forward frame counts")
+    p.add_argument("--dtypes", default="bf16,fp16,fp32", type=lambda s: s.split(","))
+    p.add_argument("--loaders", default="torch,threads", type=lambda s: s.split(","))
+    p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
+    p.add_argument("--repeat", type=int, default=2, help="passes over the dataset in each full-path measurement")
+    p.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per bare measurement")
+    p.add_argument("--quick", action="store_true", help="tiny model on the CPU, small sweeps, renders its own data")
+    p.add_argument("--out", default=None, help="results file name under bench/results/")
+    return p
+
+
+def apply_quick(args: argparse.Namespace) -> None:
+    args.size, args.device = args.size or "tiny", "cpu" if args.device == "auto" else args.device
+    args.batch_sizes, args.batch_sizes_long, args.frames = [4, 8], [4], [16]
+    args.dtypes, args.seconds, args.repeat, args.workers = ["fp32", "bf16"], 1.0, 1, 2
+
+
+def main() -> None:
+    from rich.console import Console
+
+    args = parser().parse_args()
+    if args.quick:
+        apply_quick(args)
+    args.size = args.size or "large"
+    console = Console(width=max(Console().width, 120))
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.data:
+            console.print("no --data: rendering a 64-clip, 16-frame, 128² falling_rising dataset")
+            args.data = [str(render_dataset_here(Path(tmp) / "falling_rising", 64, 16, 128))]
+        payload = run_benchmark(args, log=lambda s: console.print(s, highlight=False))
+    console.print(table(payload))
+    path = write(payload, args.out or ("embed-quick.json" if args.quick else "embed.json"))
+    console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
