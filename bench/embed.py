@@ -88,11 +88,13 @@ def premade_batch(encoder, batch: int, frames: int, dataset=None):
 
 def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200) -> dict:
     """clips/s of ``model(pixel_values_videos=x)`` + mean pooling + copy to the host, on a pre-made tensor."""
+    import copy
+
     import torch
 
-    device, model = encoder.device, encoder.model
-    torch_dtype = getattr(torch, DTYPES[dtype])
-    model.to(torch_dtype)
+    device, torch_dtype = encoder.device, getattr(torch, DTYPES[dtype])
+    # Another dtype runs on a copy: casting bf16 weights to fp16 and back would change them.
+    model = encoder.model if torch_dtype == encoder.dtype else copy.deepcopy(encoder.model).to(torch_dtype)
     x = x.to(torch_dtype)
     batch, frames = x.shape[:2]
     _reset_peak(device)
@@ -108,7 +110,7 @@ def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200
             _sync(device)
             wall = time.perf_counter() - start
     finally:
-        model.to(encoder.dtype)
+        del model
     return {"kind": "bare", "batch": batch, "frames": frames, "dtype": dtype, "clips": iters * batch,
             "seconds": wall, "clips_per_s": iters * batch / wall, "peak_gib": _peak_gib(device)}
 
