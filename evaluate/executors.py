@@ -48,22 +48,33 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
     ``skip_bad`` is recorded in ``bad`` and left out."""
     loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
     waited = 0.0
+    pending: list[tuple[str, list, Callable[[], np.ndarray]]] = []
+
+    def store(view: str, clips: list, wait: Callable[[], np.ndarray]) -> None:
+        for clip, vec in zip(clips, wait(), strict=True):
+            cache.put(groups[view], idents[clip.clip_id], vec)
+            if vectors is not None:
+                vectors[(dataset.name, view, clip.clip_id)] = vec
+
     start = time.perf_counter()
-    for batch in iter_view_batches(dataset, work, batch_size=batch_size, workers=workers, loader=loader,
-                                   pin_memory=pin):
-        waited += time.perf_counter() - start
-        for clip, error in batch.bad:
-            if not skip_bad:
-                raise error
-            bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
-            log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
-        for view, (clips, frames) in batch.views.items():
-            vecs = encoder.encode(frames)
-            for clip, vec in zip(clips, vecs, strict=True):
-                cache.put(groups[view], idents[clip.clip_id], vec)
-                if vectors is not None:
-                    vectors[(dataset.name, view, clip.clip_id)] = vec
-        start = time.perf_counter()
+    try:
+        for batch in iter_view_batches(dataset, work, batch_size=batch_size, workers=workers, loader=loader,
+                                       pin_memory=pin):
+            waited += time.perf_counter() - start
+            for clip, error in batch.bad:
+                if not skip_bad:
+                    raise error
+                bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
+                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
+            for view, (clips, frames) in batch.views.items():
+                # Queue this batch, then store the previous one: the device works while the host writes.
+                pending.append((view, clips, encoder.encode_async(frames)))
+                if len(pending) > 1:
+                    store(*pending.pop(0))
+            start = time.perf_counter()
+    finally:  # also on an interruption: what was computed is kept
+        for item in pending:
+            store(*item)
     return waited
 
 

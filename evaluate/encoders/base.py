@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -98,6 +98,13 @@ class Encoder(ABC):
     @abstractmethod
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
         """(B, D) float32 embeddings of B clips (each (T, H, W, 3) uint8, T may differ by clip)."""
+
+    def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
+        """Start encoding and return a function that waits for the result. On a GPU this lets the
+        caller queue the next batch before fetching this one, so the device never idles while the
+        host copies results back and writes them to the cache. Default: synchronous."""
+        result = self.encode(clips)
+        return lambda: result
 
     @contextmanager
     def timed(self, key: str) -> Iterator[None]:

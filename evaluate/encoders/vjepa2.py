@@ -9,6 +9,7 @@ position embeddings, so clips are resampled to ``config.num_frames`` at evenly s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,9 @@ class _VideoTransformer(Encoder):
         raise NotImplementedError
 
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
+        return self.encode_async(clips)()
+
+    def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
         import torch
 
         with self.timed("preprocess_s"):
@@ -116,16 +120,20 @@ class _VideoTransformer(Encoder):
             else:
                 clips = [self.frames_for_model(c) for c in clips]
             if len({len(c) for c in clips}) > 1:  # mixed lengths: one forward per clip
-                return np.concatenate([self.encode([c]) for c in clips])
+                result = np.concatenate([self.encode([c]) for c in clips])
+                return lambda: result
             x = preprocess(clips, self.prep, self.device, self.dtype)
         with self.timed("forward_s"), torch.inference_mode():
-            tokens = self._forward(x)
-            pooled = pool_tokens(tokens.float(), self.pool, x.shape[1] // self.tubelet)
-            out = pooled.cpu().numpy().astype(np.float16 if self.pool == "tokens" else np.float32)
-            if self.device.startswith("cuda"):
-                torch.cuda.synchronize()
+            # Queued on the GPU; nothing here waits for it.
+            pooled = pool_tokens(self._forward(x).float(), self.pool, x.shape[1] // self.tubelet)
         self.timings["clips"] += len(clips)
-        return out
+        out_dtype = np.float16 if self.pool == "tokens" else np.float32
+
+        def wait() -> np.ndarray:
+            with self.timed("forward_s"):
+                return pooled.cpu().numpy().astype(out_dtype)  # .cpu() waits for the forward
+
+        return wait
 
 
 @register
