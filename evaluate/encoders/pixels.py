@@ -17,8 +17,12 @@ def downsample(frames: np.ndarray, size: int) -> np.ndarray:
     if size > min(h, w):
         raise ValueError(f"pixels/motion size={size} is larger than the frames ({h}x{w})")
     bh, bw = h // size, w // size
-    x = frames[:, : bh * size, : bw * size].astype(np.float32) / 255.0
-    return x.reshape(t, size, bh, size, bw, c).mean(axis=(2, 4))
+    x = np.ascontiguousarray(frames[:, : bh * size, : bw * size])
+    # Exact integer sums, rows of each block first (contiguous memory), then columns: ~10x faster
+    # than a float mean over two strided axes.
+    rows = x.reshape(t, size, bh, bw * size * c).sum(axis=2, dtype=np.uint32)
+    blocks = rows.reshape(t, size, size, bw, c).sum(axis=3, dtype=np.uint32)
+    return blocks.astype(np.float32) / np.float32(255.0 * bh * bw)
 
 
 class _Pixels(Encoder):
