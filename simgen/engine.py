@@ -78,11 +78,11 @@ def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
         trajectory = family.simulate(spec, params, world)
         camera = sample_camera(spec.camera, spec.render, trajectory.focus, camera_rng)
         renderer = Renderer(spec.render, camera)
-        frames = family.postprocess(trajectory, renderer.render(world, trajectory))
+        frames = renderer.render(world, trajectory)
         if violation:
             impossible, k = family.violate(violation["kind"], trajectory, violation, spec, params, world)
             impossible_frames = frames.copy()
-            impossible_frames[k:] = family.postprocess(impossible, renderer.render(world, impossible, start=k))
+            impossible_frames[k:] = renderer.render(world, impossible, start=k)
     states = [frame_record(f, camera) for f in trajectory.frames]
     if violation:
         possible_targets, impossible_targets = twin_targets(violation["kind"], k)

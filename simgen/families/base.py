@@ -62,6 +62,8 @@ class Trajectory:
     targets: dict[str, Any]
     focus: tuple[float, float, float]
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Colour (rgb in [0, 1]) of pixels no surface covers; None keeps TinyRenderer's white.
+    background: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -114,9 +116,6 @@ class Family:
         """
         raise NotImplementedError(f"{self.name} cannot render violations")
 
-    def postprocess(self, trajectory: Trajectory, frames: np.ndarray) -> np.ndarray:
-        """Touch up rendered frames (e.g. paint a background); applied to every rendered frame."""
-        return frames
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         """Turn one rendered trajectory into the group's clips. Default: a single clip."""

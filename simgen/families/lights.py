@@ -179,7 +179,6 @@ class Lights(Family):
                 renderer.update(direction=positions[k].tolist(), color=(brightness[k] * np.asarray(colour)).tolist(),
                                 diffuse=1.0)
             lights["_renderer"] = renderer
-            lights["_sky"] = {"color": sky}
             frames.append(Frame(t=float(t), bodies=bodies, lights=lights))
 
         linear = params["moves"] == "linear"
@@ -191,14 +190,7 @@ class Lights(Family):
             "blink_hz": float(params["blink_hz"]) if blinking else 0.0,
             "duty_cycle": float(params["duty_cycle"]) if blinking else 1.0,
         }
-        return Trajectory(frames, body_ids, targets, focus=(0.0, 0.0, h))
-
-    def postprocess(self, trajectory: Trajectory, frames: np.ndarray) -> np.ndarray:
-        """Paint the sky: TinyRenderer clears to white, and drawn colours are capped at MAX_LEVEL."""
-        sky = np.round(np.asarray(trajectory.frames[0].lights["_sky"]["color"]) * 255).astype(np.uint8)
-        frames = frames.copy()
-        frames[(frames == 255).all(axis=-1)] = sky
-        return frames
+        return Trajectory(frames, body_ids, targets, focus=(0.0, 0.0, h), background=tuple(sky))
 
     def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
                 params: dict[str, Any], world: World) -> tuple[Trajectory, int]:
