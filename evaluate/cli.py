@@ -5,7 +5,6 @@ Errors a user can fix print as one red line and exit 1; ``--debug`` shows the tr
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from evaluate.errors import EvaluateError
+from simgen.cli_support import run_app
 from simgen.dataset import DatasetError
 from simgen.video import VideoError
 
@@ -174,25 +174,8 @@ def sweep(
 
 
 def main() -> None:
-    try:
-        app(standalone_mode=False)
-    except USER_ERRORS as e:
-        if _state["debug"]:
-            raise
-        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: re-run the same command; cached embeddings are kept")
-        sys.exit(130)
-    except (typer.Exit, SystemExit) as e:
-        sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    run_app(app, console=console, user_errors=USER_ERRORS, debug=lambda: _state["debug"],
+            interrupted="re-run the same command; cached embeddings are kept")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.cache import EmbeddingCache
-from evaluate.data import EvalDataset, iter_view_batches, open_dataset
+from evaluate.data import EvalDataset, clip_identity, iter_view_batches, open_dataset
 from evaluate.encoders.base import parse_spec
 from evaluate.errors import BadClipError, EncoderError
 
@@ -37,6 +37,27 @@ def resolve_loader(loader: str, device: str) -> tuple[str, bool]:
     if loader == "auto":
         loader = "torch" if cuda else "threads"
     return loader, cuda and loader == "torch"
+
+
+def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, Path],
+                bad: dict[tuple[str, str], str], vectors: dict) -> list[tuple[Any, dict, list[str]]]:
+    """Put every cached embedding of ``dataset`` into ``vectors``; return what is left to embed as
+    [(clip, clip identity, views missing)]. Clips in ``bad`` are left out."""
+    todo = []
+    for clip in dataset.clips:
+        if (dataset.name, clip.clip_id) in bad:
+            continue
+        ident = clip_identity(clip)
+        missing = []
+        for v in views:
+            vec = cache.get(groups[v], ident)
+            if vec is None:
+                missing.append(v)
+            else:
+                vectors[(dataset.name, v, clip.clip_id)] = vec
+        if missing:
+            todo.append((clip, ident, missing))
+    return todo
 
 
 def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
@@ -103,8 +124,6 @@ class EmbedActor:
     def embed(self, root: str, chunk: list[tuple[str, list[str]]], cache_root: str, *, batch_size: int,
               workers: int, loader: str) -> dict[str, Any]:
         """Embed ``chunk`` = [(clip_id, views)] of the dataset at ``root`` into the cache at ``cache_root``."""
-        from evaluate.data import clip_identity
-
         dataset = self.datasets.get(root) or self.datasets.setdefault(root, open_dataset(root))
         by_id = {c.clip_id: c for c in dataset.clips}
         cache = EmbeddingCache(cache_root)
@@ -155,7 +174,6 @@ def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cac
                    log: Log) -> tuple[dict[str, Any], dict, dict[str, float], list[str]]:
     """Embed every dataset with ``spec`` on Ray actors. Returns (identity, vectors, timings, notes);
     raises EncoderError when the encoder cannot be built (the caller skips it)."""
-    from evaluate.data import clip_identity
 
     ray = _ray()
     pool = start_actors(spec, device, address, actors)
@@ -175,20 +193,8 @@ def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cac
         notes: list[str] = []
         for dataset in datasets:
             groups = {v: cache.group_dir(kind, identity, v, dataset.fingerprint) for v in views}
-            todo = []
-            for clip in dataset.clips:
-                if (dataset.name, clip.clip_id) in bad:
-                    continue
-                ident = clip_identity(clip)
-                missing = []
-                for v in views:
-                    vec = reader.get(groups[v], ident)
-                    if vec is None:
-                        missing.append(v)
-                    else:
-                        vectors[(dataset.name, v, clip.clip_id)] = vec
-                if missing:
-                    todo.append((clip.clip_id, missing))
+            todo = [(clip.clip_id, missing) for clip, _, missing in
+                    read_cached(reader, dataset, views, groups, bad, vectors)]
             timings["cache_hits"] += reader.hits
             timings["cache_misses"] += reader.misses
             reader.hits = reader.misses = 0

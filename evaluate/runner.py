@@ -21,10 +21,10 @@ import numpy as np
 
 import evaluate
 from evaluate.cache import EmbeddingCache
-from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
+from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, open_dataset
 from evaluate.encoders import Encoder, build_encoder, parse_spec
 from evaluate.errors import EncoderError
-from evaluate.executors import EXECUTORS, embed_with_ray, embed_work
+from evaluate.executors import EXECUTORS, embed_with_ray, embed_work, read_cached
 from evaluate.metrics import score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe
 from evaluate.registry import did_you_mean
@@ -82,20 +82,7 @@ class _Embedded:
 def _embed(encoder: Encoder, dataset: EvalDataset, views: list[str], cache: EmbeddingCache,
            config: RunConfig, bad: dict[tuple[str, str], str], out: _Embedded, log: Log) -> None:
     groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
-    todo = []
-    for clip in dataset.clips:
-        if (dataset.name, clip.clip_id) in bad:
-            continue
-        ident = clip_identity(clip)
-        missing = []
-        for v in views:
-            vec = cache.get(groups[v], ident)
-            if vec is None:
-                missing.append(v)
-            else:
-                out.vectors[(dataset.name, v, clip.clip_id)] = vec
-        if missing:
-            todo.append((clip, ident, missing))
+    todo = read_cached(cache, dataset, views, groups, bad, out.vectors)
     log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
         f"{len(todo)} clips to embed")
     # Decoding and views run in the loader (DataLoader workers on CUDA), overlapping the forward pass.
