@@ -161,15 +161,9 @@ def sweep(
                          targets=list(target) if target else None, view=view, probe=probe, bins=bins,
                          n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
     result = run_sweep(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
-    from rich.table import Table
+    from evaluate.report import table
 
-    header, rows = result_rows(result)
-    table = Table(title=f"sweep over {param}")
-    for h in header:
-        table.add_column(h)
-    for row in rows:
-        table.add_row(*row)
-    out_console.print(table)
+    out_console.print(table(f"sweep over {param}", *result_rows(result)))
     out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param}.json, .md, .html")
 
 

@@ -242,24 +242,22 @@ def write_reports(rundir: str | Path) -> tuple[Path, Path]:
     return md, page
 
 
-def rich_tables(payload: dict[str, Any]) -> list[Any]:
-    """Terminal summary: the temporal margin table, then one table per target."""
+def table(title: str, header: list[str], rows: list[list[str]]) -> Any:
+    """A rich table from a header and rows of strings (the terminal twin of _md_table)."""
     from rich.table import Table
 
-    tables = []
-    header, rows = margin_rows(payload)
-    t = Table(title="temporal margin (original − best static view)")
+    t = Table(title=title)
     for h in header:
         t.add_column(h)
     for row in rows:
         t.add_row(*row)
-    tables.append(t)
+    return t
+
+
+def rich_tables(payload: dict[str, Any]) -> list[Any]:
+    """Terminal summary: the temporal margin table, then one table per target."""
+    tables = [table("temporal margin (original − best static view)", *margin_rows(payload))]
     for (dataset, target, probe), rs in _by_target(payload).items():
-        header, rows = score_rows(payload, rs)
-        t = Table(title=f"{dataset} · {target} · {rs[0]['metric']} (chance {_fmt(rs[0]['chance'])}, probe {probe})")
-        for h in header:
-            t.add_column(h)
-        for row in rows:
-            t.add_row(*row)
-        tables.append(t)
+        title = f"{dataset} · {target} · {rs[0]['metric']} (chance {_fmt(rs[0]['chance'])}, probe {probe})"
+        tables.append(table(title, *score_rows(payload, rs)))
     return tables

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.report import _ci, _fmt, _html_table, _md_table, _png
+from evaluate.report import _ci, _fmt, _html_table, _md_table, _png, table
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
@@ -182,12 +182,4 @@ def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
 
 
 def rich_table(payload: dict[str, Any]) -> Any:
-    from rich.table import Table
-
-    header, rows = score_table(payload)
-    t = Table(title="surprise: possible vs impossible twins (chance 0.5)")
-    for h in header:
-        t.add_column(h)
-    for row in rows:
-        t.add_row(*row)
-    return t
+    return table("surprise: possible vs impossible twins (chance 0.5)", *score_table(payload))
