@@ -131,7 +131,7 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
         before = dict(encoder.timings)
         start = time.perf_counter()
         waited = embed_work(encoder, dataset, work, groups, idents, cache, batch_size=batch, workers=workers,
-                            loader=loader, skip_bad=False, bad={}, vectors=None, log=lambda _: None)
+                            loader=loader, skip_bad=False, bad={}, log=lambda _: None)
         _sync(encoder.device)
         wall = time.perf_counter() - start
     n = len(work) * len(views)

@@ -22,6 +22,7 @@ import numpy as np
 
 from evaluate.errors import EvaluateError
 from evaluate.probes import PROBES, Probe, ProbeFit, check_target, grouped_folds
+from evaluate.rows import as_array
 
 DEFAULT_LRS = (1e-3, 3e-4, 1e-4)
 DEFAULT_WDS = (0.01, 0.1)
@@ -116,6 +117,7 @@ class AttentiveProbe(Probe):
         from evaluate.encoders.hf import pick_device
 
         check_target(kind, y_train)
+        x_train, x_test = as_array(x_train), as_array(x_test)  # minibatch training reads rows at random
         if x_train.ndim == 2:  # pooled vectors: one token each
             x_train, x_test = x_train[:, None], x_test[:, None]
         dim = x_train.shape[-1]

@@ -7,6 +7,11 @@ so a killed run leaves only complete embeddings, and a re-run computes only what
 
 Layout: ``CACHE/<encoder kind>/<group key>/<clip_id>-<clip key>.npy``, with ``key.json`` in
 each group folder saying in words what the group holds.
+
+The cache is also where a run keeps its embeddings: ``evaluate run`` checks that a clip is
+cached (:meth:`EmbeddingCache.has`, which reads only the .npy header) and loads one (encoder,
+dataset, view) matrix at a time when it probes it (:meth:`EmbeddingCache.stack`), so its memory
+does not grow with the number of encoders, views or clips.
 """
 
 from __future__ import annotations
@@ -58,6 +63,34 @@ class EmbeddingCache:
                 return value
         self.misses += 1
         return None
+
+    def has(self, group_dir: Path, clip: dict[str, Any]) -> bool:
+        """Whether a readable embedding is cached (only its header is read); counts a hit or a miss."""
+        path = self.path(group_dir, clip)
+        if path.is_file():
+            try:
+                np.load(path, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                path.unlink(missing_ok=True)  # unreadable (should not happen with atomic writes): recompute
+            else:
+                self.hits += 1
+                return True
+        self.misses += 1
+        return False
+
+    def stack(self, group_dir: Path, clips: list[dict[str, Any]]) -> np.ndarray:
+        """The cached embeddings of ``clips``, stacked in order into one (n, ...) array. Every clip
+        must be cached (after embedding, it is); a missing one raises FileNotFoundError."""
+        out = None
+        for i, clip in enumerate(clips):
+            value = np.load(self.path(group_dir, clip), allow_pickle=False)
+            if out is None:
+                out = np.empty((len(clips), *value.shape), value.dtype)
+            elif value.shape != out.shape[1:]:
+                raise ValueError(f"{group_dir}: cached embeddings differ in shape ({value.shape} vs {out.shape[1:]}); "
+                                 f"delete the folder to recompute")
+            out[i] = value
+        return out if out is not None else np.empty((0, 0), np.float32)
 
     def put(self, group_dir: Path, clip: dict[str, Any], embedding: np.ndarray) -> None:
         import io

@@ -7,8 +7,8 @@ overlaps with the forward pass; threads on the CPU, where the model wants every 
 ``ray``: one actor per GPU of the cluster (``num_gpus=1``), or CPU actors where it has none.
 Each actor builds the encoder once; chunks of clips go to whichever actor is free (two in
 flight per actor, so none waits for work). Actors write embeddings straight into the cache,
-which must be on a filesystem the driver and the actors share; the driver then reads them
-back. The cache key is the same as a local run's, so the two share results, and a run stopped
+which must be on a filesystem the driver and the actors share; the driver then checks they
+are there. The cache key is the same as a local run's, so the two share results, and a run stopped
 part-way resumes with either executor.
 """
 
@@ -40,21 +40,16 @@ def resolve_loader(loader: str, device: str) -> tuple[str, bool]:
 
 
 def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, Path],
-                bad: dict[tuple[str, str], str], vectors: dict) -> list[tuple[Any, dict, list[str]]]:
-    """Put every cached embedding of ``dataset`` into ``vectors``; return what is left to embed as
-    [(clip, clip identity, views missing)]. Clips in ``bad`` are left out."""
+                bad: dict[tuple[str, str], str]) -> list[tuple[Any, dict, list[str]]]:
+    """What is left to embed of ``dataset``, as [(clip, clip identity, views not cached)]. Only
+    cache headers are read: the vectors stay on disk until a probe stacks them. Clips in ``bad``
+    are left out."""
     todo = []
     for clip in dataset.clips:
         if (dataset.name, clip.clip_id) in bad:
             continue
         ident = clip_identity(clip)
-        missing = []
-        for v in views:
-            vec = cache.get(groups[v], ident)
-            if vec is None:
-                missing.append(v)
-            else:
-                vectors[(dataset.name, v, clip.clip_id)] = vec
+        missing = [v for v in views if not cache.has(groups[v], ident)]
         if missing:
             todo.append((clip, ident, missing))
     return todo
@@ -62,7 +57,7 @@ def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], g
 
 def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
                cache: EmbeddingCache, *, batch_size: int, workers: int, loader: str, skip_bad: bool,
-               bad: dict[tuple[str, str], str], vectors: dict | None, log: Log) -> float:
+               bad: dict[tuple[str, str], str], log: Log) -> float:
     """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
     (so an interrupted run keeps everything finished before the interruption). Returns the seconds
     spent waiting for decoded batches. A clip that cannot be decoded raises its BadClipError, or with
@@ -74,8 +69,6 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
     def store(view: str, clips: list, wait: Callable[[], np.ndarray]) -> None:
         for clip, vec in zip(clips, wait(), strict=True):
             cache.put(groups[view], idents[clip.clip_id], vec)
-            if vectors is not None:
-                vectors[(dataset.name, view, clip.clip_id)] = vec
 
     start = time.perf_counter()
     try:
@@ -135,7 +128,7 @@ class EmbedActor:
         bad: dict[tuple[str, str], str] = {}
         before = encoder.timings["clips"]
         waited = embed_work(encoder, dataset, work, groups, idents, cache, batch_size=batch_size, workers=workers,
-                            loader=loader, skip_bad=True, bad=bad, vectors=None, log=lambda _: None)
+                            loader=loader, skip_bad=True, bad=bad, log=lambda _: None)
         bad_ids = {cid for _, cid in bad}
         return {"clips": encoder.timings["clips"] - before, "decode_wait_s": waited,
                 "bad": [(c.clip_id, bad[(dataset.name, c.clip_id)].split(": ", 1)[1]) for c, _ in work
@@ -171,9 +164,9 @@ def start_actors(spec: str, device: str, address: str | None, actors: int | None
 def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cache: EmbeddingCache, *,
                    device: str, address: str | None, actors: int | None, batch_size: int, workers: int,
                    loader: str, skip_bad: bool, bad: dict[tuple[str, str], str],
-                   log: Log) -> tuple[dict[str, Any], dict, dict[str, float], list[str]]:
-    """Embed every dataset with ``spec`` on Ray actors. Returns (identity, vectors, timings, notes);
-    raises EncoderError when the encoder cannot be built (the caller skips it)."""
+                   log: Log) -> tuple[dict[str, Any], dict[str, float], list[str]]:
+    """Embed every dataset with ``spec`` on Ray actors into ``cache``. Returns (identity, timings,
+    notes); raises EncoderError when the encoder cannot be built (the caller skips it)."""
 
     ray = _ray()
     pool = start_actors(spec, device, address, actors)
@@ -187,14 +180,13 @@ def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cac
             raise EncoderError(f"{spec}: the Ray actors built different encoders (versions differ across nodes?)")
         kind = parse_spec(spec).kind
         reader = EmbeddingCache(cache.root)  # counts of its own: the driver only reads back
-        vectors: dict[tuple[str, str, str], np.ndarray] = {}
         timings = {"clips": 0, "decode_wait_s": 0.0, "actors": len(pool), "cache_hits": 0, "cache_misses": 0}
         per_actor: dict[int, dict] = {}
         notes: list[str] = []
         for dataset in datasets:
             groups = {v: cache.group_dir(kind, identity, v, dataset.fingerprint) for v in views}
             todo = [(clip.clip_id, missing) for clip, _, missing in
-                    read_cached(reader, dataset, views, groups, bad, vectors)]
+                    read_cached(reader, dataset, views, groups, bad)]
             timings["cache_hits"] += reader.hits
             timings["cache_misses"] += reader.misses
             reader.hits = reader.misses = 0
@@ -223,14 +215,12 @@ def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cac
                     continue
                 ident = clip_identity(by_id[clip_id])
                 for v in missing:
-                    vec = reader.get(groups[v], ident)
-                    if vec is None:
+                    if not reader.has(groups[v], ident):
                         raise EncoderError(f"{spec}: the Ray actors did not write {clip_id} ({v}) to the cache at "
                                            f"{cache.root}; is it on a filesystem every node shares?")
-                    vectors[(dataset.name, v, clip_id)] = vec
         for key in ("preprocess_s", "forward_s"):
             timings[key] = sum(t.get(key, 0.0) for t in per_actor.values())
-        return identity, vectors, timings, notes
+        return identity, timings, notes
     finally:
         for actor in pool:
             ray.kill(actor)

@@ -9,14 +9,13 @@ attentive probe can join the linear one later.
 Groups (e.g. a falling clip and its time-reversed twin) never straddle a fold.
 
 Speed: with fewer clips than feature dimensions, the standardised features are rotated onto
-the row space of the train+val matrix (an SVD) before fitting. An L2-penalised linear model
+the row space of the train+val matrix (from its Gram matrix) before fitting. An L2-penalised linear model
 is invariant under that rotation and its weights lie in that row space, so the fit, the CV
 and the predictions are the same as in the full space, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -27,6 +26,7 @@ import numpy as np
 
 from evaluate.errors import EvaluateError
 from evaluate.registry import did_you_mean
+from evaluate.rows import Rows, as_rows
 
 C_GRID = np.logspace(-3, 3, 7)
 ALPHA_GRID = np.logspace(-2, 6, 17)
@@ -48,9 +48,10 @@ class Probe(ABC):
     description: ClassVar[str]
 
     @abstractmethod
-    def fit_predict(self, kind: str, x_train: np.ndarray, y_train: np.ndarray, groups: np.ndarray,
-                    x_test: np.ndarray) -> ProbeFit:
-        """Fit on (x_train, y_train), grouped by ``groups`` for tuning; predict x_test."""
+    def fit_predict(self, kind: str, x_train: Rows | np.ndarray, y_train: np.ndarray, groups: np.ndarray,
+                    x_test: Rows | np.ndarray) -> ProbeFit:
+        """Fit on (x_train, y_train), grouped by ``groups`` for tuning; predict x_test. The features
+        are arrays or :class:`evaluate.rows.Rows` (read a block at a time, e.g. from the cache)."""
 
 
 def grouped_folds(groups: np.ndarray, y: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -76,16 +77,14 @@ def check_target(kind: str, y: np.ndarray) -> None:
 
 
 _PREPARED: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-_PREPARED_MAX = 64  # (encoder, view, dataset) combinations; each entry is only clips × rank
+_PREPARED_MAX = 2  # the runner probes every target of one feature matrix before it loads the next
 
 
-def standardise_and_rotate(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardise_and_rotate(x_train: Rows | np.ndarray, x_test: Rows | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_standardise_and_rotate`, remembered by content: every target of a dataset probes the
-    same features, and the SVD of wide features is most of a probe's cost."""
-    key = hashlib.blake2b(np.ascontiguousarray(x_train).view(np.uint8), digest_size=16)
-    key.update(np.ascontiguousarray(x_test).view(np.uint8))
-    key.update(repr((x_train.shape, x_test.shape, x_train.dtype.str)).encode())
-    digest = key.digest()
+    same features, and the rotation of wide features is most of a probe's cost."""
+    x_train, x_test = as_rows(x_train), as_rows(x_test)
+    digest = x_train.key + x_test.key
     if digest in _PREPARED:
         _PREPARED.move_to_end(digest)
         return _PREPARED[digest]
@@ -98,25 +97,61 @@ def standardise_and_rotate(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.
     return result
 
 
-def _standardise_and_rotate(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _features(rows: Rows, start: int, stop: int) -> np.ndarray:
+    """Rows start:stop as float64 vectors; token features (pool=tokens) are read as their mean."""
+    block = rows.block(start, stop)
+    return block.mean(axis=1, dtype=np.float64) if block.ndim == 3 else block.astype(np.float64)
+
+
+def _standardise_and_rotate(train: Rows, test: Rows) -> tuple[np.ndarray, np.ndarray]:
     """Standardise with train+val statistics; when dims > clips, rotate onto the train row space.
 
     A feature's scale is floored at 1% of the median scale: a pixel that moved in one training
     clip only would otherwise be blown up by a tiny std and dominate the test predictions.
+
+    The features are read a block of rows at a time and never held whole (they may be read from
+    the cache: :class:`evaluate.rows.CachedRows`). Wide features are never standardised as a
+    whole either: the rotation comes from the (clips × clips) Gram matrix A·Aᵀ = U·S²·Uᵀ of the
+    standardised train matrix A, accumulated block by block in float64, so memory holds a few
+    clips × clips matrices, not clips × dims. The rotated train rows are A·V = U·S, and the test
+    rows B·V = B·Aᵀ·U·S⁻¹.
     """
-    x_train, x_test = x_train.astype(np.float64), x_test.astype(np.float64)
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    n, d = len(train), train.shape[-1]
+    train_blocks, test_blocks = train.blocks(), test.blocks()
+    total = np.zeros(d)
+    for lo, hi in train_blocks:
+        total += _features(train, lo, hi).sum(axis=0)
+    mean = total / n
+    squares = np.zeros(d)
+    for lo, hi in train_blocks:  # a second pass: exact where sums of squares would cancel
+        squares += ((_features(train, lo, hi) - mean) ** 2).sum(axis=0)
+    std = np.sqrt(squares / n)
     positive = std[std > 0]
     floor = 0.01 * float(np.median(positive)) if len(positive) else 1.0
     scale = np.maximum(std, floor)
-    a, b = (x_train - mean) / scale, (x_test - mean) / scale
-    if a.shape[1] <= a.shape[0]:
-        return a, b
-    _, s, vt = np.linalg.svd(a, full_matrices=False)
-    basis = vt[s > 1e-10 * max(float(s[0]), 1e-30)].T
-    if basis.shape[1] == 0:  # features carry nothing (e.g. motion of a static view): one zero column
-        return np.zeros((len(a), 1)), np.zeros((len(b), 1))
-    return a @ basis, b @ basis
+
+    def standardised(rows: Rows, lo: int, hi: int) -> np.ndarray:
+        return (_features(rows, lo, hi) - mean) / scale
+
+    if d <= n:  # n × d ≤ n × n: small enough to hold
+        return (np.concatenate([standardised(train, lo, hi) for lo, hi in train_blocks]),
+                np.concatenate([standardised(test, lo, hi) for lo, hi in test_blocks]))
+    gram, cross = np.zeros((n, n)), np.zeros((len(test), n))
+    for i, (lo, hi) in enumerate(train_blocks):
+        a = standardised(train, lo, hi)
+        gram[lo:hi, lo:hi] = a @ a.T
+        for lo2, hi2 in train_blocks[:i]:
+            gram[lo:hi, lo2:hi2] = a @ standardised(train, lo2, hi2).T
+            gram[lo2:hi2, lo:hi] = gram[lo:hi, lo2:hi2].T
+        for lo2, hi2 in test_blocks:
+            cross[lo2:hi2, lo:hi] = standardised(test, lo2, hi2) @ a.T
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    # Eigenvalues below float64 rounding of the Gram matrix (~n·eps·largest) are null directions.
+    keep = eigenvalues > 1e-11 * max(float(eigenvalues[-1]), 1e-300)
+    if not keep.any():  # features carry nothing (e.g. motion of a static view): one zero column
+        return np.zeros((n, 1)), np.zeros((len(test), 1))
+    u, s = eigenvectors[:, keep], np.sqrt(eigenvalues[keep])
+    return u * s, (cross @ u) / s
 
 
 class LinearProbe(Probe):
@@ -128,8 +163,6 @@ class LinearProbe(Probe):
 
     def fit_predict(self, kind, x_train, y_train, groups, x_test):
         check_target(kind, y_train)
-        if x_train.ndim == 3:  # token features (pool=tokens): the linear probe reads their mean
-            x_train, x_test = x_train.mean(axis=1, dtype=np.float64), x_test.mean(axis=1, dtype=np.float64)
         folds = grouped_folds(groups, y_train)
         x_train, x_test = standardise_and_rotate(x_train, x_test)
         if kind == "class":

@@ -21,13 +21,14 @@ import numpy as np
 
 import evaluate
 from evaluate.cache import EmbeddingCache
-from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, open_dataset
+from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.encoders import Encoder, build_encoder, parse_spec
 from evaluate.errors import EncoderError
 from evaluate.executors import EXECUTORS, embed_with_ray, embed_work, read_cached
 from evaluate.metrics import score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe
 from evaluate.registry import did_you_mean
+from evaluate.rows import CachedRows
 from evaluate.views import STATIC_VIEWS, VIEWS, check_views
 
 FORMAT_VERSION = 1
@@ -75,21 +76,52 @@ class _Embedded:
     encoder: str
     identity: dict[str, Any]
     notes: list[str]
-    vectors: dict[tuple[str, str, str], np.ndarray]  # (dataset, view, clip_id) -> (D,)
+    groups: dict[tuple[str, str], Path]  # (dataset, view) -> cache folder holding its embeddings
     timings: dict[str, float]
+
+
+def _groups(cache: EmbeddingCache, kind: str, identity: dict[str, Any], datasets: list[EvalDataset],
+            views: list[str]) -> dict[tuple[str, str], Path]:
+    return {(d.name, v): cache.group_dir(kind, identity, v, d.fingerprint) for d in datasets for v in views}
 
 
 def _embed(encoder: Encoder, dataset: EvalDataset, views: list[str], cache: EmbeddingCache,
            config: RunConfig, bad: dict[tuple[str, str], str], out: _Embedded, log: Log) -> None:
-    groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
-    todo = read_cached(cache, dataset, views, groups, bad, out.vectors)
+    groups = {v: out.groups[(dataset.name, v)] for v in views}
+    todo = read_cached(cache, dataset, views, groups, bad)
     log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
         f"{len(todo)} clips to embed")
     # Decoding and views run in the loader (DataLoader workers on CUDA), overlapping the forward pass.
     out.timings["decode_wait_s"] += embed_work(
         encoder, dataset, [(c, m) for c, _, m in todo], groups, {c.clip_id: i for c, i, _ in todo}, cache,
         batch_size=config.batch_size, workers=config.workers, loader=config.loader, skip_bad=config.skip_bad,
-        bad=bad, vectors=out.vectors, log=log)
+        bad=bad, log=log)
+
+
+@dataclass
+class _Target:
+    name: str
+    kind: str
+    unit: str | None
+    y_train: np.ndarray
+    y_test: np.ndarray
+
+
+def _targets(dataset: EvalDataset, train: list, test: list, wanted: list[str] | None,
+             skipped: list[dict[str, str]]) -> list[_Target]:
+    out = []
+    for target in dataset.targets:
+        if wanted and target.name not in wanted:
+            continue
+        y_train = np.array([c.targets.get(target.name) for c in train], dtype=object)
+        y_test = np.array([c.targets.get(target.name) for c in test], dtype=object)
+        if any(v is None for v in (*y_train, *y_test)) or not len(test) or not len(train):
+            skipped.append({"dataset": dataset.name, "target": target.name,
+                            "reason": "missing values, or no train/test clips"})
+            continue
+        cast = float if target.kind == "regression" else str
+        out.append(_Target(target.name, target.kind, target.unit, y_train.astype(cast), y_test.astype(cast)))
+    return out
 
 
 def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
@@ -122,7 +154,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         t0 = time.perf_counter()
         if config.executor == "ray":
             try:
-                identity, vectors, timings, notes = embed_with_ray(
+                identity, timings, notes = embed_with_ray(
                     spec, datasets, views, cache, device=config.device, address=config.address, actors=config.actors,
                     batch_size=config.batch_size, workers=config.workers, loader=config.loader,
                     skip_bad=config.skip_bad, bad=bad, log=log)
@@ -130,7 +162,8 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
                 skipped_encoders.append({"encoder": spec, "reason": str(e)})
                 log(f"[red]skipped encoder[/red]: {e}")
                 continue
-            embedded.append(_Embedded(parse_spec(spec).text, identity, notes, vectors,
+            embedded.append(_Embedded(parse_spec(spec).text, identity, notes,
+                                      _groups(cache, parse_spec(spec).kind, identity, datasets, views),
                                       {**timings, "embed_wall_s": time.perf_counter() - t0}))
             continue
         try:
@@ -139,7 +172,8 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
             skipped_encoders.append({"encoder": spec, "reason": str(e)})
             log(f"[red]skipped encoder[/red]: {e}")
             continue
-        record = _Embedded(encoder.name, encoder.identity(), encoder.notes, {},
+        record = _Embedded(encoder.name, encoder.identity(), encoder.notes,
+                           _groups(cache, encoder.kind, encoder.identity(), datasets, views),
                            {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
         hits, misses = cache.hits, cache.misses
         t1 = time.perf_counter()
@@ -151,60 +185,68 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         del encoder
         gc.collect()
 
-    results, margins, predictions, skipped_targets = [], [], [], []
-    for dataset in datasets:
-        train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
-        test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
-        for target in dataset.targets:
-            if config.targets and target.name not in config.targets:
+    # Probing takes one (encoder, dataset, view) matrix at a time and fits every target on it. The
+    # probes read its rows from the cache a block at a time (evaluate.rows), so memory does not grow
+    # with the number of clips, encoders or views. Results are then sorted into the (dataset,
+    # target, encoder, probe, view) order the reports read.
+    results, margins, skipped_targets = [], [], []
+    predictions_tmp = out_dir / f".{PREDICTIONS_FILE}.tmp"
+    with open(predictions_tmp, "w") as predictions:
+        for d_index, dataset in enumerate(datasets):
+            train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
+            test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
+            targets = _targets(dataset, train, test, config.targets, skipped_targets)
+            if not targets:
                 continue
-            y_train = np.array([c.targets.get(target.name) for c in train], dtype=object)
-            y_test = np.array([c.targets.get(target.name) for c in test], dtype=object)
-            if any(v is None for v in (*y_train, *y_test)) or not len(test) or not len(train):
-                skipped_targets.append({"dataset": dataset.name, "target": target.name,
-                                        "reason": "missing values, or no train/test clips"})
-                continue
-            if target.kind == "regression":
-                y_train, y_test = y_train.astype(float), y_test.astype(float)
-            else:
-                y_train, y_test = y_train.astype(str), y_test.astype(str)
+            idents = [clip_identity(c) for c in (*train, *test)]
             g_train = np.array([c.group_id for c in train])
             g_test = np.array([c.group_id for c in test])
             is_val = np.array([c.split == "val" for c in train])  # for probes that select on val (attentive)
-            for record in embedded:
-                for probe_name, probe in probes.items():
-                    t0 = time.perf_counter()
-                    preds = {}
-                    for view in views:
-                        x_train = np.stack([record.vectors[(dataset.name, view, c.clip_id)] for c in train])
-                        x_test = np.stack([record.vectors[(dataset.name, view, c.clip_id)] for c in test])
-                        try:
-                            extra = {"is_val": is_val} if getattr(probe, "uses_val_split", False) else {}
-                            fit = probe.fit_predict(target.kind, x_train, y_train, g_train, x_test, **extra)
-                        except ProbeSkipped as e:
-                            skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
-                            if skipped not in skipped_targets:
-                                skipped_targets.append(skipped)
-                            break
-                        preds[view] = fit.y_pred
-                        res = {"dataset": dataset.name, "target": target.name, "kind": target.kind,
-                               "encoder": record.encoder, "view": view, "probe": probe_name,
-                               **score(target.kind, y_test, fit.y_pred, g_test, config.n_bootstrap),
-                               "n_train": len(train), "n_test": len(test), "unit": target.unit,
-                               "probe_params": fit.params}
-                        results.append(res)
-                        for c, yt, yp in zip(test, y_test, fit.y_pred, strict=True):
-                            predictions.append({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
-                                                "target": target.name, "kind": target.kind, "encoder": record.encoder,
-                                                "view": view, "probe": probe_name, "y_true": _plain(yt),
-                                                "y_pred": _plain(yp)})
-                    record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
-                    static = {v: preds[v] for v in STATIC_VIEWS if v in preds}
-                    if "original" in preds and static:
-                        margins.append({"dataset": dataset.name, "target": target.name, "kind": target.kind,
-                                        "encoder": record.encoder, "probe": probe_name,
-                                        **temporal_margin(target.kind, y_test, g_test, preds["original"], static,
-                                                          config.n_bootstrap)})
+            for e_index, record in enumerate(embedded):
+                preds: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
+                given_up: set[tuple[int, int]] = set()
+                for v_index, view in enumerate(views):
+                    x_train, x_test = CachedRows(cache, record.groups[(dataset.name, view)], idents).split(len(train))
+                    for t_index, target in enumerate(targets):
+                        for p_index, (probe_name, probe) in enumerate(probes.items()):
+                            if (t_index, p_index) in given_up:
+                                continue
+                            t0 = time.perf_counter()
+                            try:
+                                extra = {"is_val": is_val} if getattr(probe, "uses_val_split", False) else {}
+                                fit = probe.fit_predict(target.kind, x_train, target.y_train, g_train, x_test, **extra)
+                            except ProbeSkipped as e:
+                                given_up.add((t_index, p_index))
+                                skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
+                                if skipped not in skipped_targets:
+                                    skipped_targets.append(skipped)
+                                continue
+                            preds.setdefault((t_index, p_index), {})[view] = fit.y_pred
+                            order = (d_index, t_index, e_index, p_index, v_index)
+                            results.append((order, {
+                                "dataset": dataset.name, "target": target.name, "kind": target.kind,
+                                "encoder": record.encoder, "view": view, "probe": probe_name,
+                                **score(target.kind, target.y_test, fit.y_pred, g_test, config.n_bootstrap),
+                                "n_train": len(train), "n_test": len(test), "unit": target.unit,
+                                "probe_params": fit.params}))
+                            predictions.writelines(
+                                json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
+                                            "target": target.name, "kind": target.kind, "encoder": record.encoder,
+                                            "view": view, "probe": probe_name, "y_true": _plain(yt),
+                                            "y_pred": _plain(yp)}) + "\n"
+                                for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
+                            record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
+                for (t_index, p_index), by_view in preds.items():
+                    target, probe_name = targets[t_index], list(probes)[p_index]
+                    static = {v: by_view[v] for v in STATIC_VIEWS if v in by_view}
+                    if "original" in by_view and static:
+                        margins.append(((d_index, t_index, e_index, p_index), {
+                            "dataset": dataset.name, "target": target.name, "kind": target.kind,
+                            "encoder": record.encoder, "probe": probe_name,
+                            **temporal_margin(target.kind, target.y_test, g_test, by_view["original"], static,
+                                              config.n_bootstrap)}))
+    results = [r for _, r in sorted(results, key=lambda item: item[0])]
+    margins = [m for _, m in sorted(margins, key=lambda item: item[0])]
 
     payload = {
         "format_version": FORMAT_VERSION,
@@ -226,7 +268,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         "wall_s": time.perf_counter() - started,
     }
     write_json(out_dir / RESULTS_FILE, payload)
-    _write_text(out_dir / PREDICTIONS_FILE, "".join(json.dumps(p) + "\n" for p in predictions))
+    predictions_tmp.replace(out_dir / PREDICTIONS_FILE)
     return payload
 
 

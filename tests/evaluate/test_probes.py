@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from evaluate.metrics import balanced_accuracy, group_resamples, r2, score, temporal_margin
+import evaluate.probes as probes
+import evaluate.rows as rows
 from evaluate.probes import ProbeSkipped, get_probe, ridge_path
 
 
@@ -92,3 +94,59 @@ def test_temporal_margin_is_original_minus_best_static():
     assert m["value"] == 0.0 and m["best_static_view"] == "frame_mean"
     m = temporal_margin("class", y, groups, original=y.copy(), static={"frame_mean": np.full(20, "f")})
     assert m["value"] == 0.5 and m["ci95"] == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("block_bytes", [4 << 20, 8 * 200 * 7])  # one row block, and many ragged ones
+def test_wide_features_rotation_keeps_every_inner_product(monkeypatch, block_bytes):
+    """L2-penalised linear models see features only through inner products with the train rows;
+    the Gram-matrix rotation must keep A·Aᵀ and B·Aᵀ of the standardised matrices exactly."""
+    monkeypatch.setattr(rows, "BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(3)
+    x_train = (rng.normal(size=(30, 200)) * rng.uniform(0.1, 10, 200)).astype(np.float32)
+    x_train[:, 5] = 2.0  # a constant column: std 0, floored scale
+    x_test = rng.normal(size=(9, 200)).astype(np.float32)
+    x64 = x_train.astype(np.float64)
+    mean, std = x64.mean(axis=0), x64.std(axis=0)
+    scale = np.maximum(std, 0.01 * np.median(std[std > 0]))
+    a, b = (x64 - mean) / scale, (x_test - mean) / scale
+    rot_a, rot_b = probes._standardise_and_rotate(rows.ArrayRows(x_train), rows.ArrayRows(x_test))
+    assert rot_a.shape[1] == 29  # centring removes one direction of 30 rows
+    np.testing.assert_allclose(rot_a @ rot_a.T, a @ a.T, rtol=1e-8, atol=1e-8 * np.abs(a @ a.T).max())
+    np.testing.assert_allclose(rot_b @ rot_a.T, b @ a.T, rtol=1e-8, atol=1e-8 * np.abs(b @ a.T).max())
+
+
+def test_wide_ridge_equals_sklearn_ridge_in_the_full_space():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(4)
+    x_train, x_test = rng.normal(size=(40, 300)), rng.normal(size=(12, 300))
+    y = x_train[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=40)
+    groups = np.repeat(np.arange(20), 2)
+    fit = get_probe("linear").fit_predict("regression", x_train, y, groups, x_test)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    z_mu, z_sd = y.mean(), y.std()
+    full = Ridge(alpha=fit.params["alpha"]).fit((x_train - mean) / std, (y - z_mu) / z_sd)
+    np.testing.assert_allclose(fit.y_pred, full.predict((x_test - mean) / std) * z_sd + z_mu, rtol=1e-6, atol=1e-8)
+
+
+def test_probe_on_rows_read_from_the_cache_equals_probe_on_arrays(tmp_path, monkeypatch):
+    from evaluate.cache import EmbeddingCache
+
+    monkeypatch.setattr(rows, "BLOCK_BYTES", 8 * 120 * 5)  # 5 rows a block: many reads
+    x, y, groups = _pairs(30, 120, 5)
+    x[:, 0] += np.where(y == "rising", 1.5, -1.5)
+    cache = EmbeddingCache(tmp_path)
+    group = cache.group_dir("pixels", {"kind": "pixels"}, "original", "fp")
+    clips = [{"clip_id": f"c{i}", "split": "train", "bytes": 1} for i in range(len(x))]
+    for clip, vec in zip(clips, x.astype(np.float32), strict=True):
+        cache.put(group, clip, vec)
+    cached_train, cached_test = rows.CachedRows(cache, group, clips).split(48)
+    x32 = x.astype(np.float32)
+    for kind, target in (("class", y), ("regression", x[:, 0] + 0.1 * x[:, 1])):
+        from_cache = get_probe("linear").fit_predict(kind, cached_train, target[:48], groups[:48], cached_test)
+        from_arrays = get_probe("linear").fit_predict(kind, x32[:48], target[:48], groups[:48], x32[48:])
+        assert from_cache.params == pytest.approx(from_arrays.params)
+        if kind == "class":
+            assert list(from_cache.y_pred) == list(from_arrays.y_pred)
+        else:
+            np.testing.assert_allclose(from_cache.y_pred, from_arrays.y_pred, rtol=1e-9)

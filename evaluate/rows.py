@@ -1,0 +1,90 @@
+"""Feature matrices that probes read a block of rows at a time.
+
+A probe's input is an (n clips, ...) matrix. ``ArrayRows`` wraps one already in memory;
+``CachedRows`` reads the rows from the embedding cache as they are asked for, so that a linear
+probe on wide features (pixels at 1,000 clips are 50 MB a view) never holds the whole matrix:
+memory stays a few blocks, whatever the number of clips. Both have a ``key`` that names their
+content exactly, which is what a probe may remember prepared features by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BLOCK_BYTES = 4 << 20  # rows per block: about 4 MiB of float64 features
+
+
+class Rows:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    key: bytes
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Rows start:stop as an array."""
+        raise NotImplementedError
+
+    def array(self) -> np.ndarray:
+        """Every row, in memory (for probes that need the whole matrix, e.g. the attentive one)."""
+        return self.block(0, len(self))
+
+    def blocks(self, row_bytes: int | None = None):
+        """(start, stop) of consecutive row blocks of about BLOCK_BYTES each."""
+        row_bytes = row_bytes or 8 * int(np.prod(self.shape[1:], dtype=np.int64))
+        step = max(1, BLOCK_BYTES // max(row_bytes, 1))
+        return [(lo, min(lo + step, len(self))) for lo in range(0, len(self), step)]
+
+
+class ArrayRows(Rows):
+    def __init__(self, array: np.ndarray):
+        self._array = np.asarray(array)
+        self.shape, self.dtype = self._array.shape, self._array.dtype
+        digest = hashlib.blake2b(np.ascontiguousarray(self._array).view(np.uint8), digest_size=16)
+        digest.update(repr((self.shape, self.dtype.str)).encode())
+        self.key = digest.digest()
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        return self._array[start:stop]
+
+    def array(self) -> np.ndarray:
+        return self._array
+
+
+class CachedRows(Rows):
+    """Rows read from ``cache`` (an EmbeddingCache): one cached embedding per clip of ``clips``."""
+
+    def __init__(self, cache: Any, group_dir: Path, clips: list[dict[str, Any]]):
+        self.cache, self.group_dir, self.clips = cache, Path(group_dir), list(clips)
+        first = np.load(cache.path(self.group_dir, self.clips[0]), mmap_mode="r") if self.clips else np.empty((0,))
+        self.shape, self.dtype = (len(self.clips), *first.shape), first.dtype
+        # A cache file's name is a digest of everything its content depends on, so the names are the content.
+        digest = hashlib.blake2b(str(self.group_dir.resolve()).encode(), digest_size=16)
+        for clip in self.clips:
+            digest.update(cache.path(self.group_dir, clip).name.encode())
+        self.key = digest.digest()
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        return self.cache.stack(self.group_dir, self.clips[start:stop])
+
+    def split(self, n: int) -> tuple[CachedRows, CachedRows]:
+        """(rows :n, rows n:)."""
+        return (CachedRows(self.cache, self.group_dir, self.clips[:n]),
+                CachedRows(self.cache, self.group_dir, self.clips[n:]))
+
+
+def as_rows(x: Rows | np.ndarray) -> Rows:
+    return x if isinstance(x, Rows) else ArrayRows(x)
+
+
+def as_array(x: Rows | np.ndarray) -> np.ndarray:
+    return x.array() if isinstance(x, Rows) else np.asarray(x)
