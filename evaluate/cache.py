@@ -81,16 +81,7 @@ class EmbeddingCache:
     def stack(self, group_dir: Path, clips: list[dict[str, Any]]) -> np.ndarray:
         """The cached embeddings of ``clips``, stacked in order into one (n, ...) array. Every clip
         must be cached (after embedding, it is); a missing one raises FileNotFoundError."""
-        out = None
-        for i, clip in enumerate(clips):
-            value = np.load(self.path(group_dir, clip), allow_pickle=False)
-            if out is None:
-                out = np.empty((len(clips), *value.shape), value.dtype)
-            elif value.shape != out.shape[1:]:
-                raise ValueError(f"{group_dir}: cached embeddings differ in shape ({value.shape} vs {out.shape[1:]}); "
-                                 f"delete the folder to recompute")
-            out[i] = value
-        return out if out is not None else np.empty((0, 0), np.float32)
+        return stack_files([self.path(group_dir, clip) for clip in clips])
 
     def put(self, group_dir: Path, clip: dict[str, Any], embedding: np.ndarray) -> None:
         import io
@@ -99,6 +90,38 @@ class EmbeddingCache:
         dtype = np.float16 if np.asarray(embedding).dtype == np.float16 else np.float32  # tokens stay half
         np.save(buf, np.asarray(embedding, dtype=dtype), allow_pickle=False)
         _atomic_write(self.path(group_dir, clip), buf.getvalue())
+
+
+def stack_files(paths: list[Path]) -> np.ndarray:
+    """The .npy files at ``paths`` (one embedding each, all of one shape and dtype), stacked in order.
+
+    Probes read the same rows several times (evaluate.rows), so this is a hot path: the header
+    of the first file is parsed once, and every file whose header bytes match is read straight
+    into its row of the output (np.load would parse each header and copy each array again).
+    """
+    if not paths:
+        return np.empty((0, 0), np.float32)
+    with open(paths[0], "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        header_length = f.tell()
+        f.seek(0)
+        header = f.read(header_length)
+    if fortran or dtype.hasobject:
+        raise ValueError(f"{paths[0]}: not an embedding written by this cache; delete it to recompute")
+    out = np.empty((len(paths), *shape), dtype)
+    for row, path in zip(out, paths, strict=True):
+        with open(path, "rb") as f:
+            same_header = f.read(header_length) == header
+            if same_header and f.readinto(memoryview(row).cast("B")) == row.nbytes and not f.read(1):
+                continue
+        value = np.load(path, allow_pickle=False)  # another shape, or damaged: say which
+        if value.shape != row.shape or value.dtype != row.dtype:
+            raise ValueError(f"{path.parent}: cached embeddings differ in shape or dtype ({value.shape} {value.dtype} vs "
+                             f"{row.shape} {row.dtype}); delete the folder to recompute")
+        row[...] = value
+    return out
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from evaluate.cache import stack_files
+
 BLOCK_BYTES = 4 << 20  # rows per block: about 4 MiB of float64 features
 
 
@@ -61,25 +63,29 @@ class ArrayRows(Rows):
 
 
 class CachedRows(Rows):
-    """Rows read from ``cache`` (an EmbeddingCache): one cached embedding per clip of ``clips``."""
+    """Rows read from cached embeddings: one .npy file per row (see :meth:`from_cache`)."""
 
-    def __init__(self, cache: Any, group_dir: Path, clips: list[dict[str, Any]]):
-        self.cache, self.group_dir, self.clips = cache, Path(group_dir), list(clips)
-        first = np.load(cache.path(self.group_dir, self.clips[0]), mmap_mode="r") if self.clips else np.empty((0,))
-        self.shape, self.dtype = (len(self.clips), *first.shape), first.dtype
-        # A cache file's name is a digest of everything its content depends on, so the names are the content.
-        digest = hashlib.blake2b(str(self.group_dir.resolve()).encode(), digest_size=16)
-        for clip in self.clips:
-            digest.update(cache.path(self.group_dir, clip).name.encode())
+    def __init__(self, paths: list[Path]):
+        self.paths = list(paths)
+        first = np.load(self.paths[0], mmap_mode="r") if self.paths else np.empty((0,))
+        self.shape, self.dtype = (len(self.paths), *first.shape), first.dtype
+        # A cache file's name is a digest of everything its content depends on, so the paths are the content.
+        digest = hashlib.blake2b(digest_size=16)
+        for path in self.paths:
+            digest.update(str(path).encode() + b"\0")
         self.key = digest.digest()
 
+    @classmethod
+    def from_cache(cls, cache: Any, group_dir: Path, clips: list[dict[str, Any]]) -> CachedRows:
+        """The embeddings of ``clips`` in ``cache`` (an EmbeddingCache) under ``group_dir``."""
+        return cls([cache.path(Path(group_dir), clip) for clip in clips])
+
     def block(self, start: int, stop: int) -> np.ndarray:
-        return self.cache.stack(self.group_dir, self.clips[start:stop])
+        return stack_files(self.paths[start:stop])
 
     def split(self, n: int) -> tuple[CachedRows, CachedRows]:
         """(rows :n, rows n:)."""
-        return (CachedRows(self.cache, self.group_dir, self.clips[:n]),
-                CachedRows(self.cache, self.group_dir, self.clips[n:]))
+        return CachedRows(self.paths[:n]), CachedRows(self.paths[n:])
 
 
 def as_rows(x: Rows | np.ndarray) -> Rows:

@@ -206,7 +206,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
                 preds: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
                 given_up: set[tuple[int, int]] = set()
                 for v_index, view in enumerate(views):
-                    x_train, x_test = CachedRows(cache, record.groups[(dataset.name, view)], idents).split(len(train))
+                    x_train, x_test = CachedRows.from_cache(cache, record.groups[(dataset.name, view)], idents).split(len(train))
                     for t_index, target in enumerate(targets):
                         for p_index, (probe_name, probe) in enumerate(probes.items()):
                             if (t_index, p_index) in given_up:

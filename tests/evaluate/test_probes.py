@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from evaluate.metrics import balanced_accuracy, group_resamples, r2, score, temporal_margin
 import evaluate.probes as probes
 import evaluate.rows as rows
+from evaluate.metrics import balanced_accuracy, group_resamples, r2, score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe, ridge_path
 
 
@@ -140,7 +140,7 @@ def test_probe_on_rows_read_from_the_cache_equals_probe_on_arrays(tmp_path, monk
     clips = [{"clip_id": f"c{i}", "split": "train", "bytes": 1} for i in range(len(x))]
     for clip, vec in zip(clips, x.astype(np.float32), strict=True):
         cache.put(group, clip, vec)
-    cached_train, cached_test = rows.CachedRows(cache, group, clips).split(48)
+    cached_train, cached_test = rows.CachedRows.from_cache(cache, group, clips).split(48)
     x32 = x.astype(np.float32)
     for kind, target in (("class", y), ("regression", x[:, 0] + 0.1 * x[:, 1])):
         from_cache = get_probe("linear").fit_predict(kind, cached_train, target[:48], groups[:48], cached_test)
