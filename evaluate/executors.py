@@ -70,9 +70,14 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
         for clip, vec in zip(clips, wait(), strict=True):
             cache.put(groups[view], idents[clip.clip_id], vec)
 
+    # An encoder that builds the views itself gets only the original frames: one decode, one copy
+    # to the device, one resize per clip, whatever the number of views.
+    builds_views = getattr(encoder, "builds_views", False)
+    needs = {clip.clip_id: tuple(views) for clip, views in work}
+    load = [(clip, ("original",)) for clip, _ in work] if builds_views else work
     start = time.perf_counter()
     try:
-        for batch in iter_view_batches(dataset, work, batch_size=batch_size, workers=workers, loader=loader,
+        for batch in iter_view_batches(dataset, load, batch_size=batch_size, workers=workers, loader=loader,
                                        pin_memory=pin):
             waited += time.perf_counter() - start
             for clip, error in batch.bad:
@@ -80,9 +85,15 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
                     raise error
                 bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
                 log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
-            for view, (clips, frames) in batch.views.items():
+            # Generators: each view's batch is queued as it is made, so an interruption keeps the ones before it.
+            if builds_views:
+                queued = (item for clips, frames in batch.views.values()
+                          for item in encoder.encode_views_async(clips, frames, [needs[c.clip_id] for c in clips]))
+            else:
+                queued = ((view, clips, encoder.encode_async(frames)) for view, (clips, frames) in batch.views.items())
+            for item in queued:
                 # Queue this batch, then store the previous one: the device works while the host writes.
-                pending.append((view, clips, encoder.encode_async(frames)))
+                pending.append(item)
                 if len(pending) > 1:
                     store(*pending.pop(0))
             start = time.perf_counter()

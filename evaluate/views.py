@@ -34,21 +34,28 @@ def clip_rng(view: str, clip_id: str, seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def _original(frames: np.ndarray, clip_id: str) -> np.ndarray:
-    return frames
+def frame_index(view: str, n_frames: int, clip_id: str) -> np.ndarray | None:
+    """The frames of ``view`` as indices into the clip's frames; None for ``frame_mean`` (not a
+    selection). One definition for the numpy views here and the views an encoder builds on its
+    device from one copy of the original frames (evaluate.encoders.vjepa2)."""
+    if view == "original":
+        return np.arange(n_frames)
+    if view == "shuffled":
+        return clip_rng("shuffled", clip_id).permutation(n_frames)
+    if view == "reversed":
+        return np.arange(n_frames)[::-1]
+    if view == "single_frame":
+        return np.full(n_frames, int(clip_rng("single_frame", clip_id).integers(n_frames)))
+    if view == "frame_mean":
+        return None
+    raise ValueError(f"unknown view {view!r}")
 
 
-def _shuffled(frames: np.ndarray, clip_id: str) -> np.ndarray:
-    return frames[clip_rng("shuffled", clip_id).permutation(len(frames))]
+def _selection(view: str) -> Callable[[np.ndarray, str], np.ndarray]:
+    def apply(frames: np.ndarray, clip_id: str) -> np.ndarray:
+        return frames if view == "original" else frames[frame_index(view, len(frames), clip_id)]
 
-
-def _reversed(frames: np.ndarray, clip_id: str) -> np.ndarray:
-    return frames[::-1].copy()
-
-
-def _single_frame(frames: np.ndarray, clip_id: str) -> np.ndarray:
-    index = int(clip_rng("single_frame", clip_id).integers(len(frames)))
-    return np.repeat(frames[index:index + 1], len(frames), axis=0)
+    return apply
 
 
 def _frame_mean(frames: np.ndarray, clip_id: str) -> np.ndarray:
@@ -59,8 +66,8 @@ def _frame_mean(frames: np.ndarray, clip_id: str) -> np.ndarray:
 
 
 _VIEW_FUNCS: dict[str, Callable[[np.ndarray, str], np.ndarray]] = {
-    "original": _original, "shuffled": _shuffled, "reversed": _reversed,
-    "single_frame": _single_frame, "frame_mean": _frame_mean,
+    **{view: _selection(view) for view in ("original", "shuffled", "reversed", "single_frame")},
+    "frame_mean": _frame_mean,
 }
 
 

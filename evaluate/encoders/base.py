@@ -106,6 +106,24 @@ class Encoder(ABC):
         result = self.encode(clips)
         return lambda: result
 
+    # Whether encode_views_async builds the views itself from the original frames (on its device),
+    # so that the loader decodes and ships only the original frames.
+    builds_views: ClassVar[bool] = False
+
+    def encode_views_async(self, clips: list, frames: np.ndarray | list[np.ndarray],
+                           needs: list[tuple[str, ...]]) -> Iterator[tuple[str, list, Callable[[], np.ndarray]]]:
+        """Encode the views ``needs[i]`` of each clip ``clips[i]`` (a ClipRef) from its original
+        ``frames[i]``; yields (view, its clips, wait for their (n, D) embeddings), one view at a
+        time. Default: the views are made in numpy, then each view's clips go through
+        :meth:`encode_async`."""
+        from evaluate.views import VIEWS, apply_view
+
+        for view in VIEWS:
+            rows = [i for i, need in enumerate(needs) if view in need]
+            if rows:
+                views = [np.ascontiguousarray(apply_view(view, frames[i], clips[i].clip_id)) for i in rows]
+                yield view, [clips[i] for i in rows], self.encode_async(views)
+
     @contextmanager
     def timed(self, key: str) -> Iterator[None]:
         start = time.perf_counter()

@@ -130,19 +130,27 @@ def model_dtype(device: str):
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
 
 
-def preprocess(clips: list[np.ndarray], prep: Preprocessing, device: str, dtype) -> Any:
-    """list of (T, H, W, 3) uint8 (same T) -> (B, T, 3, h, w) tensor on ``device``: whole-frame
-    bilinear resize with antialiasing (no centre crop: objects at the edges stay in), then
-    normalisation. Resizing runs in float32, then the tensor is cast to the model's dtype."""
+def to_device(clips: list[np.ndarray] | np.ndarray, device: str) -> Any:
+    """(B, T, H, W, 3) uint8 frames as a tensor on ``device``; on CUDA a non-blocking copy from
+    pinned memory. A (B, T, H, W, 3) array from the DataLoader is already stacked, and pinned on
+    CUDA (then pin_memory() returns it as it is): no copy on this thread before the transfer."""
+    import torch
+
+    stacked = clips if isinstance(clips, np.ndarray) and clips.ndim == 5 else np.stack(clips)
+    x = torch.from_numpy(stacked)
+    if device.startswith("cuda"):
+        x = x.pin_memory().to(device, non_blocking=True)
+    return x
+
+
+def preprocess_tensor(x: Any, prep: Preprocessing, dtype) -> Any:
+    """(B, T, H, W, 3) uint8 tensor -> (B, T, 3, h, w) on the same device: whole-frame bilinear
+    resize with antialiasing (no centre crop: objects at the edges stay in), then normalisation.
+    Every frame is resized on its own, so a view that selects frames commutes with this. Resizing
+    runs in float32, then the tensor is cast to the model's dtype."""
     import torch
     import torch.nn.functional as F
 
-    # A (B, T, H, W, 3) array from the DataLoader is already stacked, and pinned on CUDA (then
-    # pin_memory() returns it as it is): no copy on this thread before the transfer.
-    stacked = clips if isinstance(clips, np.ndarray) and clips.ndim == 5 else np.stack(clips)
-    x = torch.from_numpy(stacked)  # (B, T, H, W, 3) uint8
-    if device.startswith("cuda"):
-        x = x.pin_memory().to(device, non_blocking=True)
     b, t, h, w, c = x.shape
     x = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2).float()
     if (h, w) != (prep.height, prep.width):
@@ -151,6 +159,12 @@ def preprocess(clips: list[np.ndarray], prep: Preprocessing, device: str, dtype)
     std = torch.tensor(prep.std, device=x.device).view(1, 3, 1, 1)
     x = (x * prep.rescale - mean) / std
     return x.reshape(b, t, c, prep.height, prep.width).to(dtype)
+
+
+def preprocess(clips: list[np.ndarray] | np.ndarray, prep: Preprocessing, device: str, dtype) -> Any:
+    """list of (T, H, W, 3) uint8 (same T) -> (B, T, 3, h, w) tensor on ``device``
+    (:func:`to_device`, then :func:`preprocess_tensor`)."""
+    return preprocess_tensor(to_device(clips, device), prep, dtype)
 
 
 def pool_tokens(tokens: Any, pool: str, time_steps: int) -> Any:

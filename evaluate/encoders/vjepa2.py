@@ -25,9 +25,11 @@ from evaluate.encoders.hf import (
     pick_device,
     pool_tokens,
     preprocess,
+    preprocess_tensor,
     read_preprocessing,
     resolve_checkpoint,
     select_hidden,
+    to_device,
 )
 from evaluate.errors import EncoderError
 
@@ -112,8 +114,6 @@ class _VideoTransformer(Encoder):
         return self.encode_async(clips)()
 
     def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
-        import torch
-
         with self.timed("preprocess_s"):
             if isinstance(clips, np.ndarray) and clips.ndim == 5 and self.frames_for_model(first := clips[0]) is first:
                 pass  # a stacked batch the model takes as it is: keep it (no copy)
@@ -123,10 +123,49 @@ class _VideoTransformer(Encoder):
                 result = np.concatenate([self.encode([c]) for c in clips])
                 return lambda: result
             x = preprocess(clips, self.prep, self.device, self.dtype)
+        return self._encode_tensor_async(x)
+
+    builds_views = True
+
+    def encode_views_async(self, clips, frames, needs):
+        """One host→device copy and one resize of the original frames serve every view: the views
+        are frame selections (and a mean frame) made on the device. Resizing and normalising act on
+        each frame alone, so the result is the same as making the view first (tested). Clips the
+        model takes only after resampling or padding go the default way."""
+        import torch
+
+        if not (isinstance(frames, np.ndarray) and frames.ndim == 5 and self.frames_for_model(frames[0]) is frames[0]):
+            yield from super().encode_views_async(clips, frames, needs)
+            return
+        from evaluate.views import VIEWS, frame_index
+
+        with self.timed("preprocess_s"):
+            raw = to_device(frames, self.device)  # (B, T, H, W, 3) uint8
+            x = preprocess_tensor(raw, self.prep, self.dtype)  # (B, T, 3, h, w)
+        n_frames = raw.shape[1]
+        for view in VIEWS:
+            rows = [i for i, need in enumerate(needs) if view in need]
+            if not rows:
+                continue
+            with self.timed("preprocess_s"):
+                picked = torch.as_tensor(rows, device=x.device)
+                if view == "frame_mean":  # as evaluate.views: integer mean of the raw frames, rounded half up
+                    total = raw[picked].to(torch.int32).sum(dim=1)
+                    mean = torch.div(2 * total + n_frames, 2 * n_frames, rounding_mode="floor").to(torch.uint8)
+                    xv = preprocess_tensor(mean[:, None], self.prep, self.dtype).expand(-1, n_frames, -1, -1, -1)
+                else:
+                    index = np.stack([frame_index(view, n_frames, clips[i].clip_id) for i in rows])
+                    xv = x[picked[:, None], torch.as_tensor(index, device=x.device)]
+            yield view, [clips[i] for i in rows], self._encode_tensor_async(xv.contiguous())
+
+    def _encode_tensor_async(self, x: Any) -> Callable[[], np.ndarray]:
+        """Queue the forward of a preprocessed (B, T, 3, h, w) batch; return a function that waits."""
+        import torch
+
         with self.timed("forward_s"), torch.inference_mode():
             # Queued on the GPU; nothing here waits for it.
             pooled = pool_tokens(self._forward(x).float(), self.pool, x.shape[1] // self.tubelet)
-        self.timings["clips"] += len(clips)
+        self.timings["clips"] += len(x)
         out_dtype = np.float16 if self.pool == "tokens" else np.float32
 
         def wait() -> np.ndarray:

@@ -139,3 +139,37 @@ def test_vjepa2_on_cuda_matches_cpu(tiny_vjepa2):
     a, b = gpu.encode(x), build_encoder(f"vjepa2:{tiny_vjepa2}", device="cpu").encode(x)
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cos.min() > 0.99
+
+
+def test_views_built_on_the_device_equal_views_built_in_numpy():
+    """The video transformers take one copy of the original frames and make every view on their
+    device; the result must be what making each view first (evaluate.views) gives."""
+    from types import SimpleNamespace
+
+    from evaluate.encoders.base import Encoder
+    from evaluate.views import VIEWS
+
+    encoder = build_encoder("random-vjepa2:tiny")  # 32² crop: the 48² frames are resized
+    frames = np.stack(clips(4, t=6, size=48, seed=3))
+    refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(4)]
+    needs = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
+    on_device = {view: (clips_, wait()) for view, clips_, wait in encoder.encode_views_async(refs, frames, needs)}
+    in_numpy = {view: (clips_, wait()) for view, clips_, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
+    assert on_device.keys() == in_numpy.keys() == set(VIEWS)
+    for view, (view_clips, vectors) in in_numpy.items():
+        assert on_device[view][0] == view_clips
+        # Bit-identical: the cache key does not say which way a view was made, and need not.
+        np.testing.assert_array_equal(on_device[view][1], vectors, err_msg=view)
+    assert not np.allclose(on_device["original"][1][:1], on_device["shuffled"][1][:1])  # the views differ
+
+
+def test_clips_the_model_resamples_make_their_views_in_numpy():
+    from types import SimpleNamespace
+
+    encoder = build_encoder("random-vjepa2:tiny,frames=4")
+    frames = np.stack(clips(2, t=6, size=32))
+    refs = [SimpleNamespace(clip_id=f"c{i}") for i in range(2)]
+    calls = []
+    encoder.encode_async = lambda batch: calls.append(len(batch)) or (lambda: np.zeros((len(batch), 1)))
+    views = [view for view, _, _ in encoder.encode_views_async(refs, frames, [("original", "reversed")] * 2)]
+    assert views == ["original", "reversed"] and calls == [2, 2]
