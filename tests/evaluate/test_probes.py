@@ -58,13 +58,17 @@ def test_all_zero_features_predict_chance():
     assert balanced_accuracy(y[30:], fit.y_pred) == 0.5
 
 
-def test_ridge_path_matches_sklearn():
+@pytest.mark.parametrize("rows, dims", [(30, 50), (60, 12)])  # the Gram (dual) form, and the covariance form
+def test_ridge_path_matches_sklearn(rows, dims):
     from sklearn.linear_model import Ridge
 
     rng = np.random.default_rng(5)
-    x, y, xt = rng.normal(size=(30, 50)), rng.normal(size=30), rng.normal(size=(4, 50))
-    ours = ridge_path(x, y, xt, np.array([0.1, 7.0]))
-    assert np.allclose(ours[:, 1], Ridge(alpha=7.0).fit(x, y).predict(xt))
+    x, y, xt = rng.normal(size=(rows, dims)), rng.normal(size=rows), rng.normal(size=(4, dims))
+    x[:, -1] = x[:, 0]  # a null direction: no threshold needed
+    alphas = np.array([0.01, 7.0, 1e4])
+    ours = ridge_path(x, y, xt, alphas)
+    for i, alpha in enumerate(alphas):
+        np.testing.assert_allclose(ours[:, i], Ridge(alpha=alpha).fit(x, y).predict(xt), rtol=1e-7, atol=1e-9)
 
 
 def test_unknown_probe_suggests():
