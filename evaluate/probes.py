@@ -4,7 +4,7 @@ attentive probe can join the linear one later.
 ``linear``: standardised features, then
 - classes: LogisticRegression, C tuned by grouped K-fold CV (balanced accuracy) on train+val;
 - regression: ridge regression, alpha chosen on a log grid by the same grouped folds (what
-  RidgeCV(alphas, cv=folds) does, solved for all alphas from one SVD per fold), on a
+  RidgeCV(alphas, cv=folds) does, solved for all alphas from one eigendecomposition per fold), on a
   standardised target (predictions are mapped back to the target's unit).
 Groups (e.g. a falling clip and its time-reversed twin) never straddle a fold.
 
@@ -86,7 +86,7 @@ def standardise_and_rotate(x_train: Rows | np.ndarray,
                            x_test: Rows | np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """:func:`_standardise_and_rotate`, remembered by content: every target of a dataset probes the
     same features, and the rotation of wide features is most of a probe's cost. The third item is
-    a dict that goes with these features: the ridge keeps the SVD of each CV fold in it, which
+    a dict that goes with these features: the ridge keeps the eigendecomposition of each CV fold in it, which
     every regression target of the dataset shares."""
     x_train, x_test = as_rows(x_train), as_rows(x_test)
     digest = x_train.key + x_test.key
