@@ -86,8 +86,8 @@ def standardise_and_rotate(x_train: Rows | np.ndarray,
                            x_test: Rows | np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """:func:`_standardise_and_rotate`, remembered by content: every target of a dataset probes the
     same features, and the rotation of wide features is most of a probe's cost. The third item is
-    a dict that goes with these features: the ridge keeps the eigendecomposition of each CV fold in it, which
-    every regression target of the dataset shares."""
+    a dict that goes with these features: the ridge keeps the eigendecomposition of each CV fold
+    in it, which every regression target of the dataset shares."""
     x_train, x_test = as_rows(x_train), as_rows(x_test)
     digest = x_train.key + x_test.key
     if digest in _PREPARED:
@@ -145,9 +145,7 @@ def _standardise_and_rotate(train: Rows, test: Rows) -> tuple[np.ndarray, np.nda
     scale = np.maximum(std, floor)
 
     def standardised(rows: Rows, lo: int, hi: int) -> np.ndarray:
-        block = _features(rows, lo, hi)
-        if not block.flags.writeable or block.base is not None:
-            block = block.copy()
+        block = _features(rows, lo, hi)  # a fresh float64 array: ours to change
         block -= mean  # in place: a large temporary less per block, and less heap churn
         block /= scale
         return block
