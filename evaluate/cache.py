@@ -52,10 +52,17 @@ class EmbeddingCache:
         return group_dir / f"{clip['clip_id']}-{_digest(clip)[:12]}.npy"
 
     def get(self, group_dir: Path, clip: dict[str, Any]) -> np.ndarray | None:
-        path = self.path(group_dir, clip)
+        """The cached embedding, or None; counts a hit or a miss."""
+        return self._load(self.path(group_dir, clip), mmap_mode=None)
+
+    def has(self, group_dir: Path, clip: dict[str, Any]) -> bool:
+        """Whether a readable embedding is cached (only its header is read); counts a hit or a miss."""
+        return self._load(self.path(group_dir, clip), mmap_mode="r") is not None
+
+    def _load(self, path: Path, mmap_mode: str | None) -> np.ndarray | None:
         if path.is_file():
             try:
-                value = np.load(path, allow_pickle=False)
+                value = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
             except (ValueError, OSError, EOFError):
                 path.unlink(missing_ok=True)  # unreadable (should not happen with atomic writes): recompute
             else:
@@ -63,20 +70,6 @@ class EmbeddingCache:
                 return value
         self.misses += 1
         return None
-
-    def has(self, group_dir: Path, clip: dict[str, Any]) -> bool:
-        """Whether a readable embedding is cached (only its header is read); counts a hit or a miss."""
-        path = self.path(group_dir, clip)
-        if path.is_file():
-            try:
-                np.load(path, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError, EOFError):
-                path.unlink(missing_ok=True)  # unreadable (should not happen with atomic writes): recompute
-            else:
-                self.hits += 1
-                return True
-        self.misses += 1
-        return False
 
     def stack(self, group_dir: Path, clips: list[dict[str, Any]]) -> np.ndarray:
         """The cached embeddings of ``clips``, stacked in order into one (n, ...) array. Every clip
