@@ -8,6 +8,7 @@ Two phases, so that all encoders are scored on the same clips: a clip that canno
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import platform
 import time
@@ -124,6 +125,67 @@ def _targets(dataset: EvalDataset, train: list, test: list, wanted: list[str] | 
     return out
 
 
+class _Split:
+    """One dataset's probing inputs: train+val and test clips (bad clips left out), their groups."""
+
+    def __init__(self, dataset: EvalDataset, train: list, test: list):
+        self.dataset, self.train, self.test = dataset, train, test
+        self.idents = [clip_identity(c) for c in (*train, *test)]
+        self.g_train = np.array([c.group_id for c in train])
+        self.g_test = np.array([c.group_id for c in test])
+        self.is_val = np.array([c.split == "val" for c in train])  # for probes that select on val (attentive)
+
+
+def _probe_encoder(split: _Split, record: _Embedded, views: list[str], targets: list[_Target], probes: dict,
+                   cache: EmbeddingCache, n_bootstrap: int, order: tuple[int, int], results: list, margins: list,
+                   skipped_targets: list, predictions: Any) -> None:
+    """Fit every probe on every target under every view of one encoder's embeddings of one dataset,
+    one view's matrix at a time; append (sort key, record) to ``results`` and ``margins``, and the
+    test predictions to the ``predictions`` file."""
+    d_index, e_index = order
+    dataset, test = split.dataset, split.test
+    preds: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
+    given_up: set[tuple[int, int]] = set()
+    for v_index, view in enumerate(views):
+        rows = CachedRows.from_cache(cache, record.groups[(dataset.name, view)], split.idents)
+        x_train, x_test = rows.split(len(split.train))
+        for (t_index, target), (p_index, (probe_name, probe)) in itertools.product(
+                enumerate(targets), enumerate(probes.items())):
+            if (t_index, p_index) in given_up:
+                continue
+            t0 = time.perf_counter()
+            try:
+                extra = {"is_val": split.is_val} if getattr(probe, "uses_val_split", False) else {}
+                fit = probe.fit_predict(target.kind, x_train, target.y_train, split.g_train, x_test, **extra)
+            except ProbeSkipped as e:
+                given_up.add((t_index, p_index))
+                skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
+                if skipped not in skipped_targets:
+                    skipped_targets.append(skipped)
+                continue
+            preds.setdefault((t_index, p_index), {})[view] = fit.y_pred
+            results.append(((d_index, t_index, e_index, p_index, v_index), {
+                "dataset": dataset.name, "target": target.name, "kind": target.kind,
+                "encoder": record.encoder, "view": view, "probe": probe_name,
+                **score(target.kind, target.y_test, fit.y_pred, split.g_test, n_bootstrap),
+                "n_train": len(split.train), "n_test": len(test), "unit": target.unit, "probe_params": fit.params}))
+            predictions.writelines(
+                json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
+                            "target": target.name, "kind": target.kind, "encoder": record.encoder, "view": view,
+                            "probe": probe_name, "y_true": _plain(yt), "y_pred": _plain(yp)}) + "\n"
+                for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
+            record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
+    for (t_index, p_index), by_view in preds.items():
+        target, probe_name = targets[t_index], list(probes)[p_index]
+        static = {v: by_view[v] for v in STATIC_VIEWS if v in by_view}
+        if "original" in by_view and static:
+            margins.append(((d_index, t_index, e_index, p_index), {
+                "dataset": dataset.name, "target": target.name, "kind": target.kind,
+                "encoder": record.encoder, "probe": probe_name,
+                **temporal_margin(target.kind, target.y_test, split.g_test, by_view["original"], static,
+                                  n_bootstrap)}))
+
+
 def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     """Run the evaluation; returns the results.json payload (also written under config.out)."""
     started = time.perf_counter()
@@ -191,60 +253,21 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     # target, encoder, probe, view) order the reports read.
     results, margins, skipped_targets = [], [], []
     predictions_tmp = out_dir / f".{PREDICTIONS_FILE}.tmp"
-    with open(predictions_tmp, "w") as predictions:
-        for d_index, dataset in enumerate(datasets):
-            train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
-            test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
-            targets = _targets(dataset, train, test, config.targets, skipped_targets)
-            if not targets:
-                continue
-            idents = [clip_identity(c) for c in (*train, *test)]
-            g_train = np.array([c.group_id for c in train])
-            g_test = np.array([c.group_id for c in test])
-            is_val = np.array([c.split == "val" for c in train])  # for probes that select on val (attentive)
-            for e_index, record in enumerate(embedded):
-                preds: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
-                given_up: set[tuple[int, int]] = set()
-                for v_index, view in enumerate(views):
-                    x_train, x_test = CachedRows.from_cache(cache, record.groups[(dataset.name, view)], idents).split(len(train))
-                    for t_index, target in enumerate(targets):
-                        for p_index, (probe_name, probe) in enumerate(probes.items()):
-                            if (t_index, p_index) in given_up:
-                                continue
-                            t0 = time.perf_counter()
-                            try:
-                                extra = {"is_val": is_val} if getattr(probe, "uses_val_split", False) else {}
-                                fit = probe.fit_predict(target.kind, x_train, target.y_train, g_train, x_test, **extra)
-                            except ProbeSkipped as e:
-                                given_up.add((t_index, p_index))
-                                skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
-                                if skipped not in skipped_targets:
-                                    skipped_targets.append(skipped)
-                                continue
-                            preds.setdefault((t_index, p_index), {})[view] = fit.y_pred
-                            order = (d_index, t_index, e_index, p_index, v_index)
-                            results.append((order, {
-                                "dataset": dataset.name, "target": target.name, "kind": target.kind,
-                                "encoder": record.encoder, "view": view, "probe": probe_name,
-                                **score(target.kind, target.y_test, fit.y_pred, g_test, config.n_bootstrap),
-                                "n_train": len(train), "n_test": len(test), "unit": target.unit,
-                                "probe_params": fit.params}))
-                            predictions.writelines(
-                                json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
-                                            "target": target.name, "kind": target.kind, "encoder": record.encoder,
-                                            "view": view, "probe": probe_name, "y_true": _plain(yt),
-                                            "y_pred": _plain(yp)}) + "\n"
-                                for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
-                            record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
-                for (t_index, p_index), by_view in preds.items():
-                    target, probe_name = targets[t_index], list(probes)[p_index]
-                    static = {v: by_view[v] for v in STATIC_VIEWS if v in by_view}
-                    if "original" in by_view and static:
-                        margins.append(((d_index, t_index, e_index, p_index), {
-                            "dataset": dataset.name, "target": target.name, "kind": target.kind,
-                            "encoder": record.encoder, "probe": probe_name,
-                            **temporal_margin(target.kind, target.y_test, g_test, by_view["original"], static,
-                                              config.n_bootstrap)}))
+    try:
+        with open(predictions_tmp, "w") as predictions:
+            for d_index, dataset in enumerate(datasets):
+                train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
+                test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
+                targets = _targets(dataset, train, test, config.targets, skipped_targets)
+                if not targets:
+                    continue
+                split = _Split(dataset, train, test)
+                for e_index, record in enumerate(embedded):
+                    _probe_encoder(split, record, views, targets, probes, cache, config.n_bootstrap,
+                                   (d_index, e_index), results, margins, skipped_targets, predictions)
+    except BaseException:
+        predictions_tmp.unlink(missing_ok=True)
+        raise
     results = [r for _, r in sorted(results, key=lambda item: item[0])]
     margins = [m for _, m in sorted(margins, key=lambda item: item[0])]
 
