@@ -28,10 +28,6 @@ class Rows:
     def __len__(self) -> int:
         return self.shape[0]
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
     def block(self, start: int, stop: int) -> np.ndarray:
         """Rows start:stop as an array."""
         raise NotImplementedError
@@ -40,10 +36,9 @@ class Rows:
         """Every row, in memory (for probes that need the whole matrix, e.g. the attentive one)."""
         return self.block(0, len(self))
 
-    def blocks(self, row_bytes: int | None = None):
-        """(start, stop) of consecutive row blocks of about BLOCK_BYTES each."""
-        row_bytes = row_bytes or 8 * int(np.prod(self.shape[1:], dtype=np.int64))
-        step = max(1, BLOCK_BYTES // max(row_bytes, 1))
+    def blocks(self) -> list[tuple[int, int]]:
+        """(start, stop) of consecutive row blocks of about BLOCK_BYTES of float64 each."""
+        step = max(1, BLOCK_BYTES // max(8 * int(np.prod(self.shape[1:], dtype=np.int64)), 1))
         return [(lo, min(lo + step, len(self))) for lo in range(0, len(self), step)]
 
 
