@@ -115,9 +115,7 @@ class _VideoTransformer(Encoder):
 
     def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
         with self.timed("preprocess_s"):
-            if isinstance(clips, np.ndarray) and clips.ndim == 5 and self.frames_for_model(first := clips[0]) is first:
-                pass  # a stacked batch the model takes as it is: keep it (no copy)
-            else:
+            if not self._takes_as_is(clips):  # else a stacked batch the model takes as it is: no copy
                 clips = [self.frames_for_model(c) for c in clips]
             if len({len(c) for c in clips}) > 1:  # mixed lengths: one forward per clip
                 result = np.concatenate([self.encode([c]) for c in clips])
@@ -134,7 +132,7 @@ class _VideoTransformer(Encoder):
         model takes only after resampling or padding go the default way."""
         import torch
 
-        if not (isinstance(frames, np.ndarray) and frames.ndim == 5 and self.frames_for_model(frames[0]) is frames[0]):
+        if not self._takes_as_is(frames):
             yield from super().encode_views_async(clips, frames, needs)
             return
         from evaluate.views import VIEWS, frame_index
@@ -157,6 +155,10 @@ class _VideoTransformer(Encoder):
                     index = np.stack([frame_index(view, n_frames, clips[i].clip_id) for i in rows])
                     xv = x[picked[:, None], torch.as_tensor(index, device=x.device)]
             yield view, [clips[i] for i in rows], self._encode_tensor_async(xv.contiguous())
+
+    def _takes_as_is(self, clips: list[np.ndarray] | np.ndarray) -> bool:
+        """Whether ``clips`` is one stacked (B, T, H, W, 3) batch that needs no resampling or padding."""
+        return isinstance(clips, np.ndarray) and clips.ndim == 5 and self.frames_for_model(clips[0]) is clips[0]
 
     def _encode_tensor_async(self, x: Any) -> Callable[[], np.ndarray]:
         """Queue the forward of a preprocessed (B, T, 3, h, w) batch; return a function that waits."""
