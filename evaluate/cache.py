@@ -9,9 +9,9 @@ Layout: ``CACHE/<encoder kind>/<group key>/<clip_id>-<clip key>.npy``, with ``ke
 each group folder saying in words what the group holds.
 
 The cache is also where a run keeps its embeddings: ``evaluate run`` checks that a clip is
-cached (:meth:`EmbeddingCache.has`, which reads only the .npy header) and loads one (encoder,
-dataset, view) matrix at a time when it probes it (:meth:`EmbeddingCache.stack`), so its memory
-does not grow with the number of encoders, views or clips.
+cached (:meth:`EmbeddingCache.has`, which reads only the .npy header), and its probes read one
+(encoder, dataset, view) matrix a block of rows at a time (:func:`stack_files`, through
+evaluate.rows.CachedRows), so its memory does not grow with the number of encoders, views or clips.
 """
 
 from __future__ import annotations
@@ -70,11 +70,6 @@ class EmbeddingCache:
                 return value
         self.misses += 1
         return None
-
-    def stack(self, group_dir: Path, clips: list[dict[str, Any]]) -> np.ndarray:
-        """The cached embeddings of ``clips``, stacked in order into one (n, ...) array. Every clip
-        must be cached (after embedding, it is); a missing one raises FileNotFoundError."""
-        return stack_files([self.path(group_dir, clip) for clip in clips])
 
     def put(self, group_dir: Path, clip: dict[str, Any], embedding: np.ndarray) -> None:
         import io

@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from evaluate.cache import EmbeddingCache
+from evaluate.cache import EmbeddingCache, stack_files
 from evaluate.runner import RunConfig, run
 
 IDENTITY = {"kind": "vjepa2", "checkpoint": {"weights_sha256": "abc"}, "preprocessing": {"height": 32, "mean": [0.5]},
@@ -23,7 +23,7 @@ def test_hit_after_put(tmp_path):
     assert not list(tmp_path.rglob(".*tmp*"))  # atomic writes leave no temporary files
 
 
-def test_has_reads_headers_and_stack_keeps_clip_order(tmp_path):
+def test_has_reads_headers_and_stack_files_keeps_clip_order(tmp_path):
     cache = EmbeddingCache(tmp_path)
     group = cache.group_dir("vjepa2", IDENTITY, "original", "fp")
     clips = [{**CLIP, "clip_id": f"c{i}"} for i in range(3)]
@@ -32,11 +32,11 @@ def test_has_reads_headers_and_stack_keeps_clip_order(tmp_path):
         cache.put(group, clip, np.full(4, i, dtype=np.float32))
         assert cache.has(group, clip)
     assert (cache.hits, cache.misses) == (3, 3)
-    np.testing.assert_array_equal(cache.stack(group, clips[::-1])[:, 0], [2, 1, 0])
+    np.testing.assert_array_equal(stack_files([cache.path(group, c) for c in clips[::-1]])[:, 0], [2, 1, 0])
     cache.path(group, clips[0]).write_bytes(b"not an npy file")
     assert not cache.has(group, clips[0]) and not cache.path(group, clips[0]).exists()  # recomputed, not trusted
     with pytest.raises(FileNotFoundError):
-        cache.stack(group, clips)
+        stack_files([cache.path(group, c) for c in clips])
 
 
 @pytest.mark.parametrize("change", [
