@@ -81,6 +81,12 @@ class _Embedded:
     timings: dict[str, float]
 
 
+def skip_encoder(skipped: list[dict[str, str]], spec: str, error: Exception, log: Log) -> None:
+    """Record an encoder that cannot be built (results.json ``skipped.encoders``) and say so."""
+    skipped.append({"encoder": spec, "reason": str(error)})
+    log(f"[red]skipped encoder[/red]: {error}")
+
+
 def _groups(cache: EmbeddingCache, kind: str, identity: dict[str, Any], datasets: list[EvalDataset],
             views: list[str]) -> dict[tuple[str, str], Path]:
     return {(d.name, v): cache.group_dir(kind, identity, v, d.fingerprint) for d in datasets for v in views}
@@ -221,8 +227,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
                     batch_size=config.batch_size, workers=config.workers, loader=config.loader,
                     skip_bad=config.skip_bad, bad=bad, log=log)
             except EncoderError as e:
-                skipped_encoders.append({"encoder": spec, "reason": str(e)})
-                log(f"[red]skipped encoder[/red]: {e}")
+                skip_encoder(skipped_encoders, spec, e, log)
                 continue
             embedded.append(_Embedded(parse_spec(spec).text, identity, notes,
                                       _groups(cache, parse_spec(spec).kind, identity, datasets, views),
@@ -231,8 +236,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         try:
             encoder = build_encoder(spec, config.device)
         except EncoderError as e:
-            skipped_encoders.append({"encoder": spec, "reason": str(e)})
-            log(f"[red]skipped encoder[/red]: {e}")
+            skip_encoder(skipped_encoders, spec, e, log)
             continue
         record = _Embedded(encoder.name, encoder.identity(), encoder.notes,
                            _groups(cache, encoder.kind, encoder.identity(), datasets, views),

@@ -31,7 +31,7 @@ import numpy as np
 from evaluate.data import iter_frames, open_dataset
 from evaluate.errors import BadClipError, EncoderError, EvaluateError
 from evaluate.metrics import N_BOOTSTRAP, _ci
-from evaluate.runner import _versions, write_json
+from evaluate.runner import _versions, skip_encoder, write_json
 from evaluate.surprise import SurpriseModel, build_surprise_model, window_starts
 
 RESULTS_FILE = "surprise.json"
@@ -186,8 +186,7 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
         try:
             model = build_surprise_model(spec, config.device)
         except EncoderError as e:
-            skipped_encoders.append({"encoder": spec, "reason": str(e)})
-            log(f"[red]skipped encoder[/red]: {e}")
+            skip_encoder(skipped_encoders, spec, e, log)
             continue
         for c in config.contexts:
             model.check_window(c, config.horizon)
