@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from evaluate.runner import PREDICTIONS_FILE, RESULTS_FILE
+from evaluate.runner import PREDICTIONS_FILE, RESULTS_FILE, _write_text
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -236,10 +236,15 @@ def write_reports(rundir: str | Path) -> tuple[Path, Path]:
     """(Re)write report.md and report.html from the run folder's results.json and predictions.jsonl."""
     rundir = Path(rundir)
     payload, predictions = load_run(rundir)
-    md, page = rundir / REPORT_MD, rundir / REPORT_HTML
-    md.write_text(render_markdown(payload))
-    page.write_text(render_html(payload, predictions))
-    return md, page
+    return write_pair(rundir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, predictions))
+
+
+def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page: str) -> tuple[Path, Path]:
+    """Write a report's markdown and html, each atomically (a reader never sees half a report)."""
+    paths = out_dir / md_name, out_dir / html_name
+    for path, text in zip(paths, (markdown, page), strict=True):
+        _write_text(path, text)
+    return paths
 
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.report import _ci, _fmt, _html_table, _md_table, _png, table
+from evaluate.report import _ci, _fmt, _html_table, _md_table, _png, table, write_pair
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
@@ -175,10 +175,7 @@ def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
 def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     payload, curves = load_surprise(out_dir)
-    md, page = out_dir / REPORT_MD, out_dir / REPORT_HTML
-    md.write_text(render_markdown(payload))
-    page.write_text(render_html(payload, curves))
-    return md, page
+    return write_pair(out_dir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, curves))
 
 
 def rich_table(payload: dict[str, Any]) -> Any:
