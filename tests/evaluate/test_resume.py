@@ -100,3 +100,20 @@ def test_sigkill_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_ris
     assert after.keys() == reference.keys()
     assert all(np.array_equal(after[k], reference[k]) for k in reference)
     assert json.loads((out / "results.json").read_text())["encoders"][0]["timings"]["clips"] == 21
+
+
+def test_a_run_that_fails_while_probing_keeps_the_previous_outputs(tiny_falling_rising, tmp_path, monkeypatch):
+    from evaluate.probes import LinearProbe
+
+    out = tmp_path / "run"
+    run(RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(out), views=VIEWS, device="cpu"))
+    before = {name: (out / name).read_bytes() for name in ("results.json", "predictions.jsonl")}
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("probe failed")
+
+    monkeypatch.setattr(LinearProbe, "fit_predict", broken)
+    with pytest.raises(RuntimeError, match="probe failed"):
+        run(RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(out), views=VIEWS, device="cpu"))
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert not list(out.glob(".*tmp*"))  # the half-written predictions are gone
