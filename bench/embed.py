@@ -7,7 +7,10 @@
 write: ``evaluate.executors.embed_work``, the code ``evaluate run`` runs) ÷ clips/s of the bare
 forward of the same model on pre-made tensors of the same batch shape, on the same device, in the
 same process. Weights are random (``random-vjepa2:<size>``): the compute is that of the real
-checkpoint. Writes bench/results/embed[-quick].json and prints a table.
+checkpoint. Both count clip-views: a clip embedded under five views counts five. The full path is
+measured with one view per clip (a decode and a host→device copy per forward: the hardest case) and
+with all five (the default of ``evaluate run``), and each also without the loader's start-up.
+Writes bench/results/embed[-quick].json and prints a table.
 
 Needs torch and transformers, not pybullet: ``--data`` takes a dataset rendered elsewhere.
 """
@@ -20,6 +23,7 @@ import os
 import platform
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,15 +119,39 @@ def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200
             "seconds": wall, "clips_per_s": iters * batch / wall, "peak_gib": _peak_gib(device)}
 
 
+@contextmanager
+def first_call_time(encoder):
+    """Record in ``times`` when the encoder is first handed a batch: the loader's start-up (worker
+    processes, the first batch decoded) is then told apart from the steady state."""
+    times: list[float] = []
+    names = ("encode_async", "encode_views_async")
+    originals = {name: getattr(encoder, name) for name in names}
+
+    def timed(method):
+        def call(*args, **kwargs):
+            times.append(time.perf_counter())
+            return method(*args, **kwargs)
+        return call
+
+    for name, method in originals.items():
+        setattr(encoder, name, timed(method))
+    try:
+        yield times
+    finally:
+        for name in names:
+            delattr(encoder, name)  # the class's methods again
+
+
 def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat: int, views: list[str]) -> dict:
-    """clips/s (clip-views per second) of embed_work over ``repeat`` passes of the dataset, cache included."""
+    """clip-views per second of embed_work over ``repeat`` passes of the dataset, cache included, and
+    the same without the loader's start-up (up to the first batch reaching the encoder)."""
     from evaluate.cache import EmbeddingCache
     from evaluate.data import clip_identity
     from evaluate.executors import embed_work
 
     clips = [c for c in dataset.clips]
     work = [(c, views) for _ in range(repeat) for c in clips]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, first_call_time(encoder) as calls:
         cache = EmbeddingCache(tmp)
         groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
         idents = {c.clip_id: clip_identity(c) for c in clips}
@@ -135,10 +163,13 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
         _sync(encoder.device)
         wall = time.perf_counter() - start
     n = len(work) * len(views)
+    startup = calls[0] - start
     spent = {k: encoder.timings[k] - before[k] for k in ("preprocess_s", "forward_s")}
     return {"kind": "full", "batch": batch, "frames": dataset.frames, "dtype": str(encoder.dtype).removeprefix("torch."),
             "loader": loader, "workers": workers, "views": len(views), "clips": n, "seconds": wall,
-            "clips_per_s": n / wall, "decode_wait_s": waited, **spent, "peak_gib": _peak_gib(encoder.device)}
+            "clips_per_s": n / wall, "startup_s": startup,
+            "steady_clips_per_s": n / (wall - startup),
+            "decode_wait_s": waited, **spent, "peak_gib": _peak_gib(encoder.device)}
 
 
 def render_dataset_here(out: Path, clips: int, frames: int, size: int) -> Path:
@@ -163,6 +194,7 @@ def short_dtype(name: str) -> str:
 def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
     from evaluate.data import open_dataset
     from evaluate.encoders import build_encoder
+    from evaluate.views import VIEWS
 
     t0 = time.perf_counter()
     encoder = build_encoder(f"random-vjepa2:{args.size}", args.device)
@@ -192,18 +224,25 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
                 log(_line(bare[dtype]))
             if ds is None or model_dtype not in bare:
                 continue
-            for loader in args.loaders:
-                full = full_path(encoder, ds, batch, loader, args.workers, repeat=args.repeat, views=["original"])
+            # One view (the worst case: a decode and a copy per forward), then all five, as `evaluate
+            # run` embeds by default (one decode and one copy serve five forwards), with the first loader.
+            paths = [(loader, ["original"], args.repeat) for loader in args.loaders]
+            if args.all_views and args.loaders:
+                paths.append((args.loaders[0], list(VIEWS), args.repeat_all_views))
+            for loader, views, repeat in paths:
+                full = full_path(encoder, ds, batch, loader, args.workers, repeat=repeat, views=views)
                 # Bare again right after: the ratio uses the mean of the two, so drift (clocks, other
                 # processes on the machine) between the measurements cancels to first order.
                 again = bare_forward(encoder, x, model_dtype, seconds=args.seconds)
                 reference = (bare[model_dtype]["clips_per_s"] + again["clips_per_s"]) / 2
                 full["efficiency"] = full["clips_per_s"] / reference
+                full["steady_efficiency"] = full["steady_clips_per_s"] / reference
                 full["bare_clips_per_s"] = [bare[model_dtype]["clips_per_s"], again["clips_per_s"]]
                 rows.append(full)
                 efficiency.append({"frames": frames, "batch": batch, "dtype": model_dtype, "loader": loader,
-                                   "full_clips_per_s": full["clips_per_s"], "bare_clips_per_s": reference,
-                                   "efficiency": full["efficiency"]})
+                                   "views": len(views), "full_clips_per_s": full["clips_per_s"],
+                                   "bare_clips_per_s": reference, "efficiency": full["efficiency"],
+                                   "steady_efficiency": full["steady_efficiency"], "startup_s": full["startup_s"]})
                 log(_line(full))
             del x
     return {"benchmark": "embed", "encoder": f"random-vjepa2:{args.size}", "machine": machine(device),
@@ -212,7 +251,9 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
 
 
 def _line(row: dict) -> str:
-    extra = f" {row['loader']}×{row['workers']} eff {row['efficiency']:.2f}" if row["kind"] == "full" else ""
+    extra = (f" {row['views']} view(s) {row['loader']}×{row['workers']} eff {row['efficiency']:.2f}"
+             f" (start-up {row['startup_s']:.2f} s; without it {row['steady_efficiency']:.2f})"
+             if row["kind"] == "full" else "")
     peak = f" peak {row['peak_gib']:.1f} GiB" if row.get("peak_gib") else ""
     return (f"  {row['kind']:4s} B={row['batch']:<3d} T={row['frames']:<3d} {short_dtype(row['dtype'])}: "
             f"{row['clips_per_s']:8.2f} clips/s{extra}{peak}")
@@ -224,13 +265,15 @@ def table(payload: dict):
     m = payload["machine"]
     t = Table(title=f"embedding: {payload['encoder']} on {m['gpu'] or 'CPU'} ({m['cpus']} CPUs); "
                     f"efficiency = full path ÷ bare forward, same batch shape")
-    for col in ("frames", "batch", "dtype", "path", "clips/s", "efficiency", "decode wait s", "peak GPU GiB"):
+    for col in ("frames", "batch", "dtype", "path", "clip-views/s", "efficiency", "start-up s",
+                "efficiency after start-up", "decode wait s", "peak GPU GiB"):
         t.add_column(col, justify="right")
     for r in payload["rows"]:
-        path = "bare forward" if r["kind"] == "bare" else f"full ({r['loader']}×{r['workers']})"
+        full = r["kind"] == "full"
+        path = f"full, {r['views']} view(s) ({r['loader']}×{r['workers']})" if full else "bare forward"
         t.add_row(str(r["frames"]), str(r["batch"]), short_dtype(r["dtype"]), path, f"{r['clips_per_s']:.2f}",
-                  f"{r['efficiency']:.2f}" if "efficiency" in r else "",
-                  f"{r['decode_wait_s']:.2f}" if "decode_wait_s" in r else "",
+                  *((f"{r['efficiency']:.2f}", f"{r['startup_s']:.2f}", f"{r['steady_efficiency']:.2f}",
+                     f"{r['decode_wait_s']:.2f}") if full else ("",) * 4),
                   f"{r['peak_gib']:.2f}" if r.get("peak_gib") else "")
     return t
 
@@ -260,6 +303,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--loaders", default="torch,threads", type=lambda s: s.split(","))
     p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
     p.add_argument("--repeat", type=int, default=2, help="passes over the dataset in each full-path measurement")
+    p.add_argument("--all-views", action=argparse.BooleanOptionalAction, default=True,
+                   help="also measure all five views per clip, as `evaluate run` embeds by default")
+    p.add_argument("--repeat-all-views", type=int, default=1, help="passes over the dataset with all views")
     p.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per bare measurement")
     p.add_argument("--quick", action="store_true", help="tiny model on the CPU, small sweeps, renders its own data")
     p.add_argument("--out", default=None, help="results file name under bench/results/")

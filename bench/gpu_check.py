@@ -145,9 +145,12 @@ def main() -> None:
     model_dtype = eff[0]["dtype"] if eff else "bf16"
     summary = {
         "device": payload["machine"]["gpu"] or "CPU", "encoder": payload["encoder"],
-        "pipeline_efficiency": {f"T={e['frames']} B={e['batch']} {e['loader']}": round(e["efficiency"], 3)
-                                for e in eff},
-        "best_efficiency": max((e["efficiency"] for e in eff if e["loader"] == "torch"), default=None),
+        "pipeline_efficiency": {f"T={e['frames']} B={e['batch']} {e['views']}view {e['loader']}":
+                                [round(e["efficiency"], 3), round(e["steady_efficiency"], 3)] for e in eff},
+        "pipeline_efficiency_is": "[whole run, after the loader's start-up]",
+        "best_efficiency": {f"{views} view(s)": max((e["efficiency"] for e in eff
+                                                     if e["loader"] == "torch" and e["views"] == views), default=None)
+                            for views in sorted({e["views"] for e in eff})},
         "bare_clips_per_s": {f"T={r['frames']} B={r['batch']} {r['dtype']}": round(r["clips_per_s"], 2)
                              for r in bare},
         "best_bare_clips_per_s": {f"T={t}": max((r["clips_per_s"] for r in bare if r["frames"] == t and
