@@ -142,6 +142,37 @@ def first_call_time(encoder):
             delattr(encoder, name)  # the class's methods again
 
 
+def sync_points(encoder, dataset, batch: int) -> list[str]:
+    """Where queueing one batch, all five views, makes the host wait for the GPU (CUDA only; torch's
+    sync-debug mode): each such wait idles the GPU while the host launches the next forward."""
+    import warnings
+
+    import numpy as np
+    import torch
+
+    from evaluate.data import read_clip
+    from evaluate.views import VIEWS
+
+    if not str(encoder.device).startswith("cuda"):
+        return []
+    refs = [dataset.clips[i % len(dataset.clips)] for i in range(batch)]
+    frames = np.stack([read_clip(dataset, c) for c in refs])
+    needs = [VIEWS] * batch
+    for _, _, wait in encoder.encode_views_async(refs, frames, needs):  # warm-up: kernels, constants
+        wait()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            waits = [wait for _, _, wait in encoder.encode_views_async(refs, frames, needs)]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for wait in waits:
+        wait()
+    return sorted({f"{Path(w.filename).name}:{w.lineno}: {str(w.message).splitlines()[0]}" for w in caught})
+
+
 def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat: int, views: list[str]) -> dict:
     """clip-views per second of embed_work over ``repeat`` passes of the dataset, cache included, and
     the same without the loader's start-up (up to the first batch reaching the encoder)."""
@@ -245,8 +276,14 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
                                    "steady_efficiency": full["steady_efficiency"], "startup_s": full["startup_s"]})
                 log(_line(full))
             del x
+    try:
+        syncs = sync_points(encoder, next(iter(datasets.values())), args.batch_sizes[0]) if datasets else []
+    except Exception as e:  # a diagnostic: the figures above still count
+        syncs = [f"the check failed: {type(e).__name__}: {e}"]
+    log(f"host waits for the GPU while queueing a batch: {len(syncs)}" + "".join(f"\n  {w}" for w in syncs))
     return {"benchmark": "embed", "encoder": f"random-vjepa2:{args.size}", "machine": machine(device),
             "args": {k: v for k, v in vars(args).items() if k != "func"}, "rows": rows, "efficiency": efficiency,
+            "sync_points": syncs,
             "wall_s": time.perf_counter() - t0}
 
 

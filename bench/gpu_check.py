@@ -69,6 +69,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="tiny model on the CPU (a smoke run of this script)")
     p.add_argument("--simulate-gpu-box", action="store_true", help="block " + ", ".join(ABSENT_ON_GPU_BOX))
     p.add_argument("--out", default=os.environ.get("OUT") or None, help="copy results here (default: $OUT)")
+    p.add_argument("--loaders", default="torch,threads", help="decoding loaders for the full path (see bench/embed.py)")
     p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
     args = p.parse_args()
     if args.render:
@@ -103,7 +104,7 @@ def main() -> None:
         raise SystemExit(f"no datasets under {data}; render them first: python bench/gpu_check.py --render {data}")
     bench_args = embed.parser().parse_args(["--workers", str(args.workers), "--seconds", "2", "--repeat", "4",
                                             "--batch-sizes", "8,16,32", "--batch-sizes-long", "4,8",
-                                            "--dtypes", "bf16,fp16,fp32", "--loaders", "torch,threads"])
+                                            "--dtypes", "bf16,fp16,fp32", "--loaders", args.loaders])
     bench_args.data = dirs
     if args.quick:
         embed.apply_quick(bench_args)
@@ -156,6 +157,7 @@ def main() -> None:
         "best_bare_clips_per_s": {f"T={t}": max((r["clips_per_s"] for r in bare if r["frames"] == t and
                                                  r["dtype"] == model_dtype), default=None)
                                   for t in sorted({r["frames"] for r in bare})},
+        "host_waits_for_gpu_while_queueing": payload["sync_points"],
         "peak_gpu_gib": max((r["peak_gib"] or 0 for r in payload["rows"]), default=0) or None,
         "e2e": {"dataset": dirs[0], "encoder": spec, "wall_s": round(e2e_wall, 1),
                 "embed_clip_views_per_s": round(timings["clips"] / timings["embed_wall_s"], 2),

@@ -124,6 +124,15 @@ class Encoder(ABC):
                 views = [np.ascontiguousarray(apply_view(view, frames[i], clips[i].clip_id)) for i in rows]
                 yield view, [clips[i] for i in rows], self.encode_async(views)
 
+    def timed_wait(self, wait: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+        """``wait``, its time counted as forward time: what it waits for is the device's forward."""
+
+        def timed() -> np.ndarray:
+            with self.timed("forward_s"):
+                return wait()
+
+        return timed
+
     @contextmanager
     def timed(self, key: str) -> Iterator[None]:
         start = time.perf_counter()

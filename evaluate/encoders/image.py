@@ -4,6 +4,7 @@ clip as a bag of frames: exactly what a model that understands time should beat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from evaluate.encoders.hf import (
     preprocess,
     read_preprocessing,
     resolve_checkpoint,
+    to_host_async,
 )
 from evaluate.errors import EncoderError
 
@@ -64,13 +66,17 @@ class ImageAlbum(Encoder):
                 "dtype": str(self.dtype).removeprefix("torch.")}
 
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
+        return self.encode_async(clips)()
+
+    def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
         import torch
 
         with self.timed("preprocess_s"):
             if self.frames:
                 clips = [resample_frames(c, self.frames) for c in clips]
             if len({len(c) for c in clips}) > 1:
-                return np.concatenate([self.encode([c]) for c in clips])
+                result = np.concatenate([self.encode([c]) for c in clips])
+                return lambda: result
             x = preprocess(clips, self.prep, self.device, self.dtype)  # (B, T, 3, h, w)
         b, t = x.shape[:2]
         with self.timed("forward_s"), torch.inference_mode():
@@ -83,6 +89,6 @@ class ImageAlbum(Encoder):
                 per_frame = out.last_hidden_state.mean(dim=1)
             per_frame = per_frame.float().reshape(b, t, -1)
             pooled = per_frame.mean(dim=1) if self.pool == "mean" else per_frame.reshape(b, -1)
-            result = pooled.cpu().numpy().astype(np.float32)
+            result = to_host_async(pooled, np.float32)  # queued: the caller can queue the next batch first
         self.timings["clips"] += b
-        return result
+        return self.timed_wait(result)

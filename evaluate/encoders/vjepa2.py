@@ -30,6 +30,7 @@ from evaluate.encoders.hf import (
     resolve_checkpoint,
     select_hidden,
     to_device,
+    to_host_async,
 )
 from evaluate.errors import EncoderError
 
@@ -140,20 +141,25 @@ class _VideoTransformer(Encoder):
         with self.timed("preprocess_s"):
             raw = to_device(frames, self.device)  # (B, T, H, W, 3) uint8
             x = preprocess_tensor(raw, self.prep, self.dtype)  # (B, T, 3, h, w)
-        n_frames = raw.shape[1]
+        n_clips, n_frames = raw.shape[:2]
         for view in VIEWS:
             rows = [i for i, need in enumerate(needs) if view in need]
             if not rows:
                 continue
             with self.timed("preprocess_s"):
-                picked = torch.as_tensor(rows, device=x.device)
+                # Indices go to the device as pinned non-blocking copies (see hf.py): no wait on the GPU.
+                everyone = len(rows) == n_clips
                 if view == "frame_mean":  # as evaluate.views: integer mean of the raw frames, rounded half up
-                    total = raw[picked].to(torch.int32).sum(dim=1)
+                    picked = raw if everyone else raw.index_select(0, to_device(np.array(rows), self.device))
+                    total = picked.to(torch.int32).sum(dim=1)
                     mean = torch.div(2 * total + n_frames, 2 * n_frames, rounding_mode="floor").to(torch.uint8)
                     xv = preprocess_tensor(mean[:, None], self.prep, self.dtype).expand(-1, n_frames, -1, -1, -1)
-                else:
-                    index = np.stack([frame_index(view, n_frames, clips[i].clip_id) for i in rows])
-                    xv = x[picked[:, None], torch.as_tensor(index, device=x.device)]
+                elif view == "original" and everyone:
+                    xv = x
+                else:  # one gather of (clip, frame) pairs
+                    flat = np.stack([i * n_frames + frame_index(view, n_frames, clips[i].clip_id) for i in rows])
+                    xv = x.flatten(0, 1).index_select(0, to_device(flat.ravel(), self.device))
+                    xv = xv.view(len(rows), n_frames, *x.shape[2:])
             yield view, [clips[i] for i in rows], self._encode_tensor_async(xv.contiguous())
 
     def _takes_as_is(self, clips: list[np.ndarray] | np.ndarray) -> bool:
@@ -165,16 +171,11 @@ class _VideoTransformer(Encoder):
         import torch
 
         with self.timed("forward_s"), torch.inference_mode():
-            # Queued on the GPU; nothing here waits for it.
+            # Queued on the GPU, with the copy of the result to the host; nothing here waits for it.
             pooled = pool_tokens(self._forward(x).float(), self.pool, x.shape[1] // self.tubelet)
+            result = to_host_async(pooled, np.float16 if self.pool == "tokens" else np.float32)
         self.timings["clips"] += len(x)
-        out_dtype = np.float16 if self.pool == "tokens" else np.float32
-
-        def wait() -> np.ndarray:
-            with self.timed("forward_s"):
-                return pooled.cpu().numpy().astype(out_dtype)  # .cpu() waits for the forward
-
-        return wait
+        return self.timed_wait(result)
 
 
 @register

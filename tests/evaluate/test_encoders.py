@@ -141,6 +141,36 @@ def test_vjepa2_on_cuda_matches_cpu(tiny_vjepa2):
     assert cos.min() > 0.99
 
 
+@pytest.mark.gpu
+def test_queueing_batches_never_waits_for_the_gpu():
+    """Between two forwards the host must not drain the GPU's queue (a copy from pageable memory,
+    a tensor made from a list on the device, ``.cpu()``): the GPU would idle while the host launches
+    the next forward. Sync-debug mode turns any such wait into an error."""
+    import torch
+
+    from evaluate.views import VIEWS
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from types import SimpleNamespace
+
+    encoder = build_encoder("random-vjepa2:tiny", device="cuda")
+    frames = np.stack(clips(4, t=8, size=48))
+    refs = [SimpleNamespace(clip_id=f"c{i}") for i in range(4)]
+    needs = [VIEWS, VIEWS, ("original", "frame_mean"), ("shuffled",)]
+    warm = [wait() for _, _, wait in encoder.encode_views_async(refs, frames, needs)]  # kernels, constants
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        queued = [wait for _, _, wait in encoder.encode_views_async(refs, frames, needs)]
+        queued.append(encoder.encode_async(list(frames)))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    results = [wait() for wait in queued]
+    for a, b in zip(results, warm, strict=False):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_views_built_on_the_device_equal_views_built_in_numpy():
     """The video transformers take one copy of the original frames and make every view on their
     device; the result must be what making each view first (evaluate.views) gives."""
@@ -152,15 +182,17 @@ def test_views_built_on_the_device_equal_views_built_in_numpy():
     encoder = build_encoder("random-vjepa2:tiny")  # 32² crop: the 48² frames are resized
     frames = np.stack(clips(4, t=6, size=48, seed=3))
     refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(4)]
-    needs = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
-    on_device = {view: (clips_, wait()) for view, clips_, wait in encoder.encode_views_async(refs, frames, needs)}
-    in_numpy = {view: (clips_, wait()) for view, clips_, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
-    assert on_device.keys() == in_numpy.keys() == set(VIEWS)
-    for view, (view_clips, vectors) in in_numpy.items():
-        assert on_device[view][0] == view_clips
-        # Bit-identical: the cache key does not say which way a view was made, and need not.
-        np.testing.assert_array_equal(on_device[view][1], vectors, err_msg=view)
-    assert not np.allclose(on_device["original"][1][:1], on_device["shuffled"][1][:1])  # the views differ
+    some = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
+    for needs in (some, [VIEWS] * 4):  # some clips need a view, or every clip does (no selection then)
+        on_device = {view: (clips_, wait()) for view, clips_, wait in encoder.encode_views_async(refs, frames, needs)}
+        in_numpy = {view: (clips_, wait())
+                    for view, clips_, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
+        assert on_device.keys() == in_numpy.keys() == set(VIEWS)
+        for view, (view_clips, vectors) in in_numpy.items():
+            assert on_device[view][0] == view_clips
+            # Bit-identical: the cache key does not say which way a view was made, and need not.
+            np.testing.assert_array_equal(on_device[view][1], vectors, err_msg=view)
+        assert not np.allclose(on_device["original"][1][:1], on_device["shuffled"][1][:1])  # the views differ
 
 
 def test_clips_the_model_resamples_make_their_views_in_numpy():
