@@ -1,0 +1,84 @@
+"""Where the full embedding path loses time against the bare forward: host-side stage times and a
+torch.profiler table of one `evaluate run`-style pass (one view and all five), on a carried dataset.
+
+    python3 bench/profile_embed.py --data bench/gpu_data/falling_rising_16      # on the GPU box
+    python bench/profile_embed.py --data DIR --size tiny --device cpu          # smoke run here
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+
+@contextmanager
+def timed_method(owner, name: str, totals: dict[str, float]):
+    """Add the seconds spent in ``owner.name`` to ``totals[name]`` while inside."""
+    original = getattr(owner, name)
+
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
+
+    setattr(owner, name, call)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--size", default="large")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
+    p.add_argument("--out", default=os.environ.get("OUT") or "/tmp")
+    args = p.parse_args()
+
+    import embed
+    import torch
+
+    from evaluate.cache import EmbeddingCache
+    from evaluate.data import open_dataset
+    from evaluate.encoders import build_encoder
+    from evaluate.views import VIEWS
+
+    encoder = build_encoder(f"random-vjepa2:{args.size}", args.device)
+    dataset = open_dataset(args.data)
+    x = embed.premade_batch(encoder, args.batch, dataset.frames, dataset)
+    bare = embed.bare_forward(encoder, x, "bf16" if encoder.dtype == torch.bfloat16 else "fp32", seconds=2)
+    print(f"bare: {bare['clips_per_s']:.1f} clips/s", flush=True)
+    report = {"bare_clips_per_s": bare["clips_per_s"], "passes": []}
+    for views in (["original"], list(VIEWS)):
+        totals: dict[str, float] = {}
+        with timed_method(EmbeddingCache, "put", totals):
+            row = embed.full_path(encoder, dataset, args.batch, "torch", args.workers, repeat=1, views=views)
+        row["host_s"] = totals
+        row["efficiency"] = row["clips_per_s"] / bare["clips_per_s"]
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        report["passes"].append(row)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        embed.full_path(encoder, dataset, args.batch, "torch", args.workers, repeat=1, views=list(VIEWS))
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30, max_name_column_width=60)
+    print(table)
+    Path(args.out, "profile_embed.txt").write_text(table + "\n" + json.dumps(report, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
