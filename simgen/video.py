@@ -48,12 +48,28 @@ def read_mp4(path: str | os.PathLike) -> np.ndarray:
         return _read_with_imageio(path)
     try:
         with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            stream = container.streams.video[0]
+            # One thread: decoders run many at a time (loader workers), and x264's frame threads
+            # only add start-up latency on 16-frame clips.
+            stream.thread_count = 1
+            frames = [_rgb(f) for f in container.decode(stream)]
     except (av.FFmpegError, ValueError, IndexError) as e:
         raise VideoError(f"{path}: cannot decode ({e})") from None
     if not frames:
         raise VideoError(f"{path}: no frames could be decoded (truncated or corrupt)")
     return np.stack(frames)
+
+
+def _rgb(frame) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a decoded frame. libx264rgb's planar G, B, R is interleaved here in
+    numpy: exactly what swscale's ``to_ndarray(format="rgb24")`` gives, at a third of the decoding
+    time instead of doubling it. Other pixel formats go through swscale."""
+    if frame.format.name != "gbrp":
+        return frame.to_ndarray(format="rgb24")
+    height, width = frame.height, frame.width
+    g, b, r = (np.frombuffer(plane, np.uint8, count=plane.line_size * height)
+               .reshape(height, plane.line_size)[:, :width] for plane in frame.planes)
+    return np.stack((r, g, b), axis=-1)
 
 
 def _read_with_imageio(path: Path) -> np.ndarray:

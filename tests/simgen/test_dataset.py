@@ -187,3 +187,20 @@ def test_ray_executor_gives_identical_bytes(spec, tmp_path, reference):
         ray.shutdown()
     assert summary.clips_missing == 0
     assert tree_hashes(tmp_path / "ds") == reference
+
+
+@pytest.mark.parametrize("width,height", [(64, 64), (100, 36), (66, 50)])
+def test_reading_planar_rgb_equals_swscale_for_any_width(tmp_path, width, height):
+    """read_mp4 interleaves libx264rgb's planar frames itself (rows padded to the plane's line
+    size at widths that are not a multiple of 32); it must give the frames written, and what
+    PyAV's own conversion gives."""
+    import av
+
+    from simgen.video import read_mp4, write_mp4
+
+    frames = np.random.default_rng(width).integers(0, 256, size=(5, height, width, 3), dtype=np.uint8)
+    write_mp4(tmp_path / "clip.mp4", frames, 24)
+    assert np.array_equal(read_mp4(tmp_path / "clip.mp4"), frames)
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        converted = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    assert np.array_equal(converted, frames)
