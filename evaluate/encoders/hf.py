@@ -136,7 +136,8 @@ def model_dtype(device: str):
 # tensor built from a Python list on the device, or ``.cpu()`` each drain the queue, and the GPU then
 # idles while the host launches the next forward (that cost a fifth of the throughput on an H100).
 # Host→device copies go from pinned memory, device→host copies into pinned memory, each non-blocking,
-# and only the result's own event is waited on (tests/test_gpu.py checks it in sync-debug mode).
+# and only the result's own event is waited on (a GPU test in tests/evaluate/test_encoders.py and
+# bench/gpu_check.py check this in torch's sync-debug mode).
 
 
 def to_device(array: list[np.ndarray] | np.ndarray, device: str) -> Any:
