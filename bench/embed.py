@@ -173,7 +173,8 @@ def sync_points(encoder, dataset, batch: int) -> list[str]:
     return sorted({f"{Path(w.filename).name}:{w.lineno}: {str(w.message).splitlines()[0]}" for w in caught})
 
 
-def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat: int, views: list[str]) -> dict:
+def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat: int, views: list[str],
+              queue_depth: int = 1) -> dict:
     """clip-views per second of embed_work over ``repeat`` passes of the dataset, cache included, and
     the same without the loader's start-up (up to the first batch reaching the encoder)."""
     from evaluate.cache import EmbeddingCache
@@ -190,14 +191,15 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
         before = dict(encoder.timings)
         start = time.perf_counter()
         waited = embed_work(encoder, dataset, work, groups, idents, cache, batch_size=batch, workers=workers,
-                            loader=loader, skip_bad=False, bad={}, log=lambda _: None)
+                            loader=loader, skip_bad=False, bad={}, log=lambda _: None, queue_depth=queue_depth)
         _sync(encoder.device)
         wall = time.perf_counter() - start
     n = len(work) * len(views)
     startup = calls[0] - start
     spent = {k: encoder.timings[k] - before[k] for k in ("preprocess_s", "forward_s")}
     return {"kind": "full", "batch": batch, "frames": dataset.frames, "dtype": str(encoder.dtype).removeprefix("torch."),
-            "loader": loader, "workers": workers, "views": len(views), "clips": n, "seconds": wall,
+            "loader": loader, "workers": workers, "views": len(views), "queue_depth": queue_depth, "clips": n,
+            "seconds": wall,
             "clips_per_s": n / wall, "startup_s": startup,
             "steady_clips_per_s": n / (wall - startup),
             "decode_wait_s": waited, **spent, "peak_gib": _peak_gib(encoder.device)}
@@ -257,11 +259,13 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
                 continue
             # One view (the worst case: a decode and a copy per forward), then all five, as `evaluate
             # run` embeds by default (one decode and one copy serve five forwards), with the first loader.
-            paths = [(loader, ["original"], args.repeat) for loader in args.loaders]
+            # Each queue depth after the first, with all views and the first loader.
+            paths = [(loader, ["original"], args.repeat, 1) for loader in args.loaders]
             if args.all_views and args.loaders:
-                paths.append((args.loaders[0], list(VIEWS), args.repeat_all_views))
-            for loader, views, repeat in paths:
-                full = full_path(encoder, ds, batch, loader, args.workers, repeat=repeat, views=views)
+                paths += [(args.loaders[0], list(VIEWS), args.repeat_all_views, depth) for depth in args.queue_depths]
+            for loader, views, repeat, depth in paths:
+                full = full_path(encoder, ds, batch, loader, args.workers, repeat=repeat, views=views,
+                                 queue_depth=depth)
                 # Bare again right after: the ratio uses the mean of the two, so drift (clocks, other
                 # processes on the machine) between the measurements cancels to first order.
                 again = bare_forward(encoder, x, model_dtype, seconds=args.seconds)
@@ -271,7 +275,7 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
                 full["bare_clips_per_s"] = [bare[model_dtype]["clips_per_s"], again["clips_per_s"]]
                 rows.append(full)
                 efficiency.append({"frames": frames, "batch": batch, "dtype": model_dtype, "loader": loader,
-                                   "views": len(views), "full_clips_per_s": full["clips_per_s"],
+                                   "views": len(views), "queue_depth": depth, "full_clips_per_s": full["clips_per_s"],
                                    "bare_clips_per_s": reference, "efficiency": full["efficiency"],
                                    "steady_efficiency": full["steady_efficiency"], "startup_s": full["startup_s"]})
                 log(_line(full))
@@ -288,7 +292,8 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
 
 
 def _line(row: dict) -> str:
-    extra = (f" {row['views']} view(s) {row['loader']}×{row['workers']} eff {row['efficiency']:.2f}"
+    extra = (f" {row['views']} view(s) {row['loader']}×{row['workers']} depth {row['queue_depth']}"
+             f" eff {row['efficiency']:.2f}"
              f" (start-up {row['startup_s']:.2f} s; without it {row['steady_efficiency']:.2f})"
              if row["kind"] == "full" else "")
     peak = f" peak {row['peak_gib']:.1f} GiB" if row.get("peak_gib") else ""
@@ -307,7 +312,8 @@ def table(payload: dict):
         t.add_column(col, justify="right")
     for r in payload["rows"]:
         full = r["kind"] == "full"
-        path = f"full, {r['views']} view(s) ({r['loader']}×{r['workers']})" if full else "bare forward"
+        path = (f"full, {r['views']} view(s) ({r['loader']}×{r['workers']}, depth {r['queue_depth']})" if full
+                else "bare forward")
         t.add_row(str(r["frames"]), str(r["batch"]), short_dtype(r["dtype"]), path, f"{r['clips_per_s']:.2f}",
                   *((f"{r['efficiency']:.2f}", f"{r['startup_s']:.2f}", f"{r['steady_efficiency']:.2f}",
                      f"{r['decode_wait_s']:.2f}") if full else ("",) * 4),
@@ -343,6 +349,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--all-views", action=argparse.BooleanOptionalAction, default=True,
                    help="also measure all five views per clip, as `evaluate run` embeds by default")
     p.add_argument("--repeat-all-views", type=int, default=1, help="passes over the dataset with all views")
+    p.add_argument("--queue-depths", type=ints, default=[1, 2],
+                   help="forwards queued ahead of the one being fetched, each measured with all views")
     p.add_argument("--seconds", type=float, default=3.0, help="minimum timed seconds per bare measurement")
     p.add_argument("--quick", action="store_true", help="tiny model on the CPU, small sweeps, renders its own data")
     p.add_argument("--out", default=None, help="results file name under bench/results/")

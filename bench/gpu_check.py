@@ -69,7 +69,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="tiny model on the CPU (a smoke run of this script)")
     p.add_argument("--simulate-gpu-box", action="store_true", help="block " + ", ".join(ABSENT_ON_GPU_BOX))
     p.add_argument("--out", default=os.environ.get("OUT") or None, help="copy results here (default: $OUT)")
-    p.add_argument("--loaders", default="torch,threads", help="decoding loaders for the full path (see bench/embed.py)")
+    p.add_argument("--loaders", default="torch", help="decoding loaders for the full path, e.g. torch,threads "
+                                                      "(CUDA runs use torch; see bench/embed.py)")
     p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
     args = p.parse_args()
     if args.render:
@@ -104,7 +105,7 @@ def main() -> None:
         raise SystemExit(f"no datasets under {data}; render them first: python bench/gpu_check.py --render {data}")
     bench_args = embed.parser().parse_args(["--workers", str(args.workers), "--seconds", "2", "--repeat", "4",
                                             "--batch-sizes", "8,16,32", "--batch-sizes-long", "4,8",
-                                            "--dtypes", "bf16,fp16,fp32", "--loaders", args.loaders])
+                                            "--dtypes", "bf16,fp32", "--loaders", args.loaders])
     bench_args.data = dirs
     if args.quick:
         embed.apply_quick(bench_args)
@@ -146,7 +147,7 @@ def main() -> None:
     model_dtype = eff[0]["dtype"] if eff else "bf16"
     summary = {
         "device": payload["machine"]["gpu"] or "CPU", "encoder": payload["encoder"],
-        "pipeline_efficiency": {f"T={e['frames']} B={e['batch']} {e['views']}view {e['loader']}":
+        "pipeline_efficiency": {f"T={e['frames']} B={e['batch']} {e['views']}view {e['loader']} depth {e['queue_depth']}":
                                 [round(e["efficiency"], 3), round(e["steady_efficiency"], 3)] for e in eff},
         "pipeline_efficiency_is": "[whole run, after the loader's start-up]",
         "best_efficiency": {f"{views} view(s)": max((e["efficiency"] for e in eff

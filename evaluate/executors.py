@@ -57,11 +57,12 @@ def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], g
 
 def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
                cache: EmbeddingCache, *, batch_size: int, workers: int, loader: str, skip_bad: bool,
-               bad: dict[tuple[str, str], str], log: Log) -> float:
+               bad: dict[tuple[str, str], str], log: Log, queue_depth: int = 1) -> float:
     """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
     (so an interrupted run keeps everything finished before the interruption). Returns the seconds
     spent waiting for decoded batches. A clip that cannot be decoded raises its BadClipError, or with
-    ``skip_bad`` is recorded in ``bad`` and left out."""
+    ``skip_bad`` is recorded in ``bad`` and left out. ``queue_depth``: forwards queued on the device
+    beyond the one whose result is being fetched (bench/embed.py measures 1 against 2)."""
     loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
     waited = 0.0
     pending: list[tuple[str, list, Callable[[], np.ndarray]]] = []
@@ -92,9 +93,9 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
             else:
                 queued = ((view, clips, encoder.encode_async(frames)) for view, (clips, frames) in batch.views.items())
             for item in queued:
-                # Queue this batch, then store the previous one: the device works while the host writes.
+                # Queue this batch, then store an earlier one: the device works while the host writes.
                 pending.append(item)
-                if len(pending) > 1:
+                if len(pending) > queue_depth:
                     store(*pending.pop(0))
             start = time.perf_counter()
     finally:  # also on an interruption: what was computed is kept

@@ -76,3 +76,28 @@ def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling
     assert third["clips"] == 5 and third["cache_hits"] == 27
     changed = run(RunConfig(**{**config.__dict__, "encoders": ["pixels,size=4"]}))["encoders"][0]["timings"]
     assert changed["clips"] == 32 and changed["cache_hits"] == 0
+
+
+@pytest.mark.parametrize("spec", ["pixels,size=8", "random-vjepa2:tiny"])
+def test_queueing_more_forwards_ahead_writes_the_same_cache(tiny_falling_rising, tmp_path, spec):
+    """embed_work's queue depth changes only how far the device runs ahead of the cache writes: every
+    depth (including one deeper than the number of batches) writes the same vectors for every clip."""
+    from evaluate.data import clip_identity, open_dataset
+    from evaluate.encoders import build_encoder
+    from evaluate.executors import embed_work
+    from evaluate.views import VIEWS
+
+    dataset, encoder = open_dataset(tiny_falling_rising), build_encoder(spec)
+    written = {}
+    for depth in (1, 2, 50):
+        cache = EmbeddingCache(tmp_path / f"depth{depth}")
+        groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in VIEWS}
+        embed_work(encoder, dataset, [(c, VIEWS) for c in dataset.clips], groups,
+                   {c.clip_id: clip_identity(c) for c in dataset.clips}, cache, batch_size=3, workers=1,
+                   loader="threads", skip_bad=False, bad={}, log=print, queue_depth=depth)
+        written[depth] = {p.relative_to(cache.root): np.load(p) for p in cache.root.rglob("*.npy")}
+    assert len(written[1]) == len(dataset.clips) * len(VIEWS)
+    for depth in (2, 50):
+        assert written[depth].keys() == written[1].keys()
+        for key, vector in written[1].items():
+            np.testing.assert_array_equal(written[depth][key], vector)
