@@ -151,7 +151,7 @@ class _VideoTransformer(Encoder):
                 everyone = len(rows) == n_clips
                 if view == "frame_mean":  # as evaluate.views: integer mean of the raw frames, rounded half up
                     picked = raw if everyone else raw.index_select(0, to_device(np.array(rows), self.device))
-                    total = picked.to(torch.int32).sum(dim=1)
+                    total = picked.sum(dim=1, dtype=torch.int32)  # no int32 copy of the frames
                     mean = torch.div(2 * total + n_frames, 2 * n_frames, rounding_mode="floor").to(torch.uint8)
                     xv = preprocess_tensor(mean[:, None], self.prep, self.dtype).expand(-1, n_frames, -1, -1, -1)
                 elif view == "original" and everyone:
@@ -164,7 +164,10 @@ class _VideoTransformer(Encoder):
 
     def _takes_as_is(self, clips: list[np.ndarray] | np.ndarray) -> bool:
         """Whether ``clips`` is one stacked (B, T, H, W, 3) batch that needs no resampling or padding."""
-        return isinstance(clips, np.ndarray) and clips.ndim == 5 and self.frames_for_model(clips[0]) is clips[0]
+        if not (isinstance(clips, np.ndarray) and clips.ndim == 5):
+            return False
+        first = clips[0]  # one view object: each clips[0] is a new one, and `is` compares objects
+        return self.frames_for_model(first) is first
 
     def _encode_tensor_async(self, x: Any) -> Callable[[], np.ndarray]:
         """Queue the forward of a preprocessed (B, T, 3, h, w) batch; return a function that waits."""

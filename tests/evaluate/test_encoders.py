@@ -183,8 +183,14 @@ def test_views_built_on_the_device_equal_views_built_in_numpy():
     frames = np.stack(clips(4, t=6, size=48, seed=3))
     refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(4)]
     some = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
+    numpy_path = Encoder.encode_views_async
     for needs in (some, [VIEWS] * 4):  # some clips need a view, or every clip does (no selection then)
-        on_device = {view: (clips_, wait()) for view, clips_, wait in encoder.encode_views_async(refs, frames, needs)}
+        Encoder.encode_views_async = None  # the device path must not fall back to numpy views
+        try:
+            on_device = {view: (clips_, wait())
+                         for view, clips_, wait in encoder.encode_views_async(refs, frames, needs)}
+        finally:
+            Encoder.encode_views_async = numpy_path
         in_numpy = {view: (clips_, wait())
                     for view, clips_, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
         assert on_device.keys() == in_numpy.keys() == set(VIEWS)
