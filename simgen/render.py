@@ -7,6 +7,7 @@ positions (``image_xy``) of every body: x to the right, y down, origin top-left.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,21 @@ _HIDDEN = (0.0, 0.0, -1000.0)
 _WHITE = np.array([255, 255, 255, 255], np.uint8).view(np.uint32)[0]
 
 
+def rgba_to_rgb(rgba: np.ndarray, out: np.ndarray) -> None:
+    """Write the RGB of (H, W, 4) uint8 ``rgba`` into (H, W, 3) uint8 ``out``. Every four pixels (16
+    bytes) become three 32-bit words (12 bytes) through shifts: 0.07 ms a 256² frame against 0.2 ms
+    for the strided ``out[...] = rgba[..., :3]``, which was ~13% of a lights clip's time."""
+    if rgba.size % 16 or sys.byteorder != "little" or not (rgba.flags.c_contiguous and out.flags.c_contiguous):
+        out[...] = rgba[..., :3]
+        return
+    pixels = rgba.reshape(-1, 4, 4).view(np.uint32)[..., 0]  # (n/4, 4): R | G<<8 | B<<16 | A<<24
+    words = out.reshape(-1, 12).view(np.uint32)  # (n/4, 3)
+    p0, p1, p2, p3 = pixels.T
+    np.bitwise_or(p0 & 0xFFFFFF, p1 << 24, out=words[:, 0])
+    np.bitwise_or((p1 >> 8) & 0xFFFF, p2 << 16, out=words[:, 1])
+    np.bitwise_or((p2 >> 16) & 0xFF, p3 << 8, out=words[:, 2])
+
+
 def _rgba_word(rgb) -> np.uint32:
     return np.array([*np.round(np.asarray(rgb) * 255), 255], np.uint8).view(np.uint32)[0]
 
@@ -93,7 +109,7 @@ class Renderer:
 
     def grab(self, world: World, light_direction=None, light_color=None, shading=None,
              background=None) -> np.ndarray:
-        """One frame of the world as it is now: (H, W, 3) uint8.
+        """One frame of the world as it is now: (H, W, 4) uint8 RGBA, TinyRenderer's own buffer.
 
         ``shading`` optionally sets TinyRenderer's ``ambient``, ``diffuse`` and ``specular``
         coefficients; ambient 1 with diffuse and specular 0 draws every surface flat, at its rgba.
@@ -115,7 +131,7 @@ class Renderer:
             # pixel the repaint costs ~0.1 ms a frame. (Drawn colours must stay below pure white.)
             words = rgba.view(np.uint32)
             words[words == _WHITE] = _rgba_word(background)
-        return rgba[..., :3]
+        return rgba
 
     def render(self, world: World, trajectory: Trajectory, start: int = 0) -> np.ndarray:
         """Frames (T - start, H, W, 3) uint8 of a simulated trajectory, replayed from its recorded states."""
@@ -131,6 +147,7 @@ class Renderer:
                     world.set_color(body, state.rgba)
                     last_rgba[name] = state.rgba
             renderer_light = frame.lights.get("_renderer", {})
-            out[i] = self.grab(world, renderer_light.get("direction"), renderer_light.get("color"), renderer_light,
-                               trajectory.background)
+            rgba = self.grab(world, renderer_light.get("direction"), renderer_light.get("color"), renderer_light,
+                             trajectory.background)
+            rgba_to_rgb(rgba, out[i])
         return out

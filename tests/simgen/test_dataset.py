@@ -204,3 +204,15 @@ def test_reading_planar_rgb_equals_swscale_for_any_width(tmp_path, width, height
     with av.open(str(tmp_path / "clip.mp4")) as container:
         converted = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     assert np.array_equal(converted, frames)
+
+
+@pytest.mark.parametrize("height,width", [(64, 64), (36, 100), (5, 7)])
+def test_rgba_to_rgb_equals_dropping_alpha(height, width):
+    """The word-packing RGBA → RGB copy (and its fallback where pixels do not come in fours) gives
+    exactly the first three channels."""
+    from simgen.render import rgba_to_rgb
+
+    rgba = np.random.default_rng(height).integers(0, 256, size=(height, width, 4), dtype=np.uint8)
+    out = np.zeros((2, height, width, 3), np.uint8)
+    rgba_to_rgb(rgba, out[1])
+    assert np.array_equal(out[1], rgba[..., :3]) and not out[0].any()
