@@ -23,9 +23,10 @@ import os
 import platform
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from timing import calls_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -119,29 +120,6 @@ def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200
             "seconds": wall, "clips_per_s": iters * batch / wall, "peak_gib": _peak_gib(device)}
 
 
-@contextmanager
-def first_call_time(encoder):
-    """Record in ``times`` when the encoder is first handed a batch: the loader's start-up (worker
-    processes, the first batch decoded) is then told apart from the steady state."""
-    times: list[float] = []
-    names = ("encode_async", "encode_views_async")
-    originals = {name: getattr(encoder, name) for name in names}
-
-    def timed(method):
-        def call(*args, **kwargs):
-            times.append(time.perf_counter())
-            return method(*args, **kwargs)
-        return call
-
-    for name, method in originals.items():
-        setattr(encoder, name, timed(method))
-    try:
-        yield times
-    finally:
-        for name in names:
-            delattr(encoder, name)  # the class's methods again
-
-
 def sync_points(encoder, dataset, batch: int) -> list[str]:
     """Where queueing one batch, all five views, makes the host wait for the GPU (CUDA only; torch's
     sync-debug mode): each such wait idles the GPU while the host launches the next forward."""
@@ -183,7 +161,12 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
 
     clips = [c for c in dataset.clips]
     work = [(c, views) for _ in range(repeat) for c in clips]
-    with tempfile.TemporaryDirectory() as tmp, first_call_time(encoder) as calls:
+    # When the encoder is first handed a batch: the loader's start-up (worker processes, the first
+    # batch decoded) is then told apart from the steady state.
+    calls: list[float] = []
+    with (tempfile.TemporaryDirectory() as tmp,
+          calls_timed(encoder, "encode_async", lambda start, _: calls.append(start)),
+          calls_timed(encoder, "encode_views_async", lambda start, _: calls.append(start))):
         cache = EmbeddingCache(tmp)
         groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
         idents = {c.clip_id: clip_identity(c) for c in clips}
@@ -195,7 +178,7 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
         _sync(encoder.device)
         wall = time.perf_counter() - start
     n = len(work) * len(views)
-    startup = calls[0] - start
+    startup = min(calls) - start
     spent = {k: encoder.timings[k] - before[k] for k in ("preprocess_s", "forward_s")}
     return {"kind": "full", "batch": batch, "frames": dataset.frames, "dtype": str(encoder.dtype).removeprefix("torch."),
             "loader": loader, "workers": workers, "views": len(views), "queue_depth": queue_depth, "clips": n,

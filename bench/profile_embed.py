@@ -13,30 +13,10 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-
-@contextmanager
-def timed_method(owner, name: str, totals: dict[str, float]):
-    """Add the seconds spent in ``owner.name`` to ``totals[name]`` while inside."""
-    original = getattr(owner, name)
-
-    def call(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - start
-
-    setattr(owner, name, call)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 def main() -> None:
@@ -52,6 +32,7 @@ def main() -> None:
 
     import embed
     import torch
+    from timing import calls_timed
 
     from evaluate.cache import EmbeddingCache
     from evaluate.data import open_dataset
@@ -65,10 +46,10 @@ def main() -> None:
     print(f"bare: {bare['clips_per_s']:.1f} clips/s", flush=True)
     report = {"bare_clips_per_s": bare["clips_per_s"], "passes": []}
     for views in (["original"], list(VIEWS)):
-        totals: dict[str, float] = {}
-        with timed_method(EmbeddingCache, "put", totals):
+        puts: list[float] = []  # seconds of each cache write
+        with calls_timed(EmbeddingCache, "put", lambda _, seconds, puts=puts: puts.append(seconds)):
             row = embed.full_path(encoder, dataset, args.batch, "torch", args.workers, repeat=1, views=views)
-        row["host_s"] = totals
+        row["host_s"] = {"put": sum(puts)}
         row["efficiency"] = row["clips_per_s"] / bare["clips_per_s"]
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
         report["passes"].append(row)

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 from rich.table import Table
+from timing import calls_timed
 
 from simgen.engine import plan
 from simgen.parallel import render_dataset, render_task
@@ -46,43 +47,21 @@ def spec_for(family: str, *, groups: int, size: int = 256, frames: int | None = 
     return parse_spec(raw)
 
 
-class GrabTimer:
-    """Accumulates the time spent inside Renderer.grab (the bare getCameraImage call)."""
-
-    def __init__(self):
-        self.seconds, self.frames = 0.0, 0
-        self._original = Renderer.grab
-
-    def __enter__(self):
-        timer, original = self, self._original
-
-        def timed(renderer, *args, **kwargs):
-            start = time.perf_counter()
-            out = original(renderer, *args, **kwargs)
-            timer.seconds += time.perf_counter() - start
-            timer.frames += 1
-            return out
-
-        Renderer.grab = timed
-        return self
-
-    def __exit__(self, *exc):
-        Renderer.grab = self._original
-
-
 def overhead(spec, workdir: Path) -> dict:
     """Whole pipeline per clip (simulate, label, render, encode, write) ÷ bare getCameraImage time."""
     out = workdir / "overhead"
     shutil.rmtree(out, ignore_errors=True)
     render_dataset(spec, out, workers=1, force=True)  # creates the layout; warms caches
     tasks = plan(spec)
-    with GrabTimer() as grab:
+    grabs: list[float] = []  # seconds inside Renderer.grab (the bare getCameraImage call), per frame
+    with calls_timed(Renderer, "grab", lambda _, seconds: grabs.append(seconds)):
         start = time.perf_counter()
         clips = sum(len(render_task(str(out), spec, task)) for task in tasks)
         total = time.perf_counter() - start
-    return {"clips": clips, "frames_rendered": grab.frames, "total_s_per_clip": total / clips,
-            "bare_render_s_per_clip": grab.seconds / clips, "overhead_ratio": total / grab.seconds,
-            "bare_ms_per_frame": 1000 * grab.seconds / grab.frames}
+    bare = sum(grabs)
+    return {"clips": clips, "frames_rendered": len(grabs), "total_s_per_clip": total / clips,
+            "bare_render_s_per_clip": bare / clips, "overhead_ratio": total / bare,
+            "bare_ms_per_frame": 1000 * bare / len(grabs)}
 
 
 def scaling(spec, workdir: Path, workers: list[int]) -> dict:
