@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from simgen._heap import keep_freed_memory
 from simgen._pybullet import p, quiet_c_output
 
 Shape = Literal["sphere", "box", "cylinder", "capsule"]
@@ -71,6 +72,7 @@ def _fresh_client() -> int:
     pid = os.getpid()
     client = _process_client.get(pid)
     if client is None or not p.isConnected(physicsClientId=client):
+        keep_freed_memory()  # a process that renders clips reuses its heap from clip to clip
         with quiet_c_output():
             client = p.connect(p.DIRECT)
         _process_client[pid] = client
