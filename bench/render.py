@@ -65,14 +65,25 @@ def overhead(spec, workdir: Path) -> dict:
 
 
 def scaling(spec, workdir: Path, workers: list[int]) -> dict:
-    times = {}
+    """Wall time of a whole render at each worker count, and how long the pool took to get going.
+
+    ``startup_s`` is when the first group finished, less one group's time in the single-process run:
+    spawning the workers and importing simgen, numpy, pydantic and pybullet in each (~0.25 s here). It
+    is paid once per render, so it weighs on short runs only.
+    """
+    times, firsts = {}, {}
     for n in workers:
         out = workdir / f"scale-{n}"
         shutil.rmtree(out, ignore_errors=True)
-        summary = render_dataset(spec, out, workers=n)
-        times[n] = summary.seconds
+        done_at: list[float] = []
+        start = time.perf_counter()
+        summary = render_dataset(spec, out, workers=n,
+                                 on_progress=lambda done, _, done_at=done_at: done and done_at.append(time.perf_counter()))
+        times[n], firsts[n] = summary.seconds, done_at[0] - start
     base = times[workers[0]]
-    return {str(n): {"seconds": t, "speedup": base / t} for n, t in times.items()}
+    group_s = base / len(plan(spec))
+    return {str(n): {"seconds": t, "speedup": base / t, "startup_s": max(0.0, firsts[n] - group_s)}
+            for n, t in times.items()}
 
 
 def clips_per_second(spec, workdir: Path) -> float:
@@ -86,6 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=12, help="groups per measurement")
     parser.add_argument("--families", nargs="*", default=None)
+    parser.add_argument("--scaling-seconds", type=float, default=30.0,
+                        help="single-worker work of each scaling run (s)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, not a measurement)")
     args = parser.parse_args()
     from simgen.families import family_names
@@ -102,10 +115,10 @@ def main() -> None:
         for family in families:
             base = spec_for(family, groups=groups, size=64 if args.quick else 256)
             entry = {"overhead": overhead(base, workdir)}
-            # Scaling on ~10 s of single-worker work (2 s with --quick), so pool start-up (~0.3 s a
-            # worker) is amortised as in a real render.
+            # Scaling on ~30 s of single-worker work (2 s with --quick), so the pool's start-up
+            # (reported beside it) weighs about as little as in a real render.
             per_group = entry["overhead"]["total_s_per_clip"] * base.clips_per_group
-            scale_groups = max(2 * cores, math.ceil((2.0 if args.quick else 10.0) / per_group))
+            scale_groups = max(2 * cores, math.ceil((2.0 if args.quick else args.scaling_seconds) / per_group))
             entry["scaling"] = scaling(spec_for(family, groups=scale_groups, size=base.render.width), workdir,
                                        sorted({1, cores}))
             entry["scaling_clips"] = scale_groups * base.clips_per_group
@@ -124,12 +137,14 @@ def main() -> None:
             console.print(f"[dim]{family} done[/dim]")
 
     table = Table(title=f"simgen render benchmark ({cores} cores, {groups} groups)")
-    for col in ("family", "ms/clip total", "ms/clip bare render", "overhead ratio", "speed-up 1→N", "shadows ×"):
+    for col in ("family", "ms/clip total", "ms/clip bare render", "overhead ratio", "speed-up 1→N",
+                "pool start-up s", "shadows ×"):
         table.add_column(col, justify="right")
     for family, e in report["families"].items():
         o, s = e["overhead"], e["scaling"]
         table.add_row(family, f"{1000 * o['total_s_per_clip']:.1f}", f"{1000 * o['bare_render_s_per_clip']:.1f}",
                       f"{o['overhead_ratio']:.3f}", f"{s[str(cores)]['speedup']:.2f}×",
+                      f"{s[str(cores)]['startup_s']:.2f}",
                       f"{e['shadows_cost_ratio']:.2f}")
     console.print(table)
     cps = Table(title="clips per second per core")
