@@ -211,3 +211,36 @@ def test_clips_the_model_resamples_make_their_views_in_numpy():
     encoder.encode_async = lambda batch: calls.append(len(batch)) or (lambda: np.zeros((len(batch), 1)))
     views = [view for view, _, _ in encoder.encode_views_async(refs, frames, [("original", "reversed")] * 2)]
     assert views == ["original", "reversed"] and calls == [2, 2]
+
+
+@pytest.mark.gpu
+def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch):
+    """The DataLoader pins each batch in its own thread; the array it hands over must still be seen
+    as pinned, or ``to_device`` would copy ~100 MB a batch into fresh pinned memory on the main thread."""
+    import torch
+
+    import evaluate.data as data
+    from evaluate.encoders.hf import to_device
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    import multiprocessing
+    from types import SimpleNamespace
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the loader's workers must fork to see the patched reader")
+    frames = clips(6, t=8, size=48, seed=5)
+    refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling", split="train") for i in range(6)]
+    # Workers fork from this process, so they decode through the patched reader (no mp4 needed: the
+    # GPU box may have neither pybullet nor PyAV).
+    monkeypatch.setattr(data, "read_clip", lambda dataset, clip: frames[int(clip.clip_id[6:12])])
+    work = [(ref, ("original",)) for ref in refs]
+    batches = list(data.iter_view_batches(SimpleNamespace(name="synthetic"), work, batch_size=4, workers=2,
+                                          loader="torch", pin_memory=True))
+    assert [len(b.views["original"][0]) for b in batches] == [4, 2]
+    for k, batch in enumerate(batches):
+        host = torch.from_numpy(batch.views["original"][1])
+        assert host.is_pinned()
+        assert host.pin_memory().data_ptr() == host.data_ptr()  # pinning it again is no copy
+        on_device = to_device(batch.views["original"][1], "cuda")
+        np.testing.assert_array_equal(on_device.cpu().numpy(), np.stack(frames[4 * k:4 * k + 4]))
