@@ -117,3 +117,15 @@ def test_no_decoder_at_all_says_what_to_install(monkeypatch):
     monkeypatch.delenv("SIMGEN_FFMPEG", raising=False)
     with pytest.raises(EvaluateError, match="pip install av"):
         data.video_decoder()
+
+
+def test_opencv_fallback_decodes_the_same_frames(tiny_falling_rising, monkeypatch):
+    """GPU boxes often have OpenCV but not PyAV (bench/gpu_check.sh found so): same bytes as PyAV."""
+    pytest.importorskip("cv2")
+    ds = open_dataset(tiny_falling_rising)
+    expected = [data.read_clip(ds, clip) for clip in ds.clips[:3]]
+    monkeypatch.setattr(data, "video_decoder", lambda: "opencv")
+    for clip, frames in zip(ds.clips[:3], expected, strict=True):
+        decoded = data.read_clip(ds, clip)
+        assert decoded.flags.c_contiguous
+        np.testing.assert_array_equal(decoded, frames)
