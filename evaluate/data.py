@@ -218,9 +218,11 @@ def _stack(arrays: list):
         return list(arrays)
     if isinstance(arrays[0], np.ndarray):
         return np.stack(arrays)
-    import torch
+    from torch.utils.data import default_collate
 
-    return torch.stack(arrays)
+    # In a loader worker, default_collate stacks straight into shared memory, which is how the batch
+    # reaches the main process; torch.stack would leave pickling a second copy to make (~1.4 ms a clip).
+    return default_collate(arrays)
 
 
 def _group(items: list[tuple[int, Any]], stack: Callable[[list], Any]) -> tuple[list, dict[str, tuple[list, Any]]]:

@@ -58,6 +58,23 @@ def test_batches_are_stacked_per_view(tiny_falling_rising):
     assert isinstance(stacked, np.ndarray) and stacked.shape == (4, 8, 64, 64, 3) and stacked.dtype == np.uint8
 
 
+def _stacked_where(items):
+    stacked = data._stack(items)
+    return stacked, stacked.is_shared()
+
+
+def test_loader_workers_stack_batches_straight_into_shared_memory():
+    """A batch leaves a loader worker through shared memory; stacked anywhere else it is copied once more."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    clips = [torch.full((2, 4, 4, 3), i, dtype=torch.uint8) for i in range(6)]
+    loader = DataLoader(clips, batch_size=3, num_workers=1, collate_fn=_stacked_where)
+    batches = list(loader)
+    assert [shared for _, shared in batches] == [True, True]
+    assert torch.equal(torch.cat([b for b, _ in batches]), torch.stack(clips))
+
+
 @pytest.mark.parametrize("loader,workers", [("threads", 2), ("torch", 2)])
 def test_bad_clip_is_returned_and_the_rest_still_decode(broken, loader, workers):
     root, victim = broken
