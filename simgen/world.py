@@ -200,6 +200,15 @@ class World:
         """Let bodies a and b pass through each other from now on."""
         p.setCollisionFilterPair(a, b, -1, -1, 0, physicsClientId=self.client)
 
+    def bodies(self) -> list[int]:
+        """Ids of every body in the world, in creation order."""
+        cid = self.client
+        return [p.getBodyUniqueId(i, physicsClientId=cid) for i in range(p.getNumBodies(physicsClientId=cid))]
+
+    def pose(self, body: int) -> tuple[tuple[float, float, float], tuple[float, float, float, float]]:
+        position, orientation = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        return tuple(position), tuple(orientation)
+
     def set_pose(self, body: int, position, orientation) -> None:
         p.resetBasePositionAndOrientation(body, position, orientation, physicsClientId=self.client)
 
