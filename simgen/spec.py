@@ -241,7 +241,8 @@ class RenderSettings(StrictModel):
     fps: int = Field(24, ge=1, le=240, description="frames per second; must divide physics_hz")
     frames: int = Field(16, ge=1, le=1024, description="frames per clip")
     physics_hz: int = Field(240, ge=60, le=2000, description="physics steps per second (timestep = 1/physics_hz)")
-    shadows: bool = Field(False, description="TinyRenderer shadows (cost ~2x; off unless they carry information)")
+    shadows: bool = Field(False, description="TinyRenderer shadows (~3x a frame, and every frame is then drawn "
+                                                    "whole: ~8-10x a clip; off unless they carry information)")
     light_direction: tuple[float, float, float] = (1.0, 0.6, 2.0)
     video: VideoSettings = VideoSettings()
 
