@@ -151,7 +151,7 @@ class _VideoTransformer(Encoder):
                 everyone = len(rows) == n_clips
                 if view == "frame_mean":  # as evaluate.views: integer mean of the raw frames, rounded half up
                     picked = raw if everyone else raw.index_select(0, to_device(np.array(rows), self.device))
-                    total = picked.sum(dim=1, dtype=torch.int32)  # no int32 copy of the frames
+                    total = _frame_sum(picked)
                     mean = torch.div(2 * total + n_frames, 2 * n_frames, rounding_mode="floor").to(torch.uint8)
                     xv = preprocess_tensor(mean[:, None], self.prep, self.dtype).expand(-1, n_frames, -1, -1, -1)
                 elif view == "original" and everyone:
@@ -251,3 +251,14 @@ class RandomVJEPA2(VJEPA2):
         return model, checkpoint, prep
 
 
+def _frame_sum(frames: Any) -> Any:
+    """(B, T, H, W, 3) uint8 tensor -> (B, H, W, 3) int32 sum over time. T in-place adds into an int16
+    (int32 past 128 frames) accumulator: torch's ``sum(dim=1, dtype=torch.int32)`` runs ~20x slower
+    on a CPU (28.8 against 1.2 ms for 8 clips of 16 frames at 256²)."""
+    import torch
+
+    n_frames = frames.shape[1]
+    total = frames[:, 0].to(torch.int16 if 255 * n_frames <= torch.iinfo(torch.int16).max else torch.int32)
+    for i in range(1, n_frames):
+        total += frames[:, i]
+    return total.to(torch.int32)

@@ -52,3 +52,18 @@ def test_every_view_keeps_shape_and_dtype(clip):
 def test_unknown_view_suggests():
     with pytest.raises(ValueError, match="did you mean 'shuffled'"):
         check_views(["shufled"])
+
+
+@pytest.mark.parametrize("n_frames", [1, 16, 128, 129, 257, 258])
+def test_frame_mean_sums_long_bright_clips_without_overflow(n_frames):
+    """The sums run in narrow integers (uint16 in numpy, int16 in torch) only while they cannot overflow."""
+    import torch
+
+    from evaluate.encoders.vjepa2 import _frame_sum
+
+    frames = np.random.default_rng(n_frames).integers(0, 256, size=(n_frames, 4, 5, 3), dtype=np.uint8)
+    frames[:, 0, 0] = 255  # the largest sum a pixel can have
+    exact = frames.astype(np.int64).sum(axis=0)
+    expected = ((2 * exact + n_frames) // (2 * n_frames)).astype(np.uint8)
+    assert np.array_equal(apply_view("frame_mean", frames, "c")[0], expected)
+    assert np.array_equal(_frame_sum(torch.from_numpy(frames[None]))[0].numpy(), exact)
