@@ -244,3 +244,25 @@ def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch)
         assert host.pin_memory().data_ptr() == host.data_ptr()  # pinning it again is no copy
         on_device = to_device(batch.views["original"][1], "cuda")
         np.testing.assert_array_equal(on_device.cpu().numpy(), np.stack(frames[4 * k:4 * k + 4]))
+
+
+@pytest.mark.parametrize("spec", ["pixels", "motion,size=8", "pixels,frames=5"])
+def test_weight_free_views_from_downsampled_frames_equal_views_made_first(spec):
+    """pixels and motion downsample each clip once and make its views from the small frames; the
+    result must be what downsampling each view made from the raw frames (evaluate.views) gives."""
+    from types import SimpleNamespace
+
+    from evaluate.encoders.base import Encoder
+    from evaluate.views import VIEWS
+
+    encoder = build_encoder(spec)
+    frames = clips(4, t=6, size=48, seed=7)
+    refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(4)]
+    needs = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
+    built = {view: (view_clips, wait()) for view, view_clips, wait in encoder.encode_views_async(refs, frames, needs)}
+    made_first = {view: (view_clips, wait())
+                  for view, view_clips, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
+    assert built.keys() == made_first.keys() == set(VIEWS)
+    for view, (view_clips, vectors) in made_first.items():
+        assert built[view][0] == view_clips
+        np.testing.assert_array_equal(built[view][1], vectors, err_msg=view)

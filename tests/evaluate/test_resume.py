@@ -15,7 +15,7 @@ from evaluate.runner import RunConfig, run
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ["original", "reversed"]
-ENCODE = Pixels.encode
+FORWARD = Pixels._embed  # one call per (batch, view)
 
 
 def config(dataset, out, **kwargs) -> RunConfig:
@@ -36,19 +36,19 @@ def reference(tiny_falling_rising, tmp_path):
 def encoded_clip_ids(monkeypatch) -> list:
     """Record which clips reach the encoder (views of one clip count once per view)."""
     seen = []
-    real = ENCODE
+    real = FORWARD
 
     def spy(self, clips):
         seen.append(len(clips))
         return real(self, clips)
 
-    monkeypatch.setattr(Pixels, "encode", spy)
+    monkeypatch.setattr(Pixels, "_embed", spy)
     return seen
 
 
 def test_exception_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_rising, tmp_path, reference,
                                                                    monkeypatch):
-    real = ENCODE
+    real = FORWARD
     calls = []
 
     def interrupted(self, clips):
@@ -57,7 +57,7 @@ def test_exception_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_r
         calls.append(1)
         return real(self, clips)
 
-    monkeypatch.setattr(Pixels, "encode", interrupted)
+    monkeypatch.setattr(Pixels, "_embed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run(config(tiny_falling_rising, tmp_path / "run"))
     done = embeddings(tmp_path / "run")
