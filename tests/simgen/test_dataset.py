@@ -53,6 +53,26 @@ def test_two_workers_give_identical_bytes(spec, tmp_path, reference):
     assert tree_hashes(tmp_path / "ds") == reference
 
 
+def test_two_workers_taking_chunks_of_groups_give_identical_bytes(spec, tmp_path, reference, monkeypatch):
+    import simgen.parallel as parallel
+
+    # Big datasets go to the workers several groups at a time; this one is too small for that.
+    monkeypatch.setattr(parallel, "_chunks",
+                        lambda tasks, workers: [tasks[i:i + 3] for i in range(0, len(tasks), 3)])
+    render_dataset(spec, tmp_path / "ds", workers=2)
+    assert tree_hashes(tmp_path / "ds") == reference
+
+
+def test_chunks_cover_every_group_in_order_and_leave_each_worker_many():
+    from simgen.parallel import _chunks
+
+    for n, workers, size in ((8, 2, 1), (100, 2, 3), (1000, 2, 8), (1000, 64, 1)):
+        chunks = _chunks(list(range(n)), workers)
+        assert [t for c in chunks for t in c] == list(range(n))
+        assert max(len(c) for c in chunks) == size
+        assert len(chunks) >= min(n, 16 * workers)
+
+
 def test_shards_into_one_dir_give_identical_bytes(spec, tmp_path, reference):
     first = render_dataset(spec, tmp_path / "ds", workers=1, shard=(1, 2))
     assert first.clips_rendered == 8 and first.clips_missing == 8
