@@ -26,7 +26,7 @@ from rich.table import Table
 from timing import calls_timed
 
 from simgen.engine import plan
-from simgen.parallel import render_dataset, render_task
+from simgen.parallel import _chunks, render_dataset, render_task
 from simgen.render import Renderer
 from simgen.spec import parse_spec
 
@@ -88,7 +88,8 @@ def overhead(spec, workdir: Path) -> dict:
 def scaling(spec, workdir: Path, workers: list[int]) -> dict:
     """Wall time of a whole render at each worker count, and how long the pool took to get going.
 
-    ``startup_s`` is when the first group finished, less one group's time in the single-process run:
+    ``startup_s`` is when the first chunk of groups finished (a worker takes several at a time on
+    big runs, simgen.parallel._chunks), less that many groups' time in the single-process run:
     spawning the workers and importing simgen, numpy, pydantic and pybullet in each (~0.25 s here). It
     is paid once per render, so it weighs on short runs only.
     """
@@ -102,8 +103,10 @@ def scaling(spec, workdir: Path, workers: list[int]) -> dict:
                                  on_progress=lambda done, _, done_at=done_at: done and done_at.append(time.perf_counter()))
         times[n], firsts[n] = summary.seconds, done_at[0] - start
     base = times[workers[0]]
-    group_s = base / len(plan(spec))
-    return {str(n): {"seconds": t, "speedup": base / t, "startup_s": max(0.0, firsts[n] - group_s)}
+    tasks = plan(spec)
+    group_s = base / len(tasks)
+    first_chunk = {n: 1 if n == 1 else len(_chunks(tasks, n)[0]) for n in times}
+    return {str(n): {"seconds": t, "speedup": base / t, "startup_s": max(0.0, firsts[n] - first_chunk[n] * group_s)}
             for n, t in times.items()}
 
 
