@@ -15,6 +15,22 @@ def clips(n=3, t=8, size=64, seed=0):
     return [rng.integers(0, 256, size=(t, size, size, 3), dtype=np.uint8) for _ in range(n)]
 
 
+def collect_views(stream) -> dict:
+    """{view: (its clips, its embeddings)} of an encode_views_async stream, waiting for each."""
+    return {view: (view_clips, wait()) for view, view_clips, wait in stream}
+
+
+def assert_same_views(built: dict, made_first: dict) -> None:
+    """Every view, with the same clips and bit-identical embeddings: the cache key does not say which
+    way a view was made, and need not."""
+    from evaluate.views import VIEWS
+
+    assert built.keys() == made_first.keys() == set(VIEWS)
+    for view, (view_clips, vectors) in made_first.items():
+        assert built[view][0] == view_clips
+        np.testing.assert_array_equal(built[view][1], vectors, err_msg=view)
+
+
 def test_spec_parsing_and_did_you_mean():
     spec = parse_spec("vjepa2:some/dir,pool=time,layer=2")
     assert (spec.kind, spec.arg, spec.options) == ("vjepa2", "some/dir", {"pool": "time", "layer": "2"})
@@ -187,17 +203,10 @@ def test_views_built_on_the_device_equal_views_built_in_numpy():
     for needs in (some, [VIEWS] * 4):  # some clips need a view, or every clip does (no selection then)
         Encoder.encode_views_async = None  # the device path must not fall back to numpy views
         try:
-            on_device = {view: (clips_, wait())
-                         for view, clips_, wait in encoder.encode_views_async(refs, frames, needs)}
+            on_device = collect_views(encoder.encode_views_async(refs, frames, needs))
         finally:
             Encoder.encode_views_async = numpy_path
-        in_numpy = {view: (clips_, wait())
-                    for view, clips_, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
-        assert on_device.keys() == in_numpy.keys() == set(VIEWS)
-        for view, (view_clips, vectors) in in_numpy.items():
-            assert on_device[view][0] == view_clips
-            # Bit-identical: the cache key does not say which way a view was made, and need not.
-            np.testing.assert_array_equal(on_device[view][1], vectors, err_msg=view)
+        assert_same_views(on_device, collect_views(Encoder.encode_views_async(encoder, refs, frames, needs)))
         assert not np.allclose(on_device["original"][1][:1], on_device["shuffled"][1][:1])  # the views differ
 
 
@@ -259,10 +268,5 @@ def test_weight_free_views_from_downsampled_frames_equal_views_made_first(spec):
     frames = clips(4, t=6, size=48, seed=7)
     refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(4)]
     needs = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
-    built = {view: (view_clips, wait()) for view, view_clips, wait in encoder.encode_views_async(refs, frames, needs)}
-    made_first = {view: (view_clips, wait())
-                  for view, view_clips, wait in Encoder.encode_views_async(encoder, refs, frames, needs)}
-    assert built.keys() == made_first.keys() == set(VIEWS)
-    for view, (view_clips, vectors) in made_first.items():
-        assert built[view][0] == view_clips
-        np.testing.assert_array_equal(built[view][1], vectors, err_msg=view)
+    assert_same_views(collect_views(encoder.encode_views_async(refs, frames, needs)),
+                      collect_views(Encoder.encode_views_async(encoder, refs, frames, needs)))
