@@ -98,9 +98,13 @@ def scaling(spec, workdir: Path, workers: list[int]) -> dict:
         out = workdir / f"scale-{n}"
         shutil.rmtree(out, ignore_errors=True)
         done_at: list[float] = []
+
+        def progress(done: int, _total: int, done_at=done_at) -> None:
+            if done:
+                done_at.append(time.perf_counter())
+
         start = time.perf_counter()
-        summary = render_dataset(spec, out, workers=n,
-                                 on_progress=lambda done, _, done_at=done_at: done and done_at.append(time.perf_counter()))
+        summary = render_dataset(spec, out, workers=n, on_progress=progress)
         times[n], firsts[n] = summary.seconds, done_at[0] - start
     base = times[workers[0]]
     tasks = plan(spec)
@@ -242,7 +246,8 @@ def main() -> None:
     for family, e in report["families"].items():
         o, s = e["overhead"], e["scaling"]
         table.add_row(family, f"{1000 * o['total_s_per_clip']:.1f}", f"{1000 * o['bare_render_s_per_clip']:.1f}",
-                      f"{o['overhead_ratio']:.3f}", f"{o['plain_overhead_ratio']:.3f}", f"{o['own_calls_ratio']:.3f}",
+                      f"{o['overhead_ratio']:.3f}", f"{o['plain_overhead_ratio']:.3f}",
+                      f"{o['own_calls_ratio']:.3f}",
                       f"{s[str(cores)]['speedup']:.2f}×",
                       f"{s[str(cores)]['startup_s']:.2f}",
                       f"{e['shadows_cost_ratio']:.2f}")

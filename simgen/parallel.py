@@ -117,7 +117,7 @@ EXECUTORS = ("local", "ray")
 
 def _execute_ray(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: int,
                  address: str | None) -> Iterator[list]:
-    """Chunks of groups as Ray tasks (1 CPU each), at most 2 per CPU in flight; files are written by the tasks."""
+    """Chunks of groups as Ray tasks (1 CPU each), at most 2 per CPU in flight; the tasks write the files."""
     try:
         import ray
     except ImportError:
@@ -140,14 +140,15 @@ def _execute_ray(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: in
             pending.append(remote.remote(root, spec, chunk))
 
 
-def render_tasks(root: str, spec: SceneSpec, tasks: list[GroupTask]) -> list[list[tuple[str, dict[str, Any]]]]:
+def render_tasks(root: str, spec: SceneSpec,
+                 tasks: list[GroupTask]) -> list[list[tuple[str, dict[str, Any]]]]:
     """Several groups in one call: one round trip to a worker per chunk instead of per group."""
     return [render_task(root, spec, task) for task in tasks]
 
 
 def _chunks(tasks: list[GroupTask], workers: int) -> list[list[GroupTask]]:
     # The parent shares the cores with the workers and spends ~1 ms of CPU per round trip (pickling,
-    # the pool's threads), ~5% of a core beside 2 workers at 18 ms a clip. Chunks of up to 8 groups
+    # the pool's threads), ~4% of a core beside 2 workers at 18 ms a clip. Chunks of up to 8 groups
     # cut that, while each worker still gets 16 or more chunks, so the last ones balance.
     size = max(1, min(8, len(tasks) // (16 * workers)))
     return [tasks[i:i + size] for i in range(0, len(tasks), size)]
