@@ -13,7 +13,7 @@ which the temporal margin is measured.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,6 +76,15 @@ _VIEW_FUNCS: dict[str, Callable[[np.ndarray, str], np.ndarray]] = {
     **{view: _selection(view) for view in ("original", "shuffled", "reversed", "single_frame")},
     "frame_mean": _frame_mean,
 }
+
+
+def rows_by_view(needs: Sequence[Sequence[str]]) -> Iterator[tuple[str, list[int]]]:
+    """Each view, in VIEWS order, with the positions of the clips whose ``needs`` name it; a view
+    that no clip needs is left out. How an encoder that builds views walks a batch."""
+    for view in VIEWS:
+        rows = [i for i, need in enumerate(needs) if view in need]
+        if rows:
+            yield view, rows
 
 
 def check_views(views: list[str]) -> list[str]:

@@ -116,13 +116,11 @@ class Encoder(ABC):
         ``frames[i]``; yields (view, its clips, wait for their (n, D) embeddings), one view at a
         time. Default: the views are made in numpy, then each view's clips go through
         :meth:`encode_async`."""
-        from evaluate.views import VIEWS, apply_view
+        from evaluate.views import apply_view, rows_by_view
 
-        for view in VIEWS:
-            rows = [i for i, need in enumerate(needs) if view in need]
-            if rows:
-                views = [np.ascontiguousarray(apply_view(view, frames[i], clips[i].clip_id)) for i in rows]
-                yield view, [clips[i] for i in rows], self.encode_async(views)
+        for view, rows in rows_by_view(needs):
+            views = [np.ascontiguousarray(apply_view(view, frames[i], clips[i].clip_id)) for i in rows]
+            yield view, [clips[i] for i in rows], self.encode_async(views)
 
     def timed_wait(self, wait: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
         """``wait``, its time counted as forward time: what it waits for is the device's forward."""

@@ -67,7 +67,7 @@ class _Pixels(Encoder):
         of the raw frames, as evaluate.views makes it, downsampled. Bit-identical to making each view
         first (tested), with a fifth of the downsampling and none of the loader's view copies. With
         ``frames=N`` a view is resampled after it is made, so those go the default way."""
-        from evaluate.views import VIEWS, frame_index, mean_frame
+        from evaluate.views import frame_index, mean_frame, rows_by_view
 
         if self.frames:
             yield from super().encode_views_async(clips, frames, needs)
@@ -75,10 +75,7 @@ class _Pixels(Encoder):
         with self.timed("preprocess_s"):
             small = [downsample(raw, self.size) if set(need) - {"frame_mean"} else None
                      for raw, need in zip(frames, needs, strict=True)]
-        for view in VIEWS:
-            rows = [i for i, need in enumerate(needs) if view in need]
-            if not rows:
-                continue
+        for view, rows in rows_by_view(needs):
             with self.timed("preprocess_s"):
                 if view == "frame_mean":
                     views = [np.repeat(downsample(mean_frame(frames[i])[None], self.size), len(frames[i]), axis=0)

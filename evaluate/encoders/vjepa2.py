@@ -136,16 +136,13 @@ class _VideoTransformer(Encoder):
         if not self._takes_as_is(frames):
             yield from super().encode_views_async(clips, frames, needs)
             return
-        from evaluate.views import VIEWS, frame_index
+        from evaluate.views import frame_index, rows_by_view
 
         with self.timed("preprocess_s"):
             raw = to_device(frames, self.device)  # (B, T, H, W, 3) uint8
             x = preprocess_tensor(raw, self.prep, self.dtype)  # (B, T, 3, h, w)
         n_clips, n_frames = raw.shape[:2]
-        for view in VIEWS:
-            rows = [i for i, need in enumerate(needs) if view in need]
-            if not rows:
-                continue
+        for view, rows in rows_by_view(needs):
             with self.timed("preprocess_s"):
                 # Indices go to the device as pinned non-blocking copies (see hf.py): no wait on the GPU.
                 everyone = len(rows) == n_clips
