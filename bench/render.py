@@ -51,14 +51,14 @@ def spec_for(family: str, *, groups: int, size: int = 256, frames: int | None = 
 def _pipeline(spec, out: Path, tasks, *, layered: bool) -> dict:
     """One pass over ``tasks``: wall time per clip, and the time inside getCameraImage."""
     captures: list[float] = []  # seconds inside Renderer.capture (the getCameraImage call), per call
-    Renderer.layered = layered
+    before, Renderer.layered = Renderer.layered, layered
     try:
         with calls_timed(Renderer, "capture", lambda _, seconds: captures.append(seconds)):
             start = time.perf_counter()
             clips = sum(len(render_task(str(out), spec, task)) for task in tasks)
             total = time.perf_counter() - start
     finally:
-        Renderer.layered = True
+        Renderer.layered = before
     camera = sum(captures)
     return {"clips": clips, "camera_calls": len(captures), "total_s_per_clip": total / clips,
             "camera_s_per_clip": camera / clips, "camera_ms_per_call": 1000 * camera / len(captures)}
