@@ -91,31 +91,47 @@ def premade_batch(encoder, batch: int, frames: int, dataset=None):
     return preprocess(clips, encoder.prep, encoder.device, torch.float32)
 
 
-def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200) -> dict:
-    """clips/s of ``model(pixel_values_videos=x)`` + mean pooling + copy to the host, on a pre-made tensor."""
+def model_forward(encoder, dtype: str):
+    """The encoder's own forward (simgen's fast V-JEPA 2 forward, or transformers' with
+    forward=transformers) as a function of a pre-made batch, in ``dtype``: another dtype runs on a
+    copy of the model, since casting bf16 weights to fp16 and back would change them."""
     import copy
 
     import torch
 
+    torch_dtype = getattr(torch, DTYPES[dtype])
+    if torch_dtype == encoder.dtype:
+        return encoder._forward
+    model = copy.deepcopy(encoder.model).to(torch_dtype)
+    if getattr(encoder, "fast", None) is not None:
+        from evaluate.encoders.fast_vjepa2 import FastVJEPA2Encoder
+
+        return FastVJEPA2Encoder(model)
+    return lambda x: model(pixel_values_videos=x, skip_predictor=True).last_hidden_state
+
+
+def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200) -> dict:
+    """clips/s of the encoder's forward + mean pooling + copy to the host, on a pre-made tensor."""
+    import torch
+
     device, torch_dtype = encoder.device, getattr(torch, DTYPES[dtype])
-    # Another dtype runs on a copy: casting bf16 weights to fp16 and back would change them.
-    model = encoder.model if torch_dtype == encoder.dtype else copy.deepcopy(encoder.model).to(torch_dtype)
+    forward = model_forward(encoder, dtype)
     x = x.to(torch_dtype)
     batch, frames = x.shape[:2]
     _reset_peak(device)
     try:
         with torch.inference_mode():
             for _ in range(2):  # warm-up: kernels chosen, memory pools filled
-                model(pixel_values_videos=x, skip_predictor=True).last_hidden_state.mean(dim=1).float().cpu()
+                forward(x).mean(dim=1).float().cpu()
             _sync(device)
             iters, start = 0, time.perf_counter()
             while iters < max_iters and (iters < 3 or time.perf_counter() - start < seconds):
-                model(pixel_values_videos=x, skip_predictor=True).last_hidden_state.mean(dim=1).float().cpu()
+                forward(x).mean(dim=1).float().cpu()
                 iters += 1
             _sync(device)
             wall = time.perf_counter() - start
     finally:
-        del model
+        del forward
     return {"kind": "bare", "batch": batch, "frames": frames, "dtype": dtype, "clips": iters * batch,
             "seconds": wall, "clips_per_s": iters * batch / wall, "peak_gib": _peak_gib(device)}
 
@@ -188,6 +204,23 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
             "decode_wait_s": waited, **spent, "peak_gib": _peak_gib(encoder.device)}
 
 
+def loader_startup(dataset, batch: int, workers: int, loaders: list[str], pin_memory: bool) -> list[dict]:
+    """Seconds from asking each loader for batches to the first and the fourth batch, in this process
+    (which holds the model: the torch loader forks its workers from it)."""
+    from evaluate.data import iter_view_batches
+
+    rows = []
+    work = [(c, ("original",)) for c in dataset.clips[:batch * 4]]
+    for loader in loaders:
+        start = time.perf_counter()
+        batches = iter_view_batches(dataset, work, batch_size=batch, workers=workers, loader=loader,
+                                    pin_memory=pin_memory)
+        marks = [time.perf_counter() - start for _ in batches]
+        rows.append({"loader": loader, "workers": workers, "batch": batch, "frames": dataset.frames,
+                     "first_batch_s": marks[0], "fourth_batch_s": marks[-1]})
+    return rows
+
+
 def render_dataset_here(out: Path, clips: int, frames: int, size: int) -> Path:
     """A falling_rising dataset for the benchmark (needs simgen's renderer, i.e. pybullet)."""
     import yaml
@@ -213,9 +246,10 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
     from evaluate.views import VIEWS
 
     t0 = time.perf_counter()
-    encoder = build_encoder(f"random-vjepa2:{args.size}", args.device)
+    spec = f"random-vjepa2:{args.size}" + (f",{args.options}" if args.options else "")
+    encoder = build_encoder(spec, args.device)
     device = encoder.device
-    log(f"random-vjepa2:{args.size} on {device} ({short_dtype(str(encoder.dtype).removeprefix('torch.'))}), "
+    log(f"{spec} on {device} ({short_dtype(str(encoder.dtype).removeprefix('torch.'))}), "
         f"built in {time.perf_counter() - t0:.1f} s")
     datasets = {}
     for path in args.data:
@@ -241,14 +275,22 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
             if ds is None or model_dtype not in bare:
                 continue
             # One view (the worst case: a decode and a copy per forward), then all five, as `evaluate
-            # run` embeds by default (one decode and one copy serve five forwards), with the first loader.
-            # Each queue depth after the first, with all views and the first loader.
-            paths = [(loader, ["original"], args.repeat, 1) for loader in args.loaders]
-            if args.all_views and args.loaders:
-                paths += [(args.loaders[0], list(VIEWS), args.repeat_all_views, depth) for depth in args.queue_depths]
+            # run` embeds by default (one decode and one copy serve five forwards).
+            # One view with the first loader; all views with each loader; other queue depths at the
+            # largest batch only (each path costs a full pass and a bare forward of device time).
+            paths = [(args.loaders[0], ["original"], args.repeat, 1)] if args.loaders else []
+            if args.all_views:
+                paths += [(loader, list(VIEWS), args.repeat_all_views, 1) for loader in args.loaders]
+                if args.loaders and batch == sizes[-1]:
+                    paths += [(args.loaders[0], list(VIEWS), args.repeat_all_views, depth)
+                              for depth in args.queue_depths if depth != 1]
             for loader, views, repeat, depth in paths:
-                full = full_path(encoder, ds, batch, loader, args.workers, repeat=repeat, views=views,
-                                 queue_depth=depth)
+                try:
+                    full = full_path(encoder, ds, batch, loader, args.workers, repeat=repeat, views=views,
+                                     queue_depth=depth)
+                except Exception as e:  # noqa: BLE001 — one failing path must not cost the others' figures
+                    log(f"  full B={batch} T={frames} {len(views)} view(s) {loader}: failed: {type(e).__name__}: {e}")
+                    continue
                 # Bare again right after: the ratio uses the mean of the two, so drift (clocks, other
                 # processes on the machine) between the measurements cancels to first order.
                 again = bare_forward(encoder, x, model_dtype, seconds=args.seconds)
@@ -268,9 +310,17 @@ def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
     except Exception as e:  # a diagnostic: the figures above still count
         syncs = [f"the check failed: {type(e).__name__}: {e}"]
     log(f"host waits for the GPU while queueing a batch: {len(syncs)}" + "".join(f"\n  {w}" for w in syncs))
-    return {"benchmark": "embed", "encoder": f"random-vjepa2:{args.size}", "machine": machine(device),
+    startup = []
+    if datasets and args.loaders:
+        first = datasets[min(datasets)]
+        startup = loader_startup(first, args.batch_sizes[-1], args.workers, args.loaders,
+                                 pin_memory=str(device).startswith("cuda"))
+        for row in startup:
+            log(f"loader start-up, {row['loader']}×{row['workers']}, B={row['batch']} T={row['frames']}: first batch "
+                f"{row['first_batch_s']:.3f} s, fourth {row['fourth_batch_s']:.3f} s")
+    return {"benchmark": "embed", "encoder": spec, "machine": machine(device),
             "args": {k: v for k, v in vars(args).items() if k != "func"}, "rows": rows, "efficiency": efficiency,
-            "sync_points": syncs,
+            "sync_points": syncs, "loader_startup": startup,
             "wall_s": time.perf_counter() - t0}
 
 
@@ -322,6 +372,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default=None, help="random-vjepa2 size: tiny, small, base, large (default large; "
                                                 "tiny with --quick)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--options", default="", help="encoder options, e.g. compile=1 or forward=transformers")
     p.add_argument("--batch-sizes", type=ints, default=[8, 16, 32], help="for clips of ≤16 frames")
     p.add_argument("--batch-sizes-long", type=ints, default=[4, 8], help="for longer clips")
     p.add_argument("--frames", type=ints, default=[16, 64], help="bare-forward frame counts")

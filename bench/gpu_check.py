@@ -62,115 +62,189 @@ def render(out: Path) -> None:
         print(f"{path}: {clips} clips, {frames} frames, 256²: {size / 2**20:.1f} MiB")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(ROOT / "bench" / "gpu_data"), help="folder holding the carried datasets")
-    p.add_argument("--render", metavar="DIR", help="render the carried datasets into DIR and stop (needs pybullet)")
-    p.add_argument("--quick", action="store_true", help="tiny model on the CPU (a smoke run of this script)")
-    p.add_argument("--simulate-gpu-box", action="store_true", help="block " + ", ".join(ABSENT_ON_GPU_BOX))
-    p.add_argument("--out", default=os.environ.get("OUT") or None, help="copy results here (default: $OUT)")
-    p.add_argument("--loaders", default="torch", help="decoding loaders for the full path, e.g. torch,threads "
-                                                      "(CUDA runs use torch; see bench/embed.py)")
-    p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
-    args = p.parse_args()
-    if args.render:
-        render(Path(args.render))
-        return
-    if args.simulate_gpu_box:
-        simulate_gpu_box()
-    started = time.perf_counter()
+class Phases:
+    """Runs the check's phases in order; a phase that fails is logged and the next one still runs, and
+    the results so far are written after each (to bench/results and $OUT), so a run cut short at its
+    time limit still leaves every finished figure."""
 
-    from rich.console import Console
+    def __init__(self, name: str, out_root: Path, log):
+        self.name, self.out_root, self.log = name, out_root, log
+        self.payload: dict = {"phases": {}, "errors": {}}
+        self.started = time.perf_counter()
 
-    console = Console(width=max(Console().width, 120))
-    present = {m: importlib.util.find_spec(m) is not None
-               for m in ("torch", "transformers", "sklearn", "scipy", "matplotlib", *ABSENT_ON_GPU_BOX)}
-    console.print("modules: " + ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in present.items()))
-    from evaluate.data import video_decoder
-    from evaluate.errors import EvaluateError
+    def run(self, phase: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        self.log(f"[bold]── {phase}[/bold] (at {t0 - self.started:.0f} s)")
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 — a diagnostic run: record it and go on
+            import traceback
 
-    try:
-        decoder = video_decoder()
-        console.print(f"video decoder: {decoder}")
-    except EvaluateError as e:  # still measure the bare forward, which needs no decoding
-        decoder = None
-        console.print(f"[red]{e}[/red]: measuring the bare forward only (no efficiency, no evaluate run)")
-    assert "pybullet" not in sys.modules, "evaluate imported pybullet"
+            self.payload["errors"][phase] = f"{type(e).__name__}: {e}"
+            self.log(f"[red]{phase} failed[/red]: {type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
+            result = None
+        self.payload["phases"][phase] = round(time.perf_counter() - t0, 1)
+        self.save()
+        return result
 
-    import embed
+    def save(self) -> Path:
+        import embed
 
-    data = Path(args.data)
-    dirs = [str(data / name) for name in DATASETS if (data / name / "dataset.json").is_file()]
-    if not dirs:
-        raise SystemExit(f"no datasets under {data}; render them first: python bench/gpu_check.py --render {data}")
-    bench_args = embed.parser().parse_args(["--workers", str(args.workers), "--seconds", "2", "--repeat", "4",
-                                            "--batch-sizes", "8,16,32", "--batch-sizes-long", "4,8",
-                                            "--dtypes", "bf16,fp32", "--loaders", args.loaders])
-    bench_args.data = dirs
-    if args.quick:
-        embed.apply_quick(bench_args)
-    if decoder is None:
-        bench_args.loaders = []
-    bench_args.size = bench_args.size or "large"
-    payload = embed.run_benchmark(bench_args, log=lambda s: console.print(s, highlight=False))
-    console.print(embed.table(payload))
+        self.payload["total_wall_s"] = round(time.perf_counter() - self.started, 1)
+        path = embed.write(self.payload, self.name)
+        (self.out_root / self.name).write_text(json.dumps(self.payload, indent=1) + "\n")
+        return path
 
-    # The end-to-end run, through the runner (what `evaluate run` calls), all five views, linear probe.
+
+def timed_run(datasets: list[str], encoders: list[str], out_root: Path, name: str, *, batch_size, workers: int,
+              device: str, bootstrap: int, log) -> dict:
+    """One `evaluate run` (through the runner: the GPU box may lack typer) from a bare cache, timed.
+    The run folder is temporary; its report.md is kept as OUT_ROOT/NAME_report.md (the device tool
+    brings back 8 files at most)."""
+    import shutil
+
     from evaluate.runner import RunConfig, run
 
-    spec = "random-vjepa2:tiny" if args.quick else "random-vjepa2"
-    out_root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gpu_check-"))
-    if decoder is None:
-        path = embed.write(payload, "gpu_check.json")
-        (out_root / "gpu_check.json").write_text(json.dumps(payload, indent=1) + "\n")
-        raise SystemExit(f"no video decoder: wrote the bare-forward figures to {path}")
-    run_dir = out_root / "evaluate_run"
-    with tempfile.TemporaryDirectory() as cache:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / name
         t0 = time.perf_counter()
-        result = run(RunConfig([dirs[0]], [spec], str(run_dir), cache=cache, n_bootstrap=200,
-                               batch_size=16 if not args.quick else 8, workers=args.workers,
-                               device="cpu" if args.quick else "auto"),
-                     log=lambda s: console.print(s, highlight=False))
-        e2e_wall = time.perf_counter() - t0
-    try:
-        from evaluate.report import rich_tables, write_reports
+        result = run(RunConfig(datasets, encoders, str(out), cache=str(Path(tmp) / "cache"), n_bootstrap=bootstrap,
+                               batch_size=batch_size, workers=workers, device=device), log=log)
+        wall = time.perf_counter() - t0
+        try:
+            from evaluate.report import write_reports
 
-        for t in rich_tables(result):
-            console.print(t)
-        write_reports(run_dir)
-    except ImportError as e:  # matplotlib absent: results.json is still there
-        console.print(f"report skipped ({e})")
-    timings = result["encoders"][0]["timings"]
+            md, _ = write_reports(out)
+            shutil.copy(md, out_root / f"{name}_report.md")
+        except ImportError as e:  # matplotlib absent: results.json is still there
+            log(f"report skipped ({e})")
+    timings = {e["encoder"]: e["timings"] for e in result["encoders"]}
+    return {"datasets": [Path(d).name for d in datasets], "encoders": encoders, "wall_s": round(wall, 1),
+            "timings": timings, "results": len(result["results"])}
 
+
+def summarise(payload: dict, e2e: dict | None) -> dict:
     eff = payload["efficiency"]
     bare = [r for r in payload["rows"] if r["kind"] == "bare"]
     model_dtype = eff[0]["dtype"] if eff else "bf16"
-    summary = {
+    return {
         "device": payload["machine"]["gpu"] or "CPU", "encoder": payload["encoder"],
         "pipeline_efficiency": {f"T={e['frames']} B={e['batch']} {e['views']}view {e['loader']} depth {e['queue_depth']}":
                                 [round(e["efficiency"], 3), round(e["steady_efficiency"], 3)] for e in eff},
         "pipeline_efficiency_is": "[whole run, after the loader's start-up]",
-        "best_efficiency": {f"{views} view(s)": max((e["efficiency"] for e in eff
-                                                     if e["loader"] == "torch" and e["views"] == views), default=None)
-                            for views in sorted({e["views"] for e in eff})},
+        "best_efficiency": {f"T={t} {views} view(s)": max((e["efficiency"] for e in eff
+                                                           if e["views"] == views and e["frames"] == t), default=None)
+                            for t in sorted({e["frames"] for e in eff}) for views in sorted({e["views"] for e in eff})},
         "bare_clips_per_s": {f"T={r['frames']} B={r['batch']} {r['dtype']}": round(r["clips_per_s"], 2)
                              for r in bare},
         "best_bare_clips_per_s": {f"T={t}": max((r["clips_per_s"] for r in bare if r["frames"] == t and
                                                  r["dtype"] == model_dtype), default=None)
                                   for t in sorted({r["frames"] for r in bare})},
         "host_waits_for_gpu_while_queueing": payload["sync_points"],
+        "loader_startup": payload.get("loader_startup"),
         "peak_gpu_gib": max((r["peak_gib"] or 0 for r in payload["rows"]), default=0) or None,
-        "e2e": {"dataset": dirs[0], "encoder": spec, "wall_s": round(e2e_wall, 1),
-                "embed_clip_views_per_s": round(timings["clips"] / timings["embed_wall_s"], 2),
-                "results": len(result["results"])},
-        "total_wall_s": round(time.perf_counter() - started, 1),
+        "e2e": e2e,
     }
-    payload["summary"] = summary
-    name = "gpu_check-quick.json" if args.quick else "gpu_check.json"
-    path = embed.write(payload, name)
-    (out_root / name).write_text(json.dumps(payload, indent=1) + "\n")
-    console.print_json(json.dumps(summary))
-    console.print(f"wrote {path} and {out_root / name}; evaluate run in {run_dir}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(ROOT / "bench" / "gpu_data"), help="folder holding the carried datasets")
+    p.add_argument("--datasets", nargs="*", default=None,
+                   help="dataset dirs for the pipeline (16 and 64 frames); default: those under --data")
+    p.add_argument("--demo", nargs="*", default=[],
+                   help="the demo's datasets: time `make demo`'s evaluate step with random-vjepa2 (ViT-L)")
+    p.add_argument("--render", metavar="DIR", help="render the carried datasets into DIR and stop (needs pybullet)")
+    p.add_argument("--quick", action="store_true", help="tiny model on the CPU (a smoke run of this script)")
+    p.add_argument("--simulate-gpu-box", action="store_true", help="block " + ", ".join(ABSENT_ON_GPU_BOX))
+    p.add_argument("--out", default=os.environ.get("OUT") or None, help="copy results here (default: $OUT)")
+    p.add_argument("--loaders", default="torch,threads", help="decoding loaders measured with all views")
+    p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
+    p.add_argument("--skip", default="", help="phases to skip: forward,pipeline,e2e,demo")
+    args = p.parse_args()
+    if args.render:
+        render(Path(args.render))
+        return
+    if args.simulate_gpu_box:
+        simulate_gpu_box()
+
+    from rich.console import Console
+
+    console = Console(width=max(Console().width, 120))
+
+    def log(s):
+        console.print(s, highlight=False)
+
+    present = {m: importlib.util.find_spec(m) is not None
+               for m in ("torch", "transformers", "sklearn", "scipy", "matplotlib", *ABSENT_ON_GPU_BOX)}
+    log("modules: " + ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in present.items()))
+    from evaluate.data import video_decoder
+    from evaluate.errors import EvaluateError
+
+    try:
+        decoder = video_decoder()
+        log(f"video decoder: {decoder}")
+    except EvaluateError as e:  # still measure the bare forward, which needs no decoding
+        decoder = None
+        log(f"[red]{e}[/red]: measuring the forward only (no pipeline, no evaluate run)")
+    assert "pybullet" not in sys.modules, "evaluate imported pybullet"
+
+    import embed
+    import forward
+
+    skip = set(args.skip.split(","))
+    out_root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gpu_check-"))
+    out_root.mkdir(parents=True, exist_ok=True)
+    phases = Phases("gpu_check-quick.json" if args.quick else "gpu_check.json", out_root, log)
+    result = phases.payload
+
+    # 1. The forward alone: simgen's against transformers', ViT-L and ViT-g.
+    if "forward" not in skip:
+        fargs = forward.parser().parse_args([])
+        if args.quick:
+            forward.apply_quick(fargs)
+        result["forward"] = phases.run("forward", forward.run, fargs, log=log)
+
+    # 2. The pipeline: evaluate's full path against the bare forward, one and five views.
+    data = Path(args.data)
+    dirs = args.datasets or [str(data / name) for name in DATASETS if (data / name / "dataset.json").is_file()]
+    payload = None
+    if "pipeline" not in skip and decoder is not None and dirs:
+        bench_args = embed.parser().parse_args(["--workers", str(args.workers), "--seconds", "2", "--repeat", "1",
+                                                "--batch-sizes", "16,32", "--batch-sizes-long", "8",
+                                                "--dtypes", "bf16", "--loaders", args.loaders,
+                                                "--queue-depths", "1,2"])
+        bench_args.data = dirs
+        if args.quick:
+            embed.apply_quick(bench_args)
+            bench_args.loaders = args.loaders.split(",")
+        bench_args.size = bench_args.size or "large"
+        payload = phases.run("pipeline", embed.run_benchmark, bench_args, log=log)
+        if payload:
+            result["pipeline"] = payload
+            console.print(embed.table(payload))
+
+    # 3. An end-to-end `evaluate run` (all five views, linear probes) on the 16-frame dataset.
+    spec = "random-vjepa2:tiny" if args.quick else "random-vjepa2"
+    device = "cpu" if args.quick else "auto"
+    e2e = None
+    if "e2e" not in skip and decoder is not None and dirs:
+        e2e = phases.run("e2e", timed_run, [dirs[0]], [spec], out_root, "evaluate_run", batch_size=None,
+                         workers=args.workers, device=device, bootstrap=200, log=log)
+        result["e2e"] = e2e
+
+    # 4. `make demo`'s evaluate step with ViT-L in place of :tiny (same datasets, encoders, bootstrap).
+    if args.demo and "demo" not in skip and decoder is not None:
+        result["demo"] = phases.run("demo", timed_run, args.demo, ["pixels", "motion", spec],
+                                    out_root, "demo_run", batch_size=None, workers=args.workers, device=device,
+                                    bootstrap=1000, log=log)
+
+    if payload:
+        result["summary"] = summarise(payload, e2e)
+        console.print_json(json.dumps(result["summary"]))
+    path = phases.save()
+    log(f"phases (s): {result['phases']}; errors: {result['errors'] or 'none'}")
+    log(f"wrote {path} and {out_root / phases.name}")
 
 
 if __name__ == "__main__":

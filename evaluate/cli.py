@@ -41,7 +41,8 @@ def run(
     target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
     cache: Annotated[Path | None, typer.Option(help="shared embedding cache; default: OUT/embeddings")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
-    batch_size: Annotated[int, typer.Option(help="clips per encoder forward")] = 8,
+    batch_size: Annotated[int | None, typer.Option(help="clips per encoder forward; default 32 on CUDA, 8 "
+                                                        "elsewhere")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
     workers: Annotated[int, typer.Option(help="decoding threads, or DataLoader processes on CUDA")] = 2,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
@@ -59,7 +60,7 @@ def run(
     from evaluate.runner import run as run_eval
     from evaluate.views import VIEWS
 
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"--batch-size {batch_size}: must be ≥ 1")
     config = RunConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
                        views=list(view or VIEWS), probes=list(probe or ["linear"]), targets=list(target) if target else None,

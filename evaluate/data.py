@@ -190,7 +190,7 @@ class ViewBatch:
     """One batch of clips, decoded and put under the views each clip still needs.
 
     ``views[view]`` is (clips, frames): frames is one (B, T, H, W, 3) uint8 array when the clips
-    share a shape (pinned memory on CUDA with the torch loader), else a list of (T, H, W, 3) arrays.
+    share a shape (pinned memory on CUDA), else a list of (T, H, W, 3) arrays.
     ``bad`` holds the clips that could not be decoded, with their error, in clip order.
     """
 
@@ -276,26 +276,41 @@ def _torch_batches(dataset: EvalDataset, work: list, batch_size: int, workers: i
                     for v, (idx, f) in views.items()}
 
 
-def _thread_batches(dataset: EvalDataset, work: list, batch_size: int, workers: int):
+def _stack_pinned(arrays: list):
+    """As :func:`_stack`, into page-locked memory (from torch's caching host allocator, so reused
+    from batch to batch): the host→device copy then starts from it as it is."""
+    if len({tuple(a.shape) for a in arrays}) != 1:
+        return list(arrays)
+    import torch
+
+    out = torch.empty((len(arrays), *arrays[0].shape), dtype=torch.uint8, pin_memory=True).numpy()
+    return np.stack(arrays, out=out)
+
+
+def _thread_batches(dataset: EvalDataset, work: list, batch_size: int, workers: int, pin_memory: bool = False):
     def load(item: tuple[int, tuple[ClipRef, Sequence[str]]]):
         index, (clip, views) = item
         return index, _decode_views(dataset, clip, views)
 
+    stack = _stack_pinned if pin_memory else _stack
     indexed = list(enumerate(work))
     batches = [indexed[i:i + batch_size] for i in range(0, len(indexed), batch_size)]
     if workers <= 1:
         for batch in batches:
-            yield _group([load(item) for item in batch], _stack)
+            yield _group([load(item) for item in batch], stack)
         return
+    # Nothing to start: the first clips are being decoded as soon as this is called (the torch loader
+    # forks its workers first). Decoders release the GIL; views built on the device leave the main
+    # thread only the stacking.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = None
         for batch in batches:  # one batch of lookahead: memory stays bounded
             future = [pool.submit(load, item) for item in batch]
             if pending is not None:
-                yield _group([f.result() for f in pending], _stack)
+                yield _group([f.result() for f in pending], stack)
             pending = future
         if pending is not None:
-            yield _group([f.result() for f in pending], _stack)
+            yield _group([f.result() for f in pending], stack)
 
 
 def iter_view_batches(dataset: EvalDataset, work: Sequence[tuple[ClipRef, Sequence[str]]], *, batch_size: int = 8,
@@ -306,7 +321,8 @@ def iter_view_batches(dataset: EvalDataset, work: Sequence[tuple[ClipRef, Sequen
     ``loader="threads"``: ``workers`` decoding threads in this process, one batch of lookahead.
     ``loader="torch"``: a torch DataLoader with ``workers`` processes (decoding, views and stacking
     leave the main process, so they overlap with the encoder's forward instead of contending for
-    the GIL), ``prefetch_factor`` 2 per worker, and pinned memory when ``pin_memory`` (CUDA).
+    the GIL), ``prefetch_factor`` 2 per worker. Either stacks batches in pinned memory when ``pin_memory``
+    (CUDA).
     Either way memory is bounded by a few batches, whatever the dataset size, and a clip that
     cannot be decoded comes back in ``bad`` instead of stopping the others.
     """
@@ -318,7 +334,7 @@ def iter_view_batches(dataset: EvalDataset, work: Sequence[tuple[ClipRef, Sequen
     if loader == "torch":
         batches = _torch_batches(dataset, work, batch_size, workers, pin_memory)
     else:
-        batches = _thread_batches(dataset, work, batch_size, workers)
+        batches = _thread_batches(dataset, work, batch_size, workers, pin_memory)
     for bad, views in batches:
         bad_clips = []
         for index, message in bad:

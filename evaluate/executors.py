@@ -32,11 +32,18 @@ Work = list[tuple[Any, list[str]]]  # [(ClipRef, views it still needs)]
 
 
 def resolve_loader(loader: str, device: str) -> tuple[str, bool]:
-    """(loader, pin_memory): ``auto`` is the torch DataLoader on CUDA and threads elsewhere."""
+    """(loader, pin_memory): ``auto`` is the torch DataLoader on CUDA and threads elsewhere. On CUDA
+    either loader hands over batches in pinned memory."""
     cuda = str(device).startswith("cuda")
     if loader == "auto":
         loader = "torch" if cuda else "threads"
-    return loader, cuda and loader == "torch"
+    return loader, cuda
+
+
+def default_batch_size(device: str) -> int:
+    """Clips per forward when --batch-size is not given: 32 on CUDA, where ViT-L's forward at 8 leaves
+    the GPU underfed (the launch overhead and the small products; see the README), 8 on a CPU."""
+    return 32 if str(device).startswith("cuda") else 8
 
 
 def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, Path],
@@ -56,7 +63,7 @@ def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], g
 
 
 def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
-               cache: EmbeddingCache, *, batch_size: int, workers: int, loader: str, skip_bad: bool,
+               cache: EmbeddingCache, *, batch_size: int | None, workers: int, loader: str, skip_bad: bool,
                bad: dict[tuple[str, str], str], log: Log, queue_depth: int = 1) -> float:
     """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
     (so an interrupted run keeps everything finished before the interruption). Returns the seconds
@@ -64,6 +71,7 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
     ``skip_bad`` is recorded in ``bad`` and left out. ``queue_depth``: forwards queued on the device
     beyond the one whose result is being fetched (bench/embed.py measures 1 against 2)."""
     loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
+    batch_size = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
     waited = 0.0
     pending: list[tuple[str, list, Callable[[], np.ndarray]]] = []
 
@@ -126,7 +134,7 @@ class EmbedActor:
             return {"error": self.error}
         return {"identity": self.encoder.identity(), "name": self.encoder.name, "device": self.encoder.device}
 
-    def embed(self, root: str, chunk: list[tuple[str, list[str]]], cache_root: str, *, batch_size: int,
+    def embed(self, root: str, chunk: list[tuple[str, list[str]]], cache_root: str, *, batch_size: int | None,
               workers: int, loader: str) -> dict[str, Any]:
         """Embed ``chunk`` = [(clip_id, views)] of the dataset at ``root`` into the cache at ``cache_root``."""
         dataset = self.datasets.get(root) or self.datasets.setdefault(root, open_dataset(root))
@@ -174,7 +182,7 @@ def start_actors(spec: str, device: str, address: str | None, actors: int | None
 
 
 def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cache: EmbeddingCache, *,
-                   device: str, address: str | None, actors: int | None, batch_size: int, workers: int,
+                   device: str, address: str | None, actors: int | None, batch_size: int | None, workers: int,
                    loader: str, skip_bad: bool, bad: dict[tuple[str, str], str],
                    log: Log) -> tuple[dict[str, Any], dict[str, float], list[str]]:
     """Embed every dataset with ``spec`` on Ray actors into ``cache``. Returns (identity, timings,
@@ -204,7 +212,7 @@ def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cac
             reader.hits = reader.misses = 0
             log(f"{spec} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, {len(todo)} clips to "
                 f"embed on {len(pool)} Ray actor(s)")
-            chunk_size = max(batch_size * 4, 16)
+            chunk_size = max((batch_size or default_batch_size(device)) * 4, 16)
             chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
             results = _dispatch(ray, pool, chunks, str(dataset.root), str(cache.root.resolve()),
                                 dict(batch_size=batch_size, workers=workers, loader=loader))

@@ -47,7 +47,7 @@ class RunConfig:
     targets: list[str] | None = None  # default: every target of every dataset
     cache: str | None = None  # default: OUT/embeddings
     skip_bad: bool = False
-    batch_size: int = 8
+    batch_size: int | None = None  # clips per forward; None: 32 on CUDA, 8 elsewhere
     device: str = "auto"
     workers: int = 2  # decoding threads, or DataLoader processes on CUDA (see loader)
     n_bootstrap: int = 1000

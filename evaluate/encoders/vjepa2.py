@@ -40,14 +40,35 @@ VIDEO_OPTIONS = {
     "layer": "read hidden_states[layer] (1..L, negative from the end) instead of the final output",
     "frames": "resample every clip to this many frames first",
 }
-
-# random-vjepa2 sizes: (hidden, layers, heads, crop). large is the ViT-L of vjepa2-vitl-fpc64-256.
-RANDOM_SIZES = {
-    "tiny": (96, 2, 4, 32),  # for tests and smoke runs
-    "small": (384, 12, 6, 128),
-    "base": (768, 12, 12, 256),
-    "large": (1024, 24, 16, 256),
+VJEPA2_OPTIONS = {
+    **VIDEO_OPTIONS,
+    "forward": "fast (default: simgen's forward of the same weights, evaluate/encoders/fast_vjepa2.py) or "
+               "transformers (VJEPA2Model's own); the two agree to the dtype's rounding",
+    "compile": "1: torch.compile each block of the fast forward (fuses the elementwise work; compiles once "
+               "per batch shape, tens of seconds on a GPU); default 0",
 }
+FORWARDS = ("fast", "transformers")
+
+# random-vjepa2 sizes: (hidden, layers, heads, crop, mlp ratio). large and giant are the ViT-L and ViT-g
+# (1B) of vjepa2-vitl-fpc64-256 and vjepa2-vitg-fpc64-256.
+RANDOM_SIZES = {
+    "tiny": (96, 2, 4, 32, 4.0),  # for tests and smoke runs
+    "small": (384, 12, 6, 128, 4.0),
+    "base": (768, 12, 12, 256, 4.0),
+    "large": (1024, 24, 16, 256, 4.0),
+    "giant": (1408, 40, 22, 256, 48 / 11),
+}
+
+
+def random_config(size: str) -> Any:
+    """The VJEPA2Config of a random-vjepa2 size."""
+    from transformers import VJEPA2Config
+
+    hidden, layers, heads, crop, mlp_ratio = RANDOM_SIZES[size]
+    return VJEPA2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, mlp_ratio=mlp_ratio,
+                        crop_size=crop, patch_size=16, tubelet_size=2, frames_per_clip=64,
+                        pred_hidden_size=max(hidden // 2, 48), pred_num_hidden_layers=1,
+                        pred_num_attention_heads=4, attn_implementation="sdpa")
 
 
 class _VideoTransformer(Encoder):
@@ -184,13 +205,38 @@ class VJEPA2(_VideoTransformer):
     description = "V-JEPA 2 video encoder (transformers AutoModel), hub id or local dir"
     example = "vjepa2:facebook/vjepa2-vitl-fpc64-256"
     arg_required = arg_allowed = True
+    option_help = VJEPA2_OPTIONS
+
+    def __init__(self, spec, device="cpu"):
+        super().__init__(spec, device)
+        self.forward_kind = self.option("forward", "fast")
+        if self.forward_kind not in FORWARDS:
+            raise EncoderError(f"{self.name}: forward={self.forward_kind!r}; use forward=fast or forward=transformers")
+        self.compiled = bool(self.option("compile", 0, int))
+        if self.compiled and self.forward_kind != "fast":
+            raise EncoderError(f"{self.name}: compile=1 applies to forward=fast only")
+        self.fast = None
+        if self.forward_kind == "fast":
+            from evaluate.encoders.fast_vjepa2 import FastVJEPA2Encoder
+
+            self.fast = FastVJEPA2Encoder(self.model, compile=self.compiled)
 
     def _load(self):
         from transformers import AutoModel
 
         return self._load_pretrained(AutoModel, "crop_size")
 
+    def identity(self):
+        # The two forwards differ in bf16 rounding, so their embeddings are cached apart; compiling
+        # changes only the fusion of the same operations and shares the fast forward's key.
+        return {**super().identity(), "forward": self.forward_kind}
+
     def _forward(self, x):
+        if self.fast is not None:
+            try:
+                return self.fast(x, layer=self.layer)
+            except IndexError as e:
+                raise EncoderError(f"{self.name}: {e}") from None
         outputs = self.model(pixel_values_videos=x, skip_predictor=True, output_hidden_states=self.layer is not None)
         return select_hidden(outputs, self.layer, self.name)
 
@@ -218,34 +264,71 @@ class VideoMAE(_VideoTransformer):
 class RandomVJEPA2(VJEPA2):
     kind = "random-vjepa2"
     description = ("V-JEPA 2 architecture with random weights (seed 0, or seed=N): what the architecture gives "
-                   f"without pretraining; sizes {', '.join(RANDOM_SIZES)} (default large = ViT-L)")
+                   f"without pretraining; sizes {', '.join(RANDOM_SIZES)} (default large = ViT-L; giant = ViT-g)")
     example = "random-vjepa2:small"
     arg_required = False
-    option_help = {**VIDEO_OPTIONS, "seed": "seed of the random weights (default 0); several seeds give a spread"}
+    option_help = {**VJEPA2_OPTIONS, "seed": "seed of the random weights (default 0); several seeds give a spread"}
     seed = 0
 
     def _load(self):
         import torch
         import transformers
-        from transformers import VJEPA2Config, VJEPA2Model
 
         self.seed = self.option("seed", 0, int)
         size = self.spec.arg or "large"
         if size not in RANDOM_SIZES:
             raise EncoderError(f"random-vjepa2:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
-        hidden, layers, heads, crop = RANDOM_SIZES[size]
-        config = VJEPA2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                              crop_size=crop, patch_size=16, tubelet_size=2, frames_per_clip=64,
-                              pred_hidden_size=max(hidden // 2, 48), pred_num_hidden_layers=1,
-                              pred_num_attention_heads=4, attn_implementation="sdpa")
-        # A private generator state: the global RNG of the caller is left as it was.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            model = VJEPA2Model(config).to(self.dtype)
+        hidden, layers, heads, crop, _ = RANDOM_SIZES[size]
+        config = random_config(size)
+        model = random_model(config, self.seed).to(self.dtype)
         prep = Preprocessing(crop, crop, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="random-vjepa2")
         checkpoint = {"random_size": size, "seed": self.seed, "config": [hidden, layers, heads, crop],
-                      "torch": torch.__version__, "transformers": transformers.__version__}
+                      "init": "normal-0.02-once", "torch": torch.__version__,
+                      "transformers": transformers.__version__}
         return model, checkpoint, prep
+
+
+def random_model(config: Any, seed: int, device: str = "cpu") -> Any:
+    """A VJEPA2Model with transformers' initial distribution, each weight drawn once, on the CPU by
+    default (the same weights on every machine with the same torch).
+
+    Built on the meta device and drawn here: constructing it normally draws every weight three times
+    (nn.Linear's own init, then PreTrainedModel's normal, then V-JEPA 2's truncated normal), 6 of the
+    7 s a ViT-L takes on 2 cores. Linear and Conv3d weights are normal(0, initializer_range): the
+    truncated normal transformers uses cuts at ±2 absolute, 100 standard deviations out, so it is the
+    same distribution; biases are zero, layer norms one and zero, and the predictor's mask tokens
+    zero, as transformers initialises them. Every parameter is checked to have been drawn."""
+    import torch
+    from torch import nn
+    from transformers import VJEPA2Model
+
+    with torch.device("meta"):
+        model = VJEPA2Model(config)
+    model.to_empty(device=device)
+    std = config.initializer_range
+    drawn: set[int] = set()
+    # A private generator state: the global RNG of the caller is left as it was.
+    with torch.random.fork_rng(devices=[] if device == "cpu" else [device]), torch.no_grad():
+        torch.manual_seed(seed)
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Conv3d)):
+                module.weight.normal_(0.0, std)
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.fill_(1.0)
+            else:
+                continue
+            drawn.add(id(module.weight))
+            if module.bias is not None:
+                module.bias.zero_()
+                drawn.add(id(module.bias))
+        for name, param in model.named_parameters():
+            if id(param) not in drawn:
+                if not name.endswith("mask_tokens"):
+                    raise ValueError(f"random_model: no initialisation for {name}")
+                param.zero_()
+    if any(True for _ in model.buffers()):
+        raise ValueError("random_model: VJEPA2Model has buffers, which to_empty leaves undefined")
+    return model.eval()
 
 
 def _frame_sum(frames: Any) -> Any:

@@ -223,9 +223,11 @@ def test_clips_the_model_resamples_make_their_views_in_numpy():
 
 
 @pytest.mark.gpu
-def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch):
-    """The DataLoader pins each batch in its own thread; the array it hands over must still be seen
-    as pinned, or ``to_device`` would copy ~100 MB a batch into fresh pinned memory on the main thread."""
+@pytest.mark.parametrize("loader", ["torch", "threads"])
+def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch, loader):
+    """The DataLoader pins each batch in its own thread, and the threads loader stacks into pinned
+    memory; the array handed over must still be seen as pinned, or ``to_device`` would copy ~100 MB a
+    batch into fresh pinned memory on the main thread."""
     import torch
 
     import evaluate.data as data
@@ -236,7 +238,7 @@ def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch)
     import multiprocessing
     from types import SimpleNamespace
 
-    if multiprocessing.get_start_method() != "fork":
+    if loader == "torch" and multiprocessing.get_start_method() != "fork":
         pytest.skip("the loader's workers must fork to see the patched reader")
     frames = clips(6, t=8, size=48, seed=5)
     refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling", split="train") for i in range(6)]
@@ -245,7 +247,7 @@ def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch)
     monkeypatch.setattr(data, "read_clip", lambda dataset, clip: frames[int(clip.clip_id[6:12])])
     work = [(ref, ("original",)) for ref in refs]
     batches = list(data.iter_view_batches(SimpleNamespace(name="synthetic"), work, batch_size=4, workers=2,
-                                          loader="torch", pin_memory=True))
+                                          loader=loader, pin_memory=True))
     assert [len(b.views["original"][0]) for b in batches] == [4, 2]
     for k, batch in enumerate(batches):
         host = torch.from_numpy(batch.views["original"][1])
