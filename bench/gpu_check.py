@@ -158,7 +158,9 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="tiny model on the CPU (a smoke run of this script)")
     p.add_argument("--simulate-gpu-box", action="store_true", help="block " + ", ".join(ABSENT_ON_GPU_BOX))
     p.add_argument("--out", default=os.environ.get("OUT") or None, help="copy results here (default: $OUT)")
-    p.add_argument("--loaders", default="torch,threads", help="decoding loaders measured with all views")
+    p.add_argument("--loaders", default="threads,torch",
+                   help="decoding loaders: the first (the default, threads) measured with one view and all five, "
+                        "the others with all five")
     p.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)))
     p.add_argument("--skip", default="", help="phases to skip: forward,pipeline,e2e,demo")
     args = p.parse_args()
@@ -211,9 +213,9 @@ def main() -> None:
     payload = None
     if "pipeline" not in skip and decoder is not None and dirs:
         bench_args = embed.parser().parse_args(["--workers", str(args.workers), "--seconds", "2", "--repeat", "1",
-                                                "--batch-sizes", "16,32", "--batch-sizes-long", "8",
+                                                "--batch-sizes", "32", "--batch-sizes-long", "8",
                                                 "--dtypes", "bf16", "--loaders", args.loaders,
-                                                "--queue-depths", "1,2"])
+                                                "--queue-depths", "1"])
         bench_args.data = dirs
         if args.quick:
             embed.apply_quick(bench_args)

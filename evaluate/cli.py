@@ -44,9 +44,9 @@ def run(
     batch_size: Annotated[int | None, typer.Option(help="clips per encoder forward; default 32 on CUDA, 8 "
                                                         "elsewhere")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
-    workers: Annotated[int, typer.Option(help="decoding threads, or DataLoader processes on CUDA")] = 2,
+    workers: Annotated[int, typer.Option(help="decoding threads (DataLoader processes with --loader torch)")] = 2,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
-    loader: Annotated[str, typer.Option(help="auto (torch DataLoader + pinned memory on CUDA, else threads), "
+    loader: Annotated[str, typer.Option(help="auto (= threads; batches in pinned memory on CUDA), "
                                              "threads or torch")] = "auto",
     executor: Annotated[str, typer.Option(help="local, or ray: one actor per GPU, clips sharded (pip install "
                                                "'simgen[ray]'; the cache must be on a shared filesystem)")] = "local",

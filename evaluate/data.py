@@ -330,7 +330,7 @@ def iter_view_batches(dataset: EvalDataset, work: Sequence[tuple[ClipRef, Sequen
         raise ValueError(f"loader {loader!r}: allowed: {', '.join(LOADERS)}")
     work = [(clip, tuple(views)) for clip, views in work]
     if loader == "auto":
-        loader = "torch" if pin_memory else "threads"
+        loader = "threads"
     if loader == "torch":
         batches = _torch_batches(dataset, work, batch_size, workers, pin_memory)
     else:

@@ -32,12 +32,13 @@ Work = list[tuple[Any, list[str]]]  # [(ClipRef, views it still needs)]
 
 
 def resolve_loader(loader: str, device: str) -> tuple[str, bool]:
-    """(loader, pin_memory): ``auto`` is the torch DataLoader on CUDA and threads elsewhere. On CUDA
-    either loader hands over batches in pinned memory."""
-    cuda = str(device).startswith("cuda")
+    """(loader, pin_memory): ``auto`` is threads. On CUDA either loader hands over batches in pinned
+    memory. Threads start decoding at once; the torch DataLoader first forks its workers from this
+    process, which holds the model: 0.66 s to the first batch of 32 on an H200 box against 0.10 s, and
+    over a whole 16-frame run with five views 0.89–0.95 of the bare forward against 0.98–0.99."""
     if loader == "auto":
-        loader = "torch" if cuda else "threads"
-    return loader, cuda
+        loader = "threads"
+    return loader, str(device).startswith("cuda")
 
 
 def default_batch_size(device: str) -> int:

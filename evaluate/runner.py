@@ -49,9 +49,9 @@ class RunConfig:
     skip_bad: bool = False
     batch_size: int | None = None  # clips per forward; None: 32 on CUDA, 8 elsewhere
     device: str = "auto"
-    workers: int = 2  # decoding threads, or DataLoader processes on CUDA (see loader)
+    workers: int = 2  # decoding threads (DataLoader processes with loader torch)
     n_bootstrap: int = 1000
-    loader: str = "auto"  # auto (torch DataLoader + pinned memory on CUDA, threads on CPU), threads, torch
+    loader: str = "auto"  # auto (= threads; pinned memory on CUDA), threads, torch
     executor: str = "local"  # local, or ray: one actor per GPU, clips sharded, results in the shared cache
     address: str | None = None  # Ray cluster address (auto, ray://...); default: start a local one
     actors: int | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs

@@ -130,6 +130,19 @@ def test_encoder_forward_option(tiny_vjepa2):
         build_encoder(f"vjepa2:{tiny_vjepa2},forward=transformers,compile=1")
 
 
+def test_compiled_forward_pads_smaller_batches_to_one_shape(tiny_vjepa2):
+    """compile=1 (the default on CUDA; here on the CPU, one ~20 s compile): a smaller batch is padded to
+    the largest seen, so it reuses the compiled shape, and every clip's embedding is its own."""
+    rng = np.random.default_rng(0)
+    clips = [rng.integers(0, 256, size=(8, 32, 32, 3), dtype=np.uint8) for _ in range(5)]
+    compiled = build_encoder(f"vjepa2:{tiny_vjepa2},compile=1")
+    eager = build_encoder(f"vjepa2:{tiny_vjepa2}")
+    assert compiled.compiled and not eager.compiled and compiled.identity() != eager.identity()
+    full, rest = compiled.encode(clips[:3]), compiled.encode(clips[3:])
+    assert compiled.padded_batch == 3 and rest.shape == (2, 48)
+    np.testing.assert_allclose(np.concatenate([full, rest]), eager.encode(clips), rtol=1e-4, atol=1e-5)
+
+
 def test_random_giant_is_vjepa2_vitg():
     from evaluate.encoders.vjepa2 import random_config
 
@@ -139,20 +152,28 @@ def test_random_giant_is_vjepa2_vitg():
 
 
 @pytest.mark.gpu
-def test_fast_forward_matches_transformers_at_full_size_on_cuda():
-    """ViT-L, 16 frames at 256², bf16, random weights drawn on the device."""
+@pytest.mark.parametrize("compile", [False, True])
+def test_fast_forward_is_as_accurate_as_transformers_at_full_size_on_cuda(compile):
+    """ViT-L, 16 frames at 256², random weights drawn on the device. In bf16 the two forwards round
+    differently, by ~1.4e-2 relative after 24 random-weight layers (seen on an H200), so the yardstick
+    is the exact answer: the same weights and inputs in float32. simgen's bf16 forward, eager or
+    compiled, must be no further from it than transformers' own bf16 forward (10% slack), and must
+    attend with a fused kernel, not the math fallback."""
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    from evaluate.encoders.vjepa2 import random_config
+    from evaluate.encoders.vjepa2 import random_config, random_model
 
-    with torch.device("cuda"):
-        torch.manual_seed(0)
-        model = VJEPA2Model(random_config("large")).eval().to(torch.bfloat16)
-    x = torch.randn(2, 16, 3, 256, 256, device="cuda").to(torch.bfloat16)
+    model = random_model(random_config("large"), seed=0, device="cuda")
+    x = torch.randn(2, 16, 3, 256, 256, device="cuda")
     with torch.inference_mode():
-        theirs = model(pixel_values_videos=x, skip_predictor=True).last_hidden_state
-        fast = FastVJEPA2Encoder(model)
-        ours = fast(x)
-        kernels = attention_kernels(lambda: fast(x))
-    assert relative_error(ours, theirs) < 1e-2
-    assert not any("math" in k for k in kernels), kernels
+        exact = model(pixel_values_videos=x, skip_predictor=True).last_hidden_state
+        model.to(torch.bfloat16)
+        xb = x.to(torch.bfloat16)
+        theirs = model(pixel_values_videos=xb, skip_predictor=True).last_hidden_state
+        fast = FastVJEPA2Encoder(model, compile=compile)
+        ours = fast(xb)
+        kernels = attention_kernels(lambda: fast(xb))
+    their_error, our_error = relative_error(theirs, exact), relative_error(ours, exact)
+    assert our_error <= 1.1 * their_error + 1e-3, (our_error, their_error)
+    assert our_error < 5e-2
+    assert kernels and not any("math" in k for k in kernels), kernels
