@@ -221,7 +221,7 @@ class VJEPA2(_VideoTransformer):
         else:  # compiled where it pays: on a GPU; a CPU compile costs ~20 s for little
             self.compiled = cuda and self.forward_kind == "fast"
         self.fast = None
-        self.padded_batch = 0
+        self.padded_batch: dict[tuple[int, ...], int] = {}  # clip shape -> batch it is padded to when compiled
         if self.forward_kind == "fast":
             from evaluate.encoders.fast_vjepa2 import FastVJEPA2Encoder
 
@@ -242,12 +242,15 @@ class VJEPA2(_VideoTransformer):
             if self.compiled:
                 import torch
 
-                # Pad a smaller batch (a dataset's last) up to the largest seen, with copies of its last
-                # clip: each clip's tokens never meet another's, and one compiled shape serves every
-                # batch of a clip length instead of a ~7 s compile for each remainder.
-                self.padded_batch = max(self.padded_batch, n)
-                if n < self.padded_batch:
-                    x = torch.cat([x, x[-1:].expand(self.padded_batch - n, *x.shape[1:])])
+                # Pad a smaller batch (a dataset's last) up to the largest seen of the same clip shape,
+                # with copies of its last clip: each clip's tokens never meet another's, and one compiled
+                # shape serves every batch of a clip length instead of a compile (2-7 s) for each
+                # remainder. Per clip shape: 8 clips of 64 frames padded to a 16-frame batch of 32 would
+                # run 4x the work (seen on an H200).
+                shape = tuple(x.shape[1:])
+                target = self.padded_batch[shape] = max(self.padded_batch.get(shape, 0), n)
+                if n < target:
+                    x = torch.cat([x, x[-1:].expand(target - n, *shape)])
             try:
                 return self.fast(x, layer=self.layer)[:n]
             except IndexError as e:

@@ -139,8 +139,24 @@ def test_compiled_forward_pads_smaller_batches_to_one_shape(tiny_vjepa2):
     eager = build_encoder(f"vjepa2:{tiny_vjepa2}")
     assert compiled.compiled and not eager.compiled and compiled.identity() != eager.identity()
     full, rest = compiled.encode(clips[:3]), compiled.encode(clips[3:])
-    assert compiled.padded_batch == 3 and rest.shape == (2, 48)
+    assert compiled.padded_batch == {(8, 3, 32, 32): 3} and rest.shape == (2, 48)
     np.testing.assert_allclose(np.concatenate([full, rest]), eager.encode(clips), rtol=1e-4, atol=1e-5)
+
+
+def test_batches_are_padded_per_clip_shape(tiny_vjepa2):
+    """A smaller batch is padded up to the largest batch of its own clip shape only: 2 clips of 4
+    frames after 3 of 8 run as 2 (the padding logic, with the fast forward recorded, not compiled)."""
+    rng = np.random.default_rng(0)
+    encoder = build_encoder(f"vjepa2:{tiny_vjepa2}")
+    encoder.compiled = True  # as compile=1 would set it; the forward stays eager here
+    seen, forward = [], encoder.fast
+    encoder.fast = lambda x, layer=None: seen.append(len(x)) or forward(x, layer=layer)
+    long, short = ([rng.integers(0, 256, size=(t, 32, 32, 3), dtype=np.uint8) for _ in range(n)]
+                   for t, n in ((8, 5), (4, 2)))
+    out = [encoder.encode(long[:3]), encoder.encode(short), encoder.encode(long[3:])]
+    assert seen == [3, 2, 3] and [len(o) for o in out] == [3, 2, 2]
+    encoder.compiled, encoder.fast = False, forward
+    np.testing.assert_allclose(out[2], encoder.encode(long[3:]), rtol=1e-5, atol=1e-6)
 
 
 def test_random_giant_is_vjepa2_vitg():
