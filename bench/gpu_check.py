@@ -1,5 +1,6 @@
-"""The GPU check: pipeline efficiency, V-JEPA 2 ViT-L clips/s at 16 and 64 frames (bf16), peak GPU
-memory, and an end-to-end ``evaluate run`` with ``random-vjepa2``, on a dataset carried over.
+"""The GPU check: simgen's V-JEPA 2 forward against transformers' (ViT-L, and ViT-g's speed, memory and
+largest batch), pipeline efficiency at 16 and 64 frames (bf16), and end-to-end ``evaluate run``s with
+``random-vjepa2`` (ViT-L), on datasets carried over.
 
     bash bench/gpu_check.sh                 # on the GPU box (its own python3; see the .sh)
     python bench/gpu_check.py --render bench/gpu_data     # beforehand, where pybullet is (~30 MB)

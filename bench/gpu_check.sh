@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The GPU check (issue 5), run from the repository root with the machine's own python3: it needs
+# The GPU check (issues 5 and 15), run from the repository root with the machine's own python3: it needs
 # torch, transformers, scikit-learn, numpy, scipy, rich (matplotlib for the report, optional) and a
 # video decoder (PyAV, imageio-ffmpeg, OpenCV or an ffmpeg binary), not pybullet, typer or pydantic.
-# Nothing is installed. Under 5 minutes on an H100/H200.
+# Nothing is installed. Phases: the forward (simgen's against transformers', ViT-L and ViT-g:
+# bench/forward.py), the pipeline (bench/embed.py), and with --demo DIRS `make demo`'s evaluate step
+# with ViT-L. About 3 minutes on an H200 without --demo, ~3 more with it.
 #
 #   beforehand, where simgen renders:  .venv/bin/python bench/gpu_check.py --render bench/gpu_data
-#   on the GPU box:                    bash bench/gpu_check.sh
+#                                      make demo   (for --demo: data/falling_rising, data/impact, data/lights)
+#   on the GPU box:                    bash bench/gpu_check.sh [--datasets data/falling_rising
+#                                        bench/gpu_data/falling_rising_64] [--demo data/falling_rising
+#                                        data/impact data/lights]
 #   here, as a smoke run:              PYTHON=.venv/bin/python bash bench/gpu_check.sh --quick --simulate-gpu-box
 #
-# Results: bench/results/gpu_check.json, and under $OUT (when set) with the evaluate run folder.
+# Results: bench/results/gpu_check.json, rewritten after each phase, and under $OUT (when set) with the
+# evaluate runs' report.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"

@@ -143,7 +143,10 @@ class VJEPA2Surprise(SurpriseModel):
         self.window_batch = window_batch
 
     def identity(self) -> dict[str, Any]:
-        return {**self.encoder.identity(), "surprise": "context-alone encoder -> predictor, L1 to layer-normed target"}
+        # Surprise runs transformers' encoder and predictor (predict below), whatever forward the
+        # encoder would use for embeddings.
+        return {**self.encoder.identity(), "forward": "transformers", "compiled": False,
+                "surprise": "context-alone encoder -> predictor, L1 to layer-normed target"}
 
     def predict(self, frames: np.ndarray, context: int, horizon: int, starts: list[int]) -> tuple[Any, Any]:
         """(predicted, target) target-token features, each (len(starts), Nt, D) float32 tensors."""

@@ -96,7 +96,9 @@ def tubelets(x: torch.Tensor, tubelet: int, patch: int) -> torch.Tensor:
 
 
 class FastVJEPA2Encoder(nn.Module):
-    """The encoder of a transformers ``VJEPA2Model``, sharing its weights (no copy)."""
+    """The encoder of a transformers ``VJEPA2Model``, sharing its weights (no copy). Build it once the
+    model is on its device and in its dtype: ``model.to(...)`` afterwards replaces the parameters
+    this holds views of."""
 
     def __init__(self, model: Any, compile: bool = False):
         super().__init__()
