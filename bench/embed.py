@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from timing import calls_timed
+from timing import calls_timed, forward_throughput, peak_gib, reset_peak, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -49,27 +49,6 @@ def machine(device: str) -> dict[str, Any]:
     else:
         info["gpu"] = None
     return info
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _reset_peak(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def _peak_gib(device: str) -> float | None:
-    import torch
-
-    return torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
 
 
 def premade_batch(encoder, batch: int, frames: int, dataset=None):
@@ -114,26 +93,11 @@ def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200
     """clips/s of the encoder's forward + mean pooling + copy to the host, on a pre-made tensor."""
     import torch
 
-    device, torch_dtype = encoder.device, getattr(torch, DTYPES[dtype])
-    forward = model_forward(encoder, dtype)
-    x = x.to(torch_dtype)
-    batch, frames = x.shape[:2]
-    _reset_peak(device)
-    try:
-        with torch.inference_mode():
-            for _ in range(2):  # warm-up: kernels chosen, memory pools filled
-                forward(x).mean(dim=1).float().cpu()
-            _sync(device)
-            iters, start = 0, time.perf_counter()
-            while iters < max_iters and (iters < 3 or time.perf_counter() - start < seconds):
-                forward(x).mean(dim=1).float().cpu()
-                iters += 1
-            _sync(device)
-            wall = time.perf_counter() - start
-    finally:
-        del forward
-    return {"kind": "bare", "batch": batch, "frames": frames, "dtype": dtype, "clips": iters * batch,
-            "seconds": wall, "clips_per_s": iters * batch / wall, "peak_gib": _peak_gib(device)}
+    x = x.to(getattr(torch, DTYPES[dtype]))
+    timed = forward_throughput(model_forward(encoder, dtype), x, encoder.device, seconds=seconds,
+                               max_iters=max_iters)
+    return {"kind": "bare", "batch": len(x), "frames": x.shape[1], "dtype": dtype, "clips": timed["iters"] * len(x),
+            "seconds": timed["seconds"], "clips_per_s": timed["clips_per_s"], "peak_gib": timed["peak_gib"]}
 
 
 def sync_points(encoder, dataset, batch: int) -> list[str]:
@@ -186,12 +150,12 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
         cache = EmbeddingCache(tmp)
         groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
         idents = {c.clip_id: clip_identity(c) for c in clips}
-        _reset_peak(encoder.device)
+        reset_peak(encoder.device)
         before = dict(encoder.timings)
         start = time.perf_counter()
         waited = embed_work(encoder, dataset, work, groups, idents, cache, batch_size=batch, workers=workers,
                             loader=loader, skip_bad=False, bad={}, log=lambda _: None, queue_depth=queue_depth)
-        _sync(encoder.device)
+        sync(encoder.device)
         wall = time.perf_counter() - start
     n = len(work) * len(views)
     startup = min(calls) - start
@@ -201,7 +165,7 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
             "seconds": wall,
             "clips_per_s": n / wall, "startup_s": startup,
             "steady_clips_per_s": n / (wall - startup),
-            "decode_wait_s": waited, **spent, "peak_gib": _peak_gib(encoder.device)}
+            "decode_wait_s": waited, **spent, "peak_gib": peak_gib(encoder.device)}
 
 
 def loader_startup(dataset, batch: int, workers: int, loaders: list[str], pin_memory: bool) -> list[dict]:

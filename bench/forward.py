@@ -22,28 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from timing import forward_throughput, peak_gib, reset_peak
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _peak_gib(device: str) -> float | None:
-    import torch
-
-    return torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
-
-
-def _reset_peak(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
 
 
 def build(size: str, device: str, dtype) -> tuple[Any, Any]:
@@ -58,27 +39,6 @@ def build(size: str, device: str, dtype) -> tuple[Any, Any]:
 
 def transformers_forward(model) -> Callable:
     return lambda x: model(pixel_values_videos=x, skip_predictor=True).last_hidden_state
-
-
-def clips_per_s(forward: Callable, x, device: str, *, seconds: float, max_iters: int = 100) -> dict[str, float]:
-    """clips/s of forward + mean pooling + copy to the host, after two warm-up calls."""
-    import torch
-
-    _reset_peak(device)
-    with torch.inference_mode():
-        t0 = time.perf_counter()
-        forward(x).mean(dim=1).float().cpu()
-        first = time.perf_counter() - t0  # includes compiling, for a compiled forward
-        forward(x).mean(dim=1).float().cpu()
-        _sync(device)
-        iters, start = 0, time.perf_counter()
-        while iters < max_iters and (iters < 3 or time.perf_counter() - start < seconds):
-            forward(x).mean(dim=1).float().cpu()
-            iters += 1
-        _sync(device)
-        wall = time.perf_counter() - start
-    return {"clips_per_s": iters * len(x) / wall, "first_call_s": first, "iters": iters,
-            "peak_gib": _peak_gib(device)}
 
 
 def relative_error(a, b) -> float:
@@ -106,12 +66,12 @@ def vit_l(args, device: str, dtype, log) -> list[dict]:
                        "simgen": attention_kernels(lambda: fast(one))}  # noqa: B023
         row = {"model": args.size, "frames": frames, "batch": batch, "dtype": str(dtype).removeprefix("torch."),
                "relative_error": error, "attention_kernels": kernels}
-        row["transformers"] = clips_per_s(theirs, x, device, seconds=args.seconds)
-        row["simgen"] = clips_per_s(fast, x, device, seconds=args.seconds)
+        row["transformers"] = forward_throughput(theirs, x, device, seconds=args.seconds)
+        row["simgen"] = forward_throughput(fast, x, device, seconds=args.seconds)
         row["speedup"] = row["simgen"]["clips_per_s"] / row["transformers"]["clips_per_s"]
         if (frames, batch) in args.compile_shapes:
             try:
-                row["simgen_compiled"] = clips_per_s(compiled, x, device, seconds=args.seconds)
+                row["simgen_compiled"] = forward_throughput(compiled, x, device, seconds=args.seconds)
                 row["compiled_speedup"] = row["simgen_compiled"]["clips_per_s"] / row["transformers"]["clips_per_s"]
                 with torch.inference_mode():
                     row["compiled_relative_error"] = relative_error(compiled(x[:2]), theirs(x[:2]))
@@ -137,7 +97,7 @@ def largest_batch(fast, frames: int, crop: int, device: str, dtype, fit: list[tu
     predicted = int((total * 0.97 - base) / per_clip)  # 3% for the allocator's own rounding
 
     def one_block(batch: int) -> float | None:
-        _reset_peak(device)
+        reset_peak(device)
         try:
             x = torch.randn(batch, frames, 3, crop, crop, device=device, dtype=dtype)
             with torch.inference_mode():
@@ -146,11 +106,11 @@ def largest_batch(fast, frames: int, crop: int, device: str, dtype, fit: list[tu
                 cos, sin = fast.tables(h.shape[1], h.dtype, h.device)
                 h = fast.block(h, cos, sin, *fast.layers[0], heads=fast.heads, eps=fast.eps, scale=fast.scale)
                 fast.norm(h).mean(dim=1).float().cpu()
-            return _peak_gib(device)
+            return peak_gib(device)
         except torch.cuda.OutOfMemoryError:
             return None
         finally:
-            _reset_peak(device)
+            reset_peak(device)
 
     at_predicted = one_block(predicted)
     past = one_block(int(predicted * 1.1) + 1)
@@ -176,10 +136,10 @@ def vit_g(args, device: str, dtype, log) -> dict:
         for batch in batches:
             x = torch.randn(batch, frames, 3, crop, crop, device=device).to(dtype)
             row = {"model": "giant", "frames": frames, "batch": batch, "dtype": str(dtype).removeprefix("torch."),
-                   "simgen": clips_per_s(fast, x, device, seconds=args.seconds)}
+                   "simgen": forward_throughput(fast, x, device, seconds=args.seconds)}
             if batch == batches[-1] and args.compile_giant:
                 try:
-                    row["simgen_compiled"] = clips_per_s(compiled, x, device, seconds=args.seconds)
+                    row["simgen_compiled"] = forward_throughput(compiled, x, device, seconds=args.seconds)
                 except Exception as e:  # noqa: BLE001 — the eager figure stands
                     row["compiled_error"] = f"{type(e).__name__}: {str(e)[:300]}"
             del x
@@ -190,7 +150,7 @@ def vit_g(args, device: str, dtype, log) -> dict:
             limits.append(largest_batch(fast, frames, crop, device, dtype, fit[-2:], log))
     weights_gib = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
     del model, fast
-    _reset_peak(device)
+    reset_peak(device)
     return {"rows": rows, "largest_batch": limits, "weights_gib": weights_gib}
 
 
@@ -248,7 +208,7 @@ def run(args, log=print) -> dict:
     payload: dict[str, Any] = {"benchmark": "forward", "device": torch.cuda.get_device_name(device)
                                if device.startswith("cuda") else "CPU", "torch": torch.__version__}
     payload["vit_l"] = vit_l(args, device, dtype, log)
-    _reset_peak(device)
+    reset_peak(device)
     payload["vit_g"] = vit_g(args, device, dtype, log) if args.giant else None
     payload["wall_s"] = time.perf_counter() - t0
     return payload
