@@ -47,6 +47,7 @@ class EvalDataset:
     width: int
     height: int
     clips: list[ClipRef] = field(repr=False)
+    skipped: list[str] = field(default_factory=list, repr=False)  # problems --skip-bad went past, one line each
 
     def split(self, *splits: str) -> list[ClipRef]:
         return [c for c in self.clips if c.split in splits]
@@ -56,8 +57,11 @@ def dataset_name(root: Path) -> str:
     return Path(root).resolve().name
 
 
-def open_dataset(root: str | Path) -> EvalDataset:
-    """Open a dataset directory; raises simgen's DatasetError when it is not one."""
+def open_dataset(root: str | Path, *, skip_bad: bool = False) -> EvalDataset:
+    """Open a dataset directory and verify it (``simgen.dataset.Dataset.checked_clips``): damaged
+    metadata lines, counts against dataset.json, each clip's files. Raises simgen's DatasetError on
+    the first problem; with ``skip_bad`` the intact clips are kept and the problems listed in
+    ``skipped``."""
     ds = Dataset(root)
     info = ds.info
     targets = [Target(name, t["kind"], tuple(t.get("classes") or ()), t.get("unit"), t.get("description", ""))
@@ -66,11 +70,11 @@ def open_dataset(root: str | Path) -> EvalDataset:
     for split in SPLITS:
         meta = ds.root / split / METADATA_FILE
         h.update(meta.read_bytes() if meta.is_file() else b"")
-    clips = ds.clips()
+    clips, skipped = ds.checked_clips(skip_bad=skip_bad)
     if not clips:
         raise ValueError(f"{root}: dataset has no clips yet (render it with `simgen render`)")
     return EvalDataset(ds.root, dataset_name(ds.root), info.fingerprint, h.hexdigest()[:16], targets,
-                       info.frames, info.width, info.height, clips)
+                       info.frames, info.width, info.height, clips, skipped)
 
 
 def clip_identity(clip: ClipRef) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from evaluate.runner import PREDICTIONS_FILE, RESULTS_FILE, _write_text
+from evaluate.runner import MIN_TEST_GROUPS, PREDICTIONS_FILE, RESULTS_FILE, _write_text
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -34,8 +34,10 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or x != x else f"{x:.{digits}f}"
 
 
-def _ci(ci: list[float]) -> str:
-    return f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]"
+def _ci(ci: list[float], test_groups: int | None = None) -> str:
+    """'[lo, hi]', with † when the test split had too few groups for the interval to be trusted."""
+    few = test_groups is not None and test_groups < MIN_TEST_GROUPS
+    return f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" + ("†" if few else "")
 
 
 def _views(payload: dict[str, Any]) -> list[str]:
@@ -54,7 +56,7 @@ def score_rows(payload: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[lis
     views = _views(payload)
     cells: dict[str, dict[str, str]] = defaultdict(dict)
     for r in rows:
-        cells[r["encoder"]][r["view"]] = f"{_fmt(r['value'])} {_ci(r['ci95'])}"
+        cells[r["encoder"]][r["view"]] = f"{_fmt(r['value'])} {_ci(r['ci95'], r.get('test_groups'))}"
     return ["encoder", *views], [[enc, *(cells[enc].get(v, "–") for v in views)] for enc in cells]
 
 
@@ -66,7 +68,7 @@ def margin_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for m in payload.get("temporal_margins", []):
         o = original.get((m["dataset"], m["target"], m["encoder"], m["probe"]))
         rows.append([m["dataset"], m["target"], m["encoder"], m["probe"], _fmt(o["value"] if o else None),
-                     m["best_static_view"], f"{m['value']:+.3f}", _ci(m["ci95"])])
+                     m["best_static_view"], f"{m['value']:+.3f}", _ci(m["ci95"], m.get("test_groups"))])
     return header, rows
 
 
@@ -104,8 +106,10 @@ def render_markdown(payload: dict[str, Any]) -> str:
     out = ["# evaluate report", "",
            f"Created {payload['created']}; datasets: "
            + ", ".join(f"`{d['name']}` ({d['clips']} clips, sha {d['content_sha256']})" for d in payload["datasets"])
-           + "; encoders: " + ", ".join(f"`{e['encoder']}`" for e in payload["encoders"]) + ".", "",
-           "## Temporal margin", "",
+           + "; encoders: " + ", ".join(f"`{e['encoder']}`" for e in payload["encoders"]) + ".", ""]
+    if payload.get("warnings"):
+        out += ["## Warnings", "", *(f"- {w}" for w in payload["warnings"]), ""]
+    out += ["## Temporal margin", "",
            "Score on the original clips minus the best static view (`single_frame`, `frame_mean`) for the same "
            "encoder and target: how much of what the encoder knows comes from time. CIs: paired bootstrap "
            "over test groups.", "", _md_table(*margin_rows(payload)), ""]
@@ -207,6 +211,8 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> s
              "<h1>evaluate report</h1>",
              f"<p>Created {html.escape(payload['created'])}. Datasets: "
              + ", ".join(html.escape(f"{d['name']} ({d['clips']} clips)") for d in payload["datasets"]) + ".</p>",
+             *(["<h2>Warnings</h2><ul>", *(f"<li>{html.escape(w)}</li>" for w in payload["warnings"]), "</ul>"]
+               if payload.get("warnings") else []),
              "<h2>Temporal margin</h2><p>Original minus the best static view (single_frame, frame_mean), same "
              "encoder and target; 95% CI from a paired bootstrap over test groups.</p>",
              _html_table(*margin_rows(payload))]

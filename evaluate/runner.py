@@ -24,7 +24,7 @@ import evaluate
 from evaluate.cache import EmbeddingCache
 from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.encoders import Encoder, build_encoder, parse_spec
-from evaluate.errors import EncoderError
+from evaluate.errors import EncoderError, EvaluateError
 from evaluate.executors import EXECUTORS, embed_with_ray, embed_work, read_cached
 from evaluate.metrics import score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe
@@ -58,6 +58,9 @@ class RunConfig:
 
 
 Log = Callable[[str], None]
+# Bootstrap CIs resample test groups; with fewer the interval understates the uncertainty (a test split
+# of one group gives a CI of zero width). Below this many, the console and the report say so.
+MIN_TEST_GROUPS = 20
 
 
 def _versions() -> dict[str, str]:
@@ -122,9 +125,11 @@ def _targets(dataset: EvalDataset, train: list, test: list, wanted: list[str] | 
             continue
         y_train = np.array([c.targets.get(target.name) for c in train], dtype=object)
         y_test = np.array([c.targets.get(target.name) for c in test], dtype=object)
-        if any(v is None for v in (*y_train, *y_test)) or not len(test) or not len(train):
-            skipped.append({"dataset": dataset.name, "target": target.name,
-                            "reason": "missing values, or no train/test clips"})
+        reason = ("the test split is empty (render more clips: a larger -n)" if not len(test) else
+                  "the train and val splits are empty (render more clips: a larger -n)" if not len(train) else
+                  "some clips have no value for it" if any(v is None for v in (*y_train, *y_test)) else None)
+        if reason:
+            skipped.append({"dataset": dataset.name, "target": target.name, "reason": reason})
             continue
         cast = float if target.kind == "regression" else str
         out.append(_Target(target.name, target.kind, target.unit, y_train.astype(cast), y_test.astype(cast)))
@@ -139,6 +144,7 @@ class _Split:
         self.idents = [clip_identity(c) for c in (*train, *test)]
         self.g_train = np.array([c.group_id for c in train])
         self.g_test = np.array([c.group_id for c in test])
+        self.test_groups = len(set(self.g_test))
         self.is_val = np.array([c.split == "val" for c in train])  # for probes that select on val (attentive)
 
 
@@ -174,7 +180,8 @@ def _probe_encoder(split: _Split, record: _Embedded, views: list[str], targets: 
                 "dataset": dataset.name, "target": target.name, "kind": target.kind,
                 "encoder": record.encoder, "view": view, "probe": probe_name,
                 **score(target.kind, target.y_test, fit.y_pred, split.g_test, n_bootstrap),
-                "n_train": len(split.train), "n_test": len(test), "unit": target.unit, "probe_params": fit.params}))
+                "n_train": len(split.train), "n_test": len(test), "test_groups": split.test_groups,
+                "unit": target.unit, "probe_params": fit.params}))
             predictions.writelines(
                 json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
                             "target": target.name, "kind": target.kind, "encoder": record.encoder, "view": view,
@@ -189,7 +196,7 @@ def _probe_encoder(split: _Split, record: _Embedded, views: list[str], targets: 
                 "dataset": dataset.name, "target": target.name, "kind": target.kind,
                 "encoder": record.encoder, "probe": probe_name,
                 **temporal_margin(target.kind, target.y_test, split.g_test, by_view["original"], static,
-                                  n_bootstrap)}))
+                                  n_bootstrap), "test_groups": split.test_groups}))
 
 
 def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
@@ -200,7 +207,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     probes = {name: get_probe(name) for name in config.probes}
     for spec in config.encoders:
         parse_spec(spec)  # a typo fails the run before anything is computed
-    datasets = [open_dataset(d) for d in config.datasets]
+    datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
     offered = {t.name for d in datasets for t in d.targets}
     for name in config.targets or []:
         if name not in offered:
@@ -210,7 +217,19 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(config.cache or out_dir / "embeddings")
+    if config.probes:  # a dataset with an empty split cannot score anything: say so before embedding
+        empty = {d.name: [s for s, clips in (("test", d.split(TEST_SPLIT)), ("train+val", d.split(*TRAIN_SPLITS)))
+                          if not clips] for d in datasets}
+        empty = {name: splits for name, splits in empty.items() if splits}
+        if len(empty) == len(datasets):
+            raise EvaluateError("no target could be scored: " + "; ".join(
+                f"{name} has no {' and no '.join(splits)} clips" for name, splits in empty.items())
+                + " (render more clips: a larger -n); nothing embedded, no report written")
     bad: dict[tuple[str, str], str] = {}
+    for dataset in datasets:  # what --skip-bad let past when the datasets were read: listed like bad clips
+        for problem in dataset.skipped:
+            bad[(dataset.name, problem)] = problem
+            log(f"[yellow]skipped[/yellow] {dataset.name}: {problem}")
     skipped_encoders: list[dict[str, str]] = []
     embedded: list[_Embedded] = []
 
@@ -274,6 +293,22 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         raise
     results = [r for _, r in sorted(results, key=lambda item: item[0])]
     margins = [m for _, m in sorted(margins, key=lambda item: item[0])]
+    for t in skipped_targets:
+        log(f"[yellow]skipped target[/yellow] {t['dataset']}/{t['target']}: {t['reason']}")
+    if not embedded:
+        predictions_tmp.unlink(missing_ok=True)
+        reasons = "; ".join(e["reason"] for e in skipped_encoders)  # each names its encoder
+        raise EvaluateError(f"every encoder was skipped ({reasons}); nothing was evaluated, no report written")
+    if not results and config.probes:  # (no probes: an embedding-only run, which is fine)
+        predictions_tmp.unlink(missing_ok=True)
+        by_reason: dict[tuple[str, str], list[str]] = {}
+        for t in skipped_targets:
+            by_reason.setdefault((t["dataset"], t["reason"]), []).append(t["target"])
+        reasons = "; ".join(f"{d} ({', '.join(names)}): {why}" for (d, why), names in by_reason.items())
+        raise EvaluateError(f"no target could be scored: {reasons or 'no targets'}; no report written")
+    warnings = few_groups_warnings(datasets, bad)
+    for w in warnings:
+        log(f"[yellow]warning[/yellow] {w}")
 
     payload = {
         "format_version": FORMAT_VERSION,
@@ -290,6 +325,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
                      for r in embedded],
         "results": results,
         "temporal_margins": margins,
+        "warnings": warnings,
         "skipped": {"encoders": skipped_encoders, "clips": [{"dataset": d, "clip": why} for (d, _), why in bad.items()],
                     "targets": skipped_targets},
         "wall_s": time.perf_counter() - started,
@@ -297,6 +333,18 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     write_json(out_dir / RESULTS_FILE, payload)
     predictions_tmp.replace(out_dir / PREDICTIONS_FILE)
     return payload
+
+
+def few_groups_warnings(datasets: list[EvalDataset], bad: dict[tuple[str, str], str]) -> list[str]:
+    """One line per dataset whose test split has fewer than MIN_TEST_GROUPS groups."""
+    out = []
+    for d in datasets:
+        groups = {c.group_id for c in d.split(TEST_SPLIT) if (d.name, c.clip_id) not in bad}
+        if 0 < len(groups) < MIN_TEST_GROUPS:
+            out.append(f"dataset {d.name}: the test split has {len(groups)} group(s); the 95% CIs resample test "
+                       f"groups and are unreliable below {MIN_TEST_GROUPS} (marked †): render more clips with a "
+                       f"larger -n")
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -172,7 +172,7 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
     started = time.perf_counter()
     if not config.contexts:
         raise ValueError("give at least one --context")
-    datasets = [open_dataset(d) for d in config.datasets]
+    datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
     for d in datasets:
         missing = [t for t in REQUIRED_TARGETS if t not in {t.name for t in d.targets}]
         if missing:
@@ -180,7 +180,10 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
                                 f"`violations:` section (see scenes/violations.yaml)")
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines, skipped_encoders, encoders, bad = [], [], [], []
+    lines, skipped_encoders, encoders = [], [], []
+    bad = [f"{d.name}: {problem}" for d in datasets for problem in d.skipped]  # what --skip-bad let past
+    for problem in bad:
+        log(f"[yellow]skipped[/yellow] {problem}")
     for spec in config.encoders:
         t0 = time.perf_counter()
         try:

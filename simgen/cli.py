@@ -1,4 +1,4 @@
-"""``simgen``: ls | validate | schema | render | preview.
+"""``simgen``: ls | validate | schema | render | merge | check | preview.
 
 Errors a user can fix print as one red line and exit 1; ``--debug`` shows the traceback.
 """
@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -93,6 +94,11 @@ def render(
     from simgen.spec import load_spec
 
     spec = load_spec(spec_file).with_overrides(seed=seed, total=n)
+    total = sum(c for _, c in spec.counts.items())
+    if n is not None and total != n:
+        console.print(f"[yellow]note[/yellow]: -n {n} is not a whole number of groups of {spec.clips_per_group} "
+                      f"clips; rendering {total} (" + ", ".join(f"{k} {c}" for k, c in spec.counts.items()) + ")",
+                      highlight=False, soft_wrap=True)
     shard_kn = parse_shard(shard)
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: must be ≥ 1")
@@ -131,6 +137,35 @@ def merge(
     summary = merge_datasets(out, sources)
     state = "complete" if summary.clips_missing == 0 else f"{summary.clips_missing} clips still missing"
     out_console.print(f"[green]merged[/green] {summary.clips_copied} clips into {out} ({state})")
+
+
+@app.command()
+def check(
+    dataset_dir: Annotated[Path, typer.Argument(help="dataset directory")],
+    hashes: Annotated[bool, typer.Option("--hashes", help="also check every file against SHA256SUMS")] = False,
+) -> None:
+    """Verify a dataset without rendering: metadata lines, counts against dataset.json, each clip's
+    files, the generator version, and with --hashes every file's sha256. One line per problem; exits 1
+    if there is any."""
+    import simgen
+    from simgen.dataset import REPAIR_HINT, Dataset
+
+    dataset = Dataset(dataset_dir)
+    intact, problems = dataset.verify(hashes=hashes)
+    made_by = dataset.info.generator.get("version", "?")
+    if made_by != simgen.__version__:
+        console.print(f"[yellow]note[/yellow]: made by simgen {made_by}, this is {simgen.__version__}: a resume would "
+                      f"mix clips of two versions", highlight=False, soft_wrap=True)
+    for problem in problems:
+        console.print(f"[red]problem[/red]: {escape(problem)}", highlight=False, soft_wrap=True)
+    checked = "files, counts and sha256 sums" if hashes else "files and counts"
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/red] in {dataset_dir} ({len(intact)} of "
+                      f"{dataset.info.total} clips intact); {REPAIR_HINT}", highlight=False,
+                      soft_wrap=True)
+        raise typer.Exit(1)
+    out_console.print(f"[green]ok[/green] {dataset_dir}: {len(intact)} clips, {checked} as dataset.json says "
+                      f"(simgen {made_by}, format {dataset.info.format_version})", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -6,6 +6,7 @@ Layout::
     DIR/{train,val,test}/<clip>.mp4   the clip
     DIR/{train,val,test}/<clip>.json  its full ground truth
     DIR/{train,val,test}/metadata.jsonl  one line per clip, sorted by clip_id
+    DIR/SHA256SUMS                    sha256 of every file above, written when the dataset is complete
     DIR/.journal/shard-K-of-N.jsonl   completion journal of a run in progress
 
 A clip exists only once its metadata line is recorded, and that happens after its mp4 and
@@ -19,6 +20,7 @@ This module must not import pybullet: ``evaluate`` reads datasets on machines wi
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +37,7 @@ DATASET_FILE = "dataset.json"
 METADATA_FILE = "metadata.jsonl"
 JOURNAL_DIR = ".journal"
 LOCK_FILE = ".lock"
+CHECKSUMS_FILE = "SHA256SUMS"  # `sha256sum -c SHA256SUMS` in DIR checks it too
 SPLITS = ("train", "val", "test")
 
 
@@ -81,6 +84,17 @@ class DatasetInfo:
     spec: dict[str, Any]
 
     def __post_init__(self) -> None:
+        for name, kind in (("format_version", int), ("generator", dict), ("family", str), ("fingerprint", str),
+                           ("seed", int), ("fps", int), ("frames", int), ("width", int), ("height", int),
+                           ("counts", dict), ("targets", dict), ("spec", dict)):
+            value = getattr(self, name)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise DatasetError(f"field {name!r} is {value!r}, not a {kind.__name__}")
+        for split, n in self.counts.items():
+            if split not in SPLITS or not isinstance(n, int) or n < 0:
+                raise DatasetError(f"counts.{split} is {n!r}; counts are whole numbers ≥ 0 for {', '.join(SPLITS)}")
+        if any(not isinstance(t, dict) for t in self.targets.values()):
+            raise DatasetError("targets: each target must be an object")
         if self.format_version > FORMAT_VERSION:
             raise DatasetError(f"dataset format_version {self.format_version} is newer than this simgen "
                                f"({FORMAT_VERSION}); upgrade simgen")
@@ -96,7 +110,7 @@ class DatasetInfo:
         fields = cls.__dataclass_fields__
         missing = [k for k in fields if k not in d]
         if missing:
-            raise DatasetError(f"{DATASET_FILE}: missing fields {missing}")
+            raise DatasetError(f"missing fields {missing}")
         return cls(**{k: d[k] for k in fields})
 
     @property
@@ -109,9 +123,16 @@ def read_info(root: Path) -> DatasetInfo:
     if not path.is_file():
         raise DatasetError(f"{root}: not a simgen dataset (no {DATASET_FILE})")
     try:
-        return DatasetInfo.from_dict(json.loads(path.read_text()))
+        raw = json.loads(path.read_text(errors="replace"))
+        if not isinstance(raw, dict):
+            raise DatasetError(f"{path}: not a JSON object")
+        return DatasetInfo.from_dict(raw)
     except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: not valid JSON ({e})") from None
+        raise DatasetError(f"{path}: not valid JSON ({e}); re-render the dataset") from None
+    except DatasetError as e:
+        raise DatasetError(str(e) if str(e).startswith(str(path)) else f"{path}: {e}") from None
+    except (TypeError, AttributeError, KeyError, ValueError) as e:  # fields of the wrong type
+        raise DatasetError(f"{path}: malformed ({type(e).__name__}: {e}); re-render the dataset") from None
 
 
 # --------------------------------------------------------------------------- clips
@@ -142,7 +163,9 @@ def metadata_line(clip_id: str, group_id: str, targets: dict[str, Any]) -> dict[
 
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """Complete JSON lines of a file; a torn last line (from a kill) is skipped."""
+    """Complete JSON lines of a journal; a torn last line (from a kill) is skipped. Journals are
+    append-only, so a torn line is expected there; metadata files are written whole (see
+    :func:`read_metadata`)."""
     if not path.is_file():
         return
     with open(path) as f:
@@ -155,29 +178,146 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 continue
 
 
+REPAIR_HINT = ("repair it by re-running the `simgen render` that made it (same spec, -n and --seed: dataset.json "
+               "records them); what is missing is re-made byte-identical")
+
+
+def read_metadata(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """(lines, problems) of a split's metadata.jsonl. The file is only ever replaced whole, so a torn
+    or unparsable line is damage: each is a problem naming the file and the line, never skipped
+    silently."""
+    if not path.is_file():
+        return [], []
+    lines, problems = [], []
+    with open(path, errors="replace") as f:
+        for number, text in enumerate(f, start=1):
+            try:
+                line = json.loads(text)
+                if not text.endswith("\n"):
+                    raise ValueError("torn (no end of line)")
+                if not isinstance(line, dict) or not {"clip_id", "group_id"} <= line.keys():
+                    raise ValueError("not a clip's line (no clip_id/group_id)")
+            except ValueError as e:  # json.JSONDecodeError is a ValueError
+                reason = "torn or unparsable" if isinstance(e, json.JSONDecodeError) else str(e)
+                problems.append(f"{path}:{number}: {reason}")
+                continue
+            lines.append(line)
+    return lines, problems
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def dataset_files(root: Path) -> list[Path]:
+    """The files a complete dataset consists of (what SHA256SUMS covers), sorted."""
+    files = [root / DATASET_FILE]
+    for split in SPLITS:
+        directory = root / split
+        if directory.is_dir():
+            files += sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    return files
+
+
 class Dataset:
-    """Read side of the format. Frames are decoded lazily, one clip at a time."""
+    """Read side of the format. Frames are decoded lazily, one clip at a time.
+
+    :meth:`clips` refuses a damaged metadata line; :meth:`verify` checks everything the reader relies
+    on (lines, counts against dataset.json, each listed clip's files); :meth:`checked_clips` is what
+    commands read through: every problem stops them, unless ``skip_bad``, which lists what it left out.
+    """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise DatasetError(f"{self.root}: is a file, not a dataset directory")
         self.info = read_info(self.root)
 
     @property
     def targets(self) -> dict[str, dict[str, Any]]:
         return self.info.targets
 
-    def clips(self, split: str | None = None) -> list[ClipRef]:
-        splits = SPLITS if split is None else (split,)
-        out = []
-        for s in splits:
-            for line in _read_lines(self.root / s / METADATA_FILE):
+    def _scan(self, split: str | None = None) -> tuple[list[ClipRef], list[str]]:
+        out, problems = [], []
+        for s in SPLITS if split is None else (split,):
+            lines, bad = read_metadata(self.root / s / METADATA_FILE)
+            problems += bad
+            for line in lines:
                 targets = {k: v for k, v in line.items() if k not in ("file_name", "clip_id", "group_id")}
                 out.append(ClipRef(self.root, s, line["clip_id"], line["group_id"], targets))
-        return out
+        return out, problems
+
+    def clips(self, split: str | None = None) -> list[ClipRef]:
+        """The clips listed, in order; a damaged metadata line raises DatasetError naming it."""
+        clips, problems = self._scan(split)
+        if problems:
+            raise DatasetError(f"{problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                               + f"; {REPAIR_HINT}")
+        return clips
 
     def missing(self) -> int:
         """Clips declared in dataset.json but not (yet) present."""
         return self.info.total - len(self.clips())
+
+    def verify(self, *, hashes: bool = False) -> tuple[list[ClipRef], list[str]]:
+        """(intact clips, problems): damaged metadata lines, each split's count against dataset.json,
+        listed clips whose mp4 or json is missing or empty, and with ``hashes`` every file against
+        SHA256SUMS. One line per problem."""
+        clips, problems = self._scan()
+        journal = self.root / JOURNAL_DIR
+        for split in SPLITS:
+            listed = sum(c.split == split for c in clips)
+            expected = self.info.counts.get(split, 0)
+            if listed != expected:
+                state = " (a render is in progress or was interrupted)" if journal.is_dir() else ""
+                problems.append(f"{self.root / split / METADATA_FILE}: lists {listed} clips, {DATASET_FILE} "
+                                f"says {expected}{state}")
+        intact = []
+        for clip in clips:
+            bad = [p.name for p in (clip.video_path, clip.label_path) if not p.is_file() or p.stat().st_size == 0]
+            if bad:
+                problems.append(f"{clip.root / clip.split}: clip {clip.clip_id}: {' and '.join(bad)} missing or empty")
+            else:
+                intact.append(clip)
+        if hashes:
+            problems += self.verify_checksums()
+        return intact, problems
+
+    def verify_checksums(self) -> list[str]:
+        """Every file against SHA256SUMS (written when the dataset was completed)."""
+        sums = self.root / CHECKSUMS_FILE
+        if not sums.is_file():
+            return [f"{sums}: missing (datasets completed by simgen ≥ 0.1 with this check have one; "
+                    f"re-run `simgen render` on the directory to write it)"]
+        problems, listed = [], set()
+        for number, line in enumerate(sums.read_text(errors="replace").splitlines(), start=1):
+            digest, _, name = line.partition("  ")
+            if len(digest) != 64 or not name:
+                problems.append(f"{sums}:{number}: not a `sha256  path` line")
+                continue
+            listed.add(name)
+            path = self.root / name
+            if not path.is_file():
+                problems.append(f"{path}: missing (listed in {CHECKSUMS_FILE})")
+            elif _file_sha256(path) != digest:
+                problems.append(f"{path}: content differs from {CHECKSUMS_FILE}")
+        for path in dataset_files(self.root):
+            if str(path.relative_to(self.root)) not in listed:
+                problems.append(f"{path}: not in {CHECKSUMS_FILE} (added after the dataset was completed?)")
+        return problems
+
+    def checked_clips(self, *, skip_bad: bool = False) -> tuple[list[ClipRef], list[str]]:
+        """The clips a command may read: with any problem, DatasetError (the first problem, how many
+        more, and how to repair); with ``skip_bad``, the intact clips and the problems left out."""
+        intact, problems = self.verify()
+        if problems and not skip_bad:
+            more = f" (and {len(problems) - 1} more: `simgen check {self.root}` lists them)" if len(problems) > 1 else ""
+            raise DatasetError(f"{problems[0]}{more}; {REPAIR_HINT}, or pass --skip-bad to go on without them")
+        return intact, problems
 
     def read_frames(self, clip: ClipRef) -> np.ndarray:
         from simgen.video import read_mp4
@@ -239,6 +379,7 @@ class DatasetWriter:
             shutil.rmtree(self.root / split, ignore_errors=True)
         shutil.rmtree(self.root / JOURNAL_DIR, ignore_errors=True)
         (self.root / DATASET_FILE).unlink(missing_ok=True)
+        (self.root / CHECKSUMS_FILE).unlink(missing_ok=True)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -302,7 +443,15 @@ class DatasetWriter:
             missing = self.info.total - present
             if missing == 0:
                 shutil.rmtree(self.root / JOURNAL_DIR, ignore_errors=True)
+                self._write_checksums()
         return missing
+
+    def _write_checksums(self) -> None:
+        """SHA256SUMS over the complete dataset, for `simgen check --hashes` (and `sha256sum -c`)."""
+        text = "".join(f"{_file_sha256(p)}  {p.relative_to(self.root)}\n" for p in dataset_files(self.root))
+        path = self.root / CHECKSUMS_FILE
+        if not path.is_file() or path.read_text() != text:
+            atomic_write_bytes(path, text.encode())
 
     def _fold_journals(self) -> int:
         """Rewrite each split's metadata.jsonl as the sorted union of itself and all journals.

@@ -14,7 +14,7 @@ def contact_sheet(root: str | Path, out: str | Path, *, clips: int = 6, frames: 
                   split: str | None = None, thumb: int = 96) -> Path:
     """Write a PNG with ``clips`` rows of ``frames`` evenly spaced frames each."""
     dataset = Dataset(root)
-    refs = dataset.clips(split)
+    refs = [c for c in dataset.checked_clips()[0] if split is None or c.split == split]
     if not refs:
         raise ValueError(f"{root}: no clips to preview" + (f" in split {split!r}" if split else ""))
     # Whole groups first (a falling clip next to its rising twin), then the first clips.
