@@ -44,9 +44,9 @@ VJEPA2_OPTIONS = {
     **VIDEO_OPTIONS,
     "forward": "fast (default: simgen's forward of the same weights, evaluate/encoders/fast_vjepa2.py) or "
                "transformers (VJEPA2Model's own); the two agree to the dtype's rounding",
-    "compile": "1: torch.compile each block of the fast forward (fuses the elementwise work: 1.27x -> 1.62x "
-               "transformers' forward on an H200; ~7 s to compile each new batch shape), 0: eager; default 1 on "
-               "CUDA, 0 on a CPU",
+    "compile": "1: torch.compile each block of the fast forward (fuses the elementwise work: 1.26-1.27x -> "
+               "1.62-1.64x transformers' forward on an H200; 2-7 s to compile each new clip shape, smaller batches "
+               "are padded to it), 0: eager; default 1 on CUDA, 0 on a CPU",
 }
 FORWARDS = ("fast", "transformers")
 
