@@ -214,7 +214,8 @@ def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cac
             reader.hits = reader.misses = 0
             log(f"{spec} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, {len(todo)} clips to "
                 f"embed on {len(pool)} Ray actor(s)")
-            chunk_size = max((batch_size or default_batch_size(device)) * 4, 16)
+            # Four batches a chunk, at the actors' own batch size (their device, not the driver's "auto").
+            chunk_size = max((batch_size or default_batch_size(infos[0]["device"])) * 4, 16)
             chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
             results = _dispatch(ray, pool, chunks, str(dataset.root), str(cache.root.resolve()),
                                 dict(batch_size=batch_size, workers=workers, loader=loader))

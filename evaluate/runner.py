@@ -215,8 +215,11 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(config.cache or out_dir / "embeddings")
+    bad: dict[tuple[str, str], str] = {}
+    for dataset in datasets:  # what --skip-bad let past when the datasets were read: listed like bad clips
+        for problem in dataset.skipped:
+            bad[(dataset.name, problem)] = problem
+            log(f"[yellow]skipped[/yellow] {dataset.name}: {problem}")
     if config.probes:  # a dataset with an empty split cannot score anything: say so before embedding
         empty = {d.name: [s for s, clips in (("test", d.split(TEST_SPLIT)), ("train+val", d.split(*TRAIN_SPLITS)))
                           if not clips] for d in datasets}
@@ -225,11 +228,8 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
             raise EvaluateError("no target could be scored: " + "; ".join(
                 f"{name} has no {' and no '.join(splits)} clips" for name, splits in empty.items())
                 + " (render more clips: a larger -n); nothing embedded, no report written")
-    bad: dict[tuple[str, str], str] = {}
-    for dataset in datasets:  # what --skip-bad let past when the datasets were read: listed like bad clips
-        for problem in dataset.skipped:
-            bad[(dataset.name, problem)] = problem
-            log(f"[yellow]skipped[/yellow] {dataset.name}: {problem}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(config.cache or out_dir / "embeddings")
     skipped_encoders: list[dict[str, str]] = []
     embedded: list[_Embedded] = []
 

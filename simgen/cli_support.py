@@ -62,9 +62,23 @@ def run_app(app: typer.Typer, *, console: Console, user_errors: tuple[type[BaseE
     except (typer.Exit, SystemExit) as e:
         sys.exit(getattr(e, "exit_code", getattr(e, "code", 0)))
     except Exception as e:
-        import click
-
-        if isinstance(e, click.ClickException):  # usage errors: click's own message
-            e.show()
-            sys.exit(e.exit_code)
+        if isinstance(e, _click_exceptions()):  # usage errors: click's message, on one line
+            prog = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else "the command"
+            fail_code = getattr(e, "exit_code", 2)
+            console.print(f"[red]error:[/red] {escape(e.format_message())} (see `{prog} --help`)", highlight=False,
+                          soft_wrap=True)
+            sys.exit(fail_code)
         raise
+
+
+def _click_exceptions() -> tuple[type[BaseException], ...]:
+    """click's ClickException, and typer's vendored copy of it (typer ≥ 0.17 ships its own click)."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)

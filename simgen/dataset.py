@@ -168,7 +168,7 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
     :func:`read_metadata`)."""
     if not path.is_file():
         return
-    with open(path) as f:
+    with open(path, errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
                 return
@@ -176,6 +176,14 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError:
                 continue
+
+
+def _journal_entries(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(split, metadata line) of each well-formed entry of a journal."""
+    for entry in _read_lines(path):
+        line = entry.get("line") if isinstance(entry, dict) else None
+        if isinstance(line, dict) and entry.get("split") in SPLITS and {"clip_id", "group_id"} <= line.keys():
+            yield entry["split"], line
 
 
 REPAIR_HINT = ("repair it by re-running the `simgen render` that made it (same spec, -n and --seed: dataset.json "
@@ -273,8 +281,9 @@ class Dataset:
             listed = sum(c.split == split for c in clips)
             expected = self.info.counts.get(split, 0)
             if listed != expected:
-                state = " (a render is in progress or was interrupted)" if journal.is_dir() else ""
-                problems.append(f"{self.root / split / METADATA_FILE}: lists {listed} clips, {DATASET_FILE} "
+                state = (" (a render is in progress or was interrupted, or this is one --shard's directory: "
+                         "`simgen merge` completes those)" if journal.is_dir() else "")
+                problems.append(f"{self.root / split / METADATA_FILE}: lists {listed} clip(s), {DATASET_FILE} "
                                 f"says {expected}{state}")
         intact = []
         for clip in clips:
@@ -304,7 +313,8 @@ class Dataset:
             if not path.is_file():
                 problems.append(f"{path}: missing (listed in {CHECKSUMS_FILE})")
             elif _file_sha256(path) != digest:
-                problems.append(f"{path}: content differs from {CHECKSUMS_FILE}")
+                problems.append(f"{path}: content differs from {CHECKSUMS_FILE} (delete it and re-run the "
+                                f"`simgen render` that made the dataset to re-make it)")
         for path in dataset_files(self.root):
             if str(path.relative_to(self.root)) not in listed:
                 problems.append(f"{path}: not in {CHECKSUMS_FILE} (added after the dataset was completed?)")
@@ -316,7 +326,8 @@ class Dataset:
         intact, problems = self.verify()
         if problems and not skip_bad:
             more = f" (and {len(problems) - 1} more: `simgen check {self.root}` lists them)" if len(problems) > 1 else ""
-            raise DatasetError(f"{problems[0]}{more}; {REPAIR_HINT}, or pass --skip-bad to go on without them")
+            raise DatasetError(f"{problems[0]}{more}; {REPAIR_HINT} (or, in `evaluate`, pass --skip-bad to go on "
+                               f"without them)")
         return intact, problems
 
     def read_frames(self, clip: ClipRef) -> np.ndarray:
@@ -345,6 +356,7 @@ class DatasetWriter:
         self.info = info
         self.shard = shard
         self._journal_file = None
+        self._written: set[str] = set()  # files this writer put in place (relative paths), for SHA256SUMS
         self._open(force)
 
     # ---- opening
@@ -394,10 +406,12 @@ class DatasetWriter:
 
     def completed(self) -> set[str]:
         """clip_ids already present: recorded in metadata or a journal, with both files in place."""
+        # A damaged metadata line is dropped here (read_metadata reports it; the reader refuses it), so
+        # its clip counts as missing and is made again: that is the repair the reader's error suggests.
         recorded = [(split, line["clip_id"]) for split in SPLITS
-                    for line in _read_lines(self.root / split / METADATA_FILE)]
+                    for line in read_metadata(self.root / split / METADATA_FILE)[0]]
         for journal in sorted((self.root / JOURNAL_DIR).glob("*.jsonl")):
-            recorded += [(e["split"], e["line"]["clip_id"]) for e in _read_lines(journal)]
+            recorded += [(split, line["clip_id"]) for split, line in _journal_entries(journal)]
         return {clip_id for split, clip_id in recorded
                 if (self.root / split / f"{clip_id}.mp4").is_file()
                 and (self.root / split / f"{clip_id}.json").is_file()}
@@ -427,6 +441,7 @@ class DatasetWriter:
 
     def record(self, split: str, line: dict[str, Any]) -> None:
         """Mark a clip complete (its files must already be in place)."""
+        self._written.update({f"{split}/{line['clip_id']}.mp4", f"{split}/{line['clip_id']}.json"})
         if self._journal_file is None:
             k, n = self.shard
             self._journal_file = open(self.root / JOURNAL_DIR / f"shard-{k}-of-{n}.jsonl", "a")
@@ -447,10 +462,26 @@ class DatasetWriter:
         return missing
 
     def _write_checksums(self) -> None:
-        """SHA256SUMS over the complete dataset, for `simgen check --hashes` (and `sha256sum -c`)."""
-        text = "".join(f"{_file_sha256(p)}  {p.relative_to(self.root)}\n" for p in dataset_files(self.root))
+        """SHA256SUMS over the complete dataset, for `simgen check --hashes` (and `sha256sum -c`).
+
+        A digest already listed is kept for every file this writer did not put in place: a re-run
+        that renders nothing must not bless a file damaged since (it hashes nothing then), and a
+        repair re-hashes only what it re-made, the metadata it rewrote and files not listed yet."""
         path = self.root / CHECKSUMS_FILE
-        if not path.is_file() or path.read_text() != text:
+        old: dict[str, str] = {}
+        if path.is_file():
+            for line in path.read_text(errors="replace").splitlines():
+                digest, _, name = line.partition("  ")
+                if len(digest) == 64 and name:
+                    old[name] = digest
+        fresh = self._written | {f"{split}/{METADATA_FILE}" for split in SPLITS}
+        lines = []
+        for file in dataset_files(self.root):
+            name = str(file.relative_to(self.root))
+            digest = old.get(name) if name not in fresh else None
+            lines.append(f"{digest or _file_sha256(file)}  {name}\n")
+        text = "".join(lines)
+        if not path.is_file() or path.read_text(errors="replace") != text:
             atomic_write_bytes(path, text.encode())
 
     def _fold_journals(self) -> int:
@@ -461,15 +492,15 @@ class DatasetWriter:
         """
         by_split: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in SPLITS}
         for split in SPLITS:
-            for line in _read_lines(self.root / split / METADATA_FILE):
+            for line in read_metadata(self.root / split / METADATA_FILE)[0]:  # damaged lines dropped
                 by_split[split][line["clip_id"]] = line
         journal_dir = self.root / JOURNAL_DIR
         for journal in sorted(journal_dir.glob("*.jsonl")) if journal_dir.is_dir() else []:
-            for entry in _read_lines(journal):
-                by_split[entry["split"]][entry["line"]["clip_id"]] = entry["line"]
+            for split, line in _journal_entries(journal):
+                by_split[split][line["clip_id"]] = line
         for split, lines in by_split.items():
             path = self.root / split / METADATA_FILE
-            text = "".join(dumps_line(lines[c]) for c in sorted(lines))
-            if not path.exists() or path.read_text() != text:
-                atomic_write_bytes(path, text.encode())
+            data = "".join(dumps_line(lines[c]) for c in sorted(lines)).encode()
+            if not path.exists() or path.read_bytes() != data:
+                atomic_write_bytes(path, data)
         return sum(len(v) for v in by_split.values())

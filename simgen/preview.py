@@ -14,7 +14,9 @@ def contact_sheet(root: str | Path, out: str | Path, *, clips: int = 6, frames: 
                   split: str | None = None, thumb: int = 96) -> Path:
     """Write a PNG with ``clips`` rows of ``frames`` evenly spaced frames each."""
     dataset = Dataset(root)
-    refs = [c for c in dataset.checked_clips()[0] if split is None or c.split == split]
+    # A contact sheet of whatever is there: it works on a shard directory or a render in progress too
+    # (damaged metadata lines still stop it; clips whose files are missing are left out).
+    refs = [c for c in dataset.clips(split) if c.video_path.is_file() and c.label_path.is_file()]
     if not refs:
         raise ValueError(f"{root}: no clips to preview" + (f" in split {split!r}" if split else ""))
     # Whole groups first (a falling clip next to its rising twin), then the first clips.

@@ -98,7 +98,7 @@ def test_check_names_each_problem_of_a_damaged_dataset(dataset, monkeypatch, cap
     problems = [line for line in err.splitlines() if line.startswith("problem:")]
     text = "\n".join(problems)
     assert "train/metadata.jsonl:3: torn or unparsable" in text
-    assert "train/metadata.jsonl: lists 2 clips, dataset.json says 8" in text
+    assert "train/metadata.jsonl: lists 2 clip(s), dataset.json says 8" in text
     assert f"{victim.name} missing or empty" in text
     assert "missing or empty" in text and "content differs from SHA256SUMS" in text
     assert snapshot(dataset) == before
@@ -118,7 +118,7 @@ def test_a_torn_metadata_line_stops_evaluate_unless_skip_bad(dataset, tmp_path, 
     assert code == 0, err
     payload = json.loads((tmp_path / "run" / "results.json").read_text())
     skipped = [c["clip"] for c in payload["skipped"]["clips"]]
-    assert any("metadata.jsonl:5" in s for s in skipped) and any("lists 4 clips" in s for s in skipped)
+    assert any("metadata.jsonl:5" in s for s in skipped) and any("lists 4 clip(s)" in s for s in skipped)
     assert payload["datasets"][0]["clips"] == 12  # 4 train + 4 val + 4 test read; the loss is listed
 
 
@@ -133,14 +133,66 @@ def test_re_rendering_repairs_a_torn_dataset_byte_identically(pristine, dataset,
     assert code == 0, err
 
 
+def render_tiny(root: Path) -> None:
+    from simgen.parallel import render_dataset
+    from simgen.spec import parse_spec
+
+    render_dataset(parse_spec(tiny_spec_dict(counts=(8, 4, 4), size=32)), root, workers=1)
+
+
+def test_a_re_run_never_blesses_a_damaged_file(pristine, dataset, monkeypatch, capsys):
+    """Re-rendering a complete dataset renders nothing, so it must not hash the damage into SHA256SUMS;
+    deleting the damaged file and re-rendering re-makes it, and the check passes again."""
+    victim = sorted((dataset / "train").glob("*.mp4"))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    render_tiny(dataset)
+    code, _, err = cli("simgen", monkeypatch, capsys, "check", dataset, "--hashes")
+    assert code == 1 and f"{victim.name}: content differs from SHA256SUMS (delete it" in err
+    victim.unlink()
+    render_tiny(dataset)
+    assert snapshot(dataset) == snapshot(pristine)
+
+
+@pytest.mark.parametrize("damage_kind", ["object_without_ids", "no_group_id", "bad_bytes", "garbage"])
+def test_render_repairs_every_kind_of_damaged_line(pristine, dataset, damage_kind):
+    """Whatever line the reader refuses, the writer drops and re-makes: the repair the error suggests works."""
+    meta = dataset / "val" / "metadata.jsonl"
+    lines = meta.read_bytes().split(b"\n")
+    first = json.loads(lines[0])
+    lines[0] = {"object_without_ids": b"{}", "garbage": b"{not json",
+                "no_group_id": json.dumps({k: v for k, v in first.items() if k != "group_id"}).encode(),
+                "bad_bytes": b"\xff\xfe" + lines[0]}[damage_kind]
+    meta.write_bytes(b"\n".join(lines))
+    from simgen.dataset import Dataset
+
+    assert Dataset(dataset).verify()[1]  # refused by the reader...
+    render_tiny(dataset)  # ...repaired by the writer
+    assert Dataset(dataset).verify(hashes=True)[1] == []
+    assert snapshot(dataset) == snapshot(pristine)
+
+
+def test_usage_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    for which, args in (("simgen", ["chek"]), ("simgen", ["check"]), ("simgen", ["render", "x.yaml", "-o", "y",
+                                                                                 "-n", "abc"]),
+                        ("evaluate", ["run", tmp_path, "--bogus"])):
+        code, _, err = cli(which, monkeypatch, capsys, *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and f"see `{which} --help`" in err, (args, err)
+
+
 def test_an_incomplete_dataset_is_refused_and_says_so(dataset, tmp_path, monkeypatch, capsys):
     """Fewer clips than dataset.json lists (a render still running, or stopped): no command reads it short."""
     lines = (dataset / "test" / "metadata.jsonl").read_text().splitlines(keepends=True)
     (dataset / "test" / "metadata.jsonl").write_text("".join(lines[:2]))
     (dataset / ".journal").mkdir()
-    line = assert_one_line_failure(cli("simgen", monkeypatch, capsys, "preview", dataset, "--out",
-                                       tmp_path / "p.png"))
-    assert "lists 2 clips, dataset.json says 4 (a render is in progress or was interrupted)" in line
+    line = assert_one_line_failure(cli("evaluate", monkeypatch, capsys, "run", dataset, "-e", "pixels", "--out",
+                                       tmp_path / "run"))
+    assert "lists 2 clip(s), dataset.json says 4 (a render is in progress or was interrupted" in line
+    assert "simgen merge" in line and not (tmp_path / "run").exists()
+    # A contact sheet still works on what is there (a shard's directory, a render in progress).
+    code, _, err = cli("simgen", monkeypatch, capsys, "preview", dataset, "--out", tmp_path / "p.png")
+    assert code == 0, err
 
 
 # --------------------------------------------------------------------------- OS errors: one line
@@ -256,7 +308,6 @@ def test_a_missing_local_checkpoint_is_no_such_directory(dataset, tmp_path, monk
 DAMAGE = st.sampled_from(["tear", "garbage_line", "delete_mp4", "delete_json", "empty_mp4", "empty_json",
                           "truncate_dataset_json", "drop_field", "wrong_type", "not_json_object"])
 COMMANDS = st.sampled_from([("simgen", ["check", "{ds}"]), ("simgen", ["check", "{ds}", "--hashes"]),
-                            ("simgen", ["preview", "{ds}", "--out", "{tmp}/p.png"]),
                             ("evaluate", ["run", "{ds}", "-e", "pixels", "--out", "{tmp}/run", "--bootstrap", "20"])])
 
 

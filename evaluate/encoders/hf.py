@@ -38,14 +38,15 @@ def resolve_checkpoint(kind: str, name: str) -> Path:
            f"{kind}:checkpoints/{Path(name).name}")
     if name.count("/") != 1 or name.startswith((".", "/", "~")):
         raise WeightsMissingError(f"{kind}:{name}: no such directory, and not a hub id (owner/name); " + how.split("; ", 1)[1])
-    if path.parent.is_dir():  # `checkpoints/vitl` where ./checkpoints exists: a local path, not a hub id
-        raise WeightsMissingError(f"{kind}:{name}: no such directory ({path.parent} has no {path.name}); give the "
-                                  f"folder that holds config.json and the weights")
     try:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt"]))
     except Exception as e:  # offline, unknown repo, gated, no network: all say the same thing to the user
+        if path.parent.is_dir():  # `checkpoints/vitl` where ./checkpoints exists: meant as a local path
+            raise WeightsMissingError(f"{kind}:{name}: no such directory ({path.parent} has no {path.name}), nor a "
+                                      f"hub id that could be downloaded; give the folder that holds config.json "
+                                      f"and the weights") from None
         raise WeightsMissingError(f"{how} ({type(e).__name__})") from None
 
 

@@ -220,6 +220,11 @@ class VJEPA2(_VideoTransformer):
                 raise EncoderError(f"{self.name}: compile=1 applies to forward=fast only")
         else:  # compiled where it pays: on a GPU; a CPU compile costs ~20 s for little
             self.compiled = cuda and self.forward_kind == "fast"
+            missing = _compile_missing(self.device) if self.compiled else None
+            if missing:
+                self.compiled = False
+                self._note(f"not compiled ({missing}): the eager forward, ~0.8x the compiled one's speed")
+        self._first_compiled_call = True
         self.fast = None
         self.padded_batch: dict[tuple[int, ...], int] = {}  # clip shape -> batch it is padded to when compiled
         if self.forward_kind == "fast":
@@ -252,9 +257,18 @@ class VJEPA2(_VideoTransformer):
                 if n < target:
                     x = torch.cat([x, x[-1:].expand(target - n, *shape)])
             try:
-                return self.fast(x, layer=self.layer)[:n]
+                out = self.fast(x, layer=self.layer)[:n]
             except IndexError as e:
                 raise EncoderError(f"{self.name}: {e}") from None
+            except Exception as e:
+                _raise_if_out_of_memory(e, self.name, x)
+                if not (self.compiled and self._first_compiled_call):
+                    raise
+                reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+                raise EncoderError(f"{self.name}: torch.compile failed on this machine ({reason}); pass compile=0 "
+                                   f"for the eager forward") from e
+            self._first_compiled_call = False
+            return out
         outputs = self.model(pixel_values_videos=x, skip_predictor=True, output_hidden_states=self.layer is not None)
         return select_hidden(outputs, self.layer, self.name)
 
@@ -347,6 +361,32 @@ def random_model(config: Any, seed: int, device: str = "cpu") -> Any:
     if any(True for _ in model.buffers()):
         raise ValueError("random_model: VJEPA2Model has buffers, which to_empty leaves undefined")
     return model.eval()
+
+
+def _compile_missing(device: str) -> str | None:
+    """Why torch.compile cannot run here (None when it can): inductor's GPU kernels need Triton, a GPU
+    of compute capability 7.0 or newer, and a C compiler for Triton's launcher."""
+    import importlib.util
+    import os
+    import shutil
+
+    import torch
+
+    if importlib.util.find_spec("triton") is None:
+        return "no Triton"
+    if torch.cuda.get_device_capability(device) < (7, 0):
+        return f"compute capability {'.'.join(map(str, torch.cuda.get_device_capability(device)))} < 7.0"
+    if not (os.environ.get("CC") or any(shutil.which(c) for c in ("cc", "gcc", "clang"))):
+        return "no C compiler for Triton"
+    return None
+
+
+def _raise_if_out_of_memory(error: Exception, name: str, x: Any) -> None:
+    import torch
+
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        raise EncoderError(f"{name}: out of GPU memory at a batch of {len(x)} clips of {x.shape[1]} frames; pass a "
+                           f"smaller --batch-size") from None
 
 
 def _frame_sum(frames: Any) -> Any:

@@ -159,6 +159,20 @@ def test_batches_are_padded_per_clip_shape(tiny_vjepa2):
     np.testing.assert_allclose(out[2], encoder.encode(long[3:]), rtol=1e-5, atol=1e-6)
 
 
+def test_a_failing_compile_is_one_line_not_a_traceback(tiny_vjepa2, monkeypatch):
+    """compile=1 where torch.compile cannot work (no compiler toolchain, say): the first forward's failure
+    becomes an EncoderError that says to pass compile=0."""
+    encoder = build_encoder(f"vjepa2:{tiny_vjepa2},compile=1")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("InductorError: no working C compiler\n(long backtrace)")
+
+    monkeypatch.setattr(encoder.fast, "block", broken)
+    clip = np.zeros((8, 32, 32, 3), np.uint8)
+    with pytest.raises(EncoderError, match="torch.compile failed on this machine .*no working C compiler.*compile=0"):
+        encoder.encode([clip])
+
+
 def test_random_giant_is_vjepa2_vitg():
     from evaluate.encoders.vjepa2 import random_config
 
