@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from forward import transformers_forward
 from timing import calls_timed, forward_throughput, peak_gib, reset_peak, sync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def model_forward(encoder, dtype: str):
         from evaluate.encoders.fast_vjepa2 import FastVJEPA2Encoder
 
         return FastVJEPA2Encoder(model)
-    return lambda x: model(pixel_values_videos=x, skip_predictor=True).last_hidden_state
+    return transformers_forward(model)
 
 
 def bare_forward(encoder, x, dtype: str, *, seconds: float, max_iters: int = 200) -> dict:

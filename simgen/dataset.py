@@ -221,6 +221,19 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_checksums(path: Path) -> tuple[dict[str, str], list[str]]:
+    """({relative path: sha256}, problems) of a SHA256SUMS file (`sha256sum`'s format); none if absent."""
+    sums, problems = {}, []
+    if path.is_file():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            digest, _, name = line.partition("  ")
+            if len(digest) != 64 or not name:
+                problems.append(f"{path}:{number}: not a `sha256  path` line")
+            else:
+                sums[name] = digest
+    return sums, problems
+
+
 def dataset_files(root: Path) -> list[Path]:
     """The files a complete dataset consists of (what SHA256SUMS covers), sorted."""
     files = [root / DATASET_FILE]
@@ -302,13 +315,8 @@ class Dataset:
         if not sums.is_file():
             return [f"{sums}: missing (datasets completed by simgen ≥ 0.1 with this check have one; "
                     f"re-run `simgen render` on the directory to write it)"]
-        problems, listed = [], set()
-        for number, line in enumerate(sums.read_text(errors="replace").splitlines(), start=1):
-            digest, _, name = line.partition("  ")
-            if len(digest) != 64 or not name:
-                problems.append(f"{sums}:{number}: not a `sha256  path` line")
-                continue
-            listed.add(name)
+        listed, problems = read_checksums(sums)
+        for name, digest in listed.items():
             path = self.root / name
             if not path.is_file():
                 problems.append(f"{path}: missing (listed in {CHECKSUMS_FILE})")
@@ -468,12 +476,7 @@ class DatasetWriter:
         that renders nothing must not bless a file damaged since (it hashes nothing then), and a
         repair re-hashes only what it re-made, the metadata it rewrote and files not listed yet."""
         path = self.root / CHECKSUMS_FILE
-        old: dict[str, str] = {}
-        if path.is_file():
-            for line in path.read_text(errors="replace").splitlines():
-                digest, _, name = line.partition("  ")
-                if len(digest) == 64 and name:
-                    old[name] = digest
+        old = read_checksums(path)[0]
         fresh = self._written | {f"{split}/{METADATA_FILE}" for split in SPLITS}
         lines = []
         for file in dataset_files(self.root):
