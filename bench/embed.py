@@ -4,7 +4,7 @@
     python bench/embed.py --quick            # tiny random V-JEPA 2 on the CPU, renders its own data
 
 **Pipeline efficiency** = clips/s of the full path (decode, views, preprocess, forward, pool, cache
-write: ``evaluate.executors.embed_work``, the code ``evaluate run`` runs) ÷ clips/s of the bare
+write: ``evaluate.embed.local.embed_work``, the code ``evaluate run`` runs) ÷ clips/s of the bare
 forward of the same model on pre-made tensors of the same batch shape, on the same device, in the
 same process. Weights are random (``random-vjepa2:<size>``): the compute is that of the real
 checkpoint. Both count clip-views: a clip embedded under five views counts five. The full path is
@@ -58,7 +58,7 @@ def premade_batch(encoder, batch: int, frames: int, dataset=None):
     else uniform uint8 noise, both through evaluate's own preprocessing."""
     import numpy as np
 
-    from evaluate.data import read_clip
+    from evaluate.data.decode import read_clip
     from evaluate.encoders.hf import preprocess
 
     if dataset is not None and dataset.frames == frames:
@@ -109,8 +109,8 @@ def sync_points(encoder, dataset, batch: int) -> list[str]:
     import numpy as np
     import torch
 
-    from evaluate.data import read_clip
-    from evaluate.views import VIEWS
+    from evaluate.data.decode import read_clip
+    from evaluate.data.views import VIEWS
 
     if not str(encoder.device).startswith("cuda"):
         return []
@@ -136,9 +136,9 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
               queue_depth: int = 1) -> dict:
     """clip-views per second of embed_work over ``repeat`` passes of the dataset, cache included, and
     the same without the loader's start-up (up to the first batch reaching the encoder)."""
-    from evaluate.cache import EmbeddingCache
-    from evaluate.data import clip_identity
-    from evaluate.executors import embed_work
+    from evaluate.data.dataset import clip_identity
+    from evaluate.embed.cache import EmbeddingCache
+    from evaluate.embed.local import embed_work
 
     clips = [c for c in dataset.clips]
     work = [(c, views) for _ in range(repeat) for c in clips]
@@ -172,7 +172,7 @@ def full_path(encoder, dataset, batch: int, loader: str, workers: int, *, repeat
 def loader_startup(dataset, batch: int, workers: int, loaders: list[str], pin_memory: bool) -> list[dict]:
     """Seconds from asking each loader for batches to the first and the fourth batch, in this process
     (which holds the model: the torch loader forks its workers from it)."""
-    from evaluate.data import iter_view_batches
+    from evaluate.data.loader import iter_view_batches
 
     rows = []
     work = [(c, ("original",)) for c in dataset.clips[:batch * 4]]
@@ -206,9 +206,9 @@ def short_dtype(name: str) -> str:
 
 
 def run_benchmark(args: argparse.Namespace, log=print) -> dict[str, Any]:
-    from evaluate.data import open_dataset
+    from evaluate.data.dataset import open_dataset
+    from evaluate.data.views import VIEWS
     from evaluate.encoders import build_encoder
-    from evaluate.views import VIEWS
 
     t0 = time.perf_counter()
     spec = f"random-vjepa2:{args.size}" + (f",{args.options}" if args.options else "")

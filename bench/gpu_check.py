@@ -104,7 +104,7 @@ def timed_run(datasets: list[str], encoders: list[str], out_root: Path, name: st
     brings back 8 files at most)."""
     import shutil
 
-    from evaluate.runner import RunConfig, run
+    from evaluate.tasks.probe import RunConfig, run
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / name
@@ -113,7 +113,7 @@ def timed_run(datasets: list[str], encoders: list[str], out_root: Path, name: st
                                batch_size=batch_size, workers=workers, device=device), log=log)
         wall = time.perf_counter() - t0
         try:
-            from evaluate.report import write_reports
+            from evaluate.report.probe import write_reports
 
             md, _ = write_reports(out)
             shutil.copy(md, out_root / f"{name}_report.md")
@@ -181,7 +181,7 @@ def main() -> None:
     present = {m: importlib.util.find_spec(m) is not None
                for m in ("torch", "transformers", "sklearn", "scipy", "matplotlib", *ABSENT_ON_GPU_BOX)}
     log("modules: " + ", ".join(f"{m} {'yes' if ok else 'no'}" for m, ok in present.items()))
-    from evaluate.data import video_decoder
+    from evaluate.data.decode import video_decoder
     from evaluate.errors import EvaluateError
 
     try:

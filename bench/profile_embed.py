@@ -34,10 +34,10 @@ def main() -> None:
     import torch
     from timing import calls_timed
 
-    from evaluate.cache import EmbeddingCache
-    from evaluate.data import open_dataset
+    from evaluate.data.dataset import open_dataset
+    from evaluate.data.views import VIEWS
+    from evaluate.embed.cache import EmbeddingCache
     from evaluate.encoders import build_encoder
-    from evaluate.views import VIEWS
 
     encoder = build_encoder(f"random-vjepa2:{args.size}", args.device)
     dataset = open_dataset(args.data)

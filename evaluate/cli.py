@@ -55,10 +55,10 @@ def run(
     actors: Annotated[int | None, typer.Option(help="Ray actors; default: one per GPU (or per 2 CPUs)")] = None,
 ) -> None:
     """Embed datasets with encoders under every view, fit probes, write results and reports."""
-    from evaluate.report import rich_tables, write_reports
-    from evaluate.runner import RunConfig
-    from evaluate.runner import run as run_eval
-    from evaluate.views import VIEWS
+    from evaluate.data.views import VIEWS
+    from evaluate.report.probe import rich_tables, write_reports
+    from evaluate.tasks.probe import RunConfig
+    from evaluate.tasks.probe import run as run_eval
 
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"--batch-size {batch_size}: must be ≥ 1")
@@ -80,9 +80,9 @@ def run(
 @app.command("ls")
 def ls_all() -> None:
     """Encoders, views and probes available."""
+    from evaluate.data.views import VIEW_HELP
     from evaluate.encoders import ENCODERS
     from evaluate.probes import PROBES
-    from evaluate.views import VIEW_HELP
 
     out_console.print("[bold]encoders[/bold] (spec: kind[:arg][,option=value...])")
     for kind, cls in ENCODERS.items():
@@ -100,7 +100,7 @@ def ls_all() -> None:
 @app.command()
 def report(rundir: Annotated[Path, typer.Argument(help="run directory holding results.json")]) -> None:
     """Rebuild report.md and report.html from RUNDIR/results.json and predictions.jsonl."""
-    from evaluate.report import load_run, rich_tables, write_reports
+    from evaluate.report.probe import load_run, rich_tables, write_reports
 
     md, page = write_reports(rundir)
     payload, _ = load_run(rundir)
@@ -125,8 +125,8 @@ def surprise(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
 ) -> None:
     """Violation-of-expectation surprise on possible/impossible twins: pairwise accuracy, AUROC, plots."""
-    from evaluate.surprise_report import rich_table
-    from evaluate.surprise_run import SurpriseConfig, run_surprise
+    from evaluate.report.surprise import rich_table
+    from evaluate.tasks.surprise import SurpriseConfig, run_surprise
 
     config = SurpriseConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
                             contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=split,
@@ -152,7 +152,8 @@ def sweep(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N] (dataset mode)")] = "auto",
 ) -> None:
     """Score against one scene parameter, binned on test, with a psychometric threshold and its CI."""
-    from evaluate.sweep import SweepConfig, result_rows, run_sweep
+    from evaluate.report.sweep import result_rows
+    from evaluate.tasks.sweep import SweepConfig, run_sweep
 
     if bins < 1:
         raise ValueError(f"--bins {bins}: must be ≥ 1")
@@ -160,7 +161,7 @@ def sweep(
                          targets=list(target) if target else None, view=view, probe=probe, bins=bins,
                          n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
     result = run_sweep(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
-    from evaluate.report import table
+    from evaluate.report.page import table
 
     out_console.print(table(f"sweep over {param}", *result_rows(result)))
     out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param}.json, .md, .html")

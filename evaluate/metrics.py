@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 
 N_BOOTSTRAP = 1000
+# Bootstrap CIs resample test groups; with fewer the interval understates the uncertainty (a test split
+# of one group gives a CI of zero width). Below this many, the console and the reports say so.
+MIN_TEST_GROUPS = 20
 PRIMARY = {"class": "balanced_accuracy", "regression": "r2"}
 
 
@@ -66,7 +69,7 @@ def group_resamples(groups: np.ndarray, n: int = N_BOOTSTRAP, seed: int = 0) -> 
     return [np.concatenate([members[g] for g in rng.integers(len(unique), size=len(unique))]) for _ in range(n)]
 
 
-def _ci(values: list[float]) -> list[float]:
+def ci95(values: list[float]) -> list[float]:
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr)]
     if not len(arr):
@@ -82,7 +85,7 @@ def score(kind: str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
     fn = METRICS[primary]
     samples = group_resamples(groups, n_bootstrap, seed)
     out: dict[str, Any] = {"metric": primary, "value": fn(y_true, y_pred),
-                           "ci95": _ci([fn(y_true[i], y_pred[i]) for i in samples]),
+                           "ci95": ci95([fn(y_true[i], y_pred[i]) for i in samples]),
                            "chance": chance(kind, y_true)}
     for name in SECONDARY[kind]:
         out[name] = METRICS[name](y_true, y_pred)
@@ -102,4 +105,45 @@ def temporal_margin(kind: str, y_true: np.ndarray, groups: np.ndarray, original:
 
     value, best_view = margin(slice(None))
     samples = group_resamples(groups, n_bootstrap, seed)
-    return {"value": value, "ci95": _ci([margin(i)[0] for i in samples]), "best_static_view": best_view}
+    return {"value": value, "ci95": ci95([margin(i)[0] for i in samples]), "best_static_view": best_view}
+
+
+def psychometric(theta: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:
+    """A logistic from ``floor`` (chance) to 1: threshold theta[0], slope theta[1]."""
+    from scipy.special import expit
+
+    return floor + (1 - floor) * expit(theta[1] * (z - theta[0]))
+
+
+# --------------------------------------------------------------------------- violation of expectation
+
+
+def pairwise_accuracy(s_possible: np.ndarray, s_impossible: np.ndarray) -> np.ndarray:
+    """Per group: 1 when the impossible twin is more surprising, 0.5 on a tie, else 0."""
+    return np.where(s_impossible > s_possible, 1.0, np.where(s_impossible == s_possible, 0.5, 0.0))
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for ``positive`` (Mann–Whitney, ties averaged)."""
+    from scipy.stats import rankdata
+
+    pos, neg = int(positive.sum()), int((~positive).sum())
+    if not pos or not neg:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def pair_scores(possible: np.ndarray, impossible: np.ndarray, n_bootstrap: int, seed: int = 0) -> dict[str, Any]:
+    """Pairwise accuracy and AUROC of paired surprises, each with a 95% CI over resampled pairs."""
+    wins = pairwise_accuracy(possible, impossible)
+    scores = np.concatenate([possible, impossible])
+    labels = np.r_[np.zeros(len(possible), bool), np.ones(len(impossible), bool)]
+    rng = np.random.default_rng(seed)
+    acc_boot, auc_boot = [], []
+    for _ in range(n_bootstrap):
+        g = rng.integers(len(wins), size=len(wins))
+        acc_boot.append(wins[g].mean())
+        auc_boot.append(auroc(np.concatenate([possible[g], impossible[g]]), labels))
+    return {"pairwise_accuracy": float(wins.mean()), "pairwise_ci95": ci95(acc_boot),
+            "auroc": auroc(scores, labels), "auroc_ci95": ci95(auc_boot), "n_groups": len(wins)}

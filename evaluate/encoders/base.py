@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluate.errors import EncoderError
-from evaluate.registry import did_you_mean
+from simgen.registry import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Encoder(ABC):
         ``frames[i]``; yields (view, its clips, wait for their (n, D) embeddings), one view at a
         time. Default: the views are made in numpy, then each view's clips go through
         :meth:`encode_async`."""
-        from evaluate.views import apply_view, rows_by_view
+        from evaluate.data.views import apply_view, rows_by_view
 
         for view, rows in rows_by_view(needs):
             views = [np.ascontiguousarray(apply_view(view, frames[i], clips[i].clip_id)) for i in rows]

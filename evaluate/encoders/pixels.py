@@ -64,10 +64,10 @@ class _Pixels(Encoder):
     def encode_views_async(self, clips, frames, needs):
         """Each clip is downsampled once and its views are made from the small frames: selections of
         them (downsampling acts on each frame alone, so this is downsampling the view), and the mean
-        of the raw frames, as evaluate.views makes it, downsampled. Bit-identical to making each view
+        of the raw frames, as evaluate.data.views makes it, downsampled. Bit-identical to making each view
         first (tested), with a fifth of the downsampling and none of the loader's view copies. With
         ``frames=N`` a view is resampled after it is made, so those go the default way."""
-        from evaluate.views import frame_index, mean_frame, rows_by_view
+        from evaluate.data.views import frame_index, mean_frame, rows_by_view
 
         if self.frames:
             yield from super().encode_views_async(clips, frames, needs)

@@ -158,7 +158,7 @@ class _VideoTransformer(Encoder):
         if not self._takes_as_is(frames):
             yield from super().encode_views_async(clips, frames, needs)
             return
-        from evaluate.views import frame_index, rows_by_view
+        from evaluate.data.views import frame_index, rows_by_view
 
         with self.timed("preprocess_s"):
             raw = to_device(frames, self.device)  # (B, T, H, W, 3) uint8
@@ -168,7 +168,7 @@ class _VideoTransformer(Encoder):
             with self.timed("preprocess_s"):
                 # Indices go to the device as pinned non-blocking copies (see hf.py): no wait on the GPU.
                 everyone = len(rows) == n_clips
-                if view == "frame_mean":  # as evaluate.views: integer mean of the raw frames, rounded half up
+                if view == "frame_mean":  # as evaluate.data.views: integer mean of the raw frames, rounded half up
                     picked = raw if everyone else raw.index_select(0, to_device(np.array(rows), self.device))
                     total = _frame_sum(picked)
                     mean = torch.div(2 * total + n_frames, 2 * n_frames, rounding_mode="floor").to(torch.uint8)

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from evaluate.attentive import default_size
 from evaluate.probes import get_probe
-from evaluate.runner import RunConfig, run
+from evaluate.probes.attentive import default_size
+from evaluate.tasks.probe import RunConfig, run
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -5,8 +5,8 @@ import copy
 import numpy as np
 import pytest
 
-from evaluate.cache import EmbeddingCache, stack_files
-from evaluate.runner import RunConfig, run
+from evaluate.embed.cache import EmbeddingCache, stack_files
+from evaluate.tasks.probe import RunConfig, run
 
 IDENTITY = {"kind": "vjepa2", "checkpoint": {"weights_sha256": "abc"}, "preprocessing": {"height": 32, "mean": [0.5]},
             "pool": "mean", "layer": None, "frames": None}
@@ -82,10 +82,10 @@ def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling
 def test_queueing_more_forwards_ahead_writes_the_same_cache(tiny_falling_rising, tmp_path, spec):
     """embed_work's queue depth changes only how far the device runs ahead of the cache writes: every
     depth (including one deeper than the number of batches) writes the same vectors for every clip."""
-    from evaluate.data import clip_identity, open_dataset
+    from evaluate.data.dataset import clip_identity, open_dataset
+    from evaluate.data.views import VIEWS
+    from evaluate.embed.local import embed_work
     from evaluate.encoders import build_encoder
-    from evaluate.executors import embed_work
-    from evaluate.views import VIEWS
 
     dataset, encoder = open_dataset(tiny_falling_rising), build_encoder(spec)
     written = {}

@@ -5,7 +5,7 @@ import json
 import shutil
 import sys
 
-from evaluate.runner import RunConfig, run
+from evaluate.tasks.probe import RunConfig, run
 
 
 def cli(monkeypatch, capsys, *args):

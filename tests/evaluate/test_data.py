@@ -6,11 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-import evaluate.data as data
-from evaluate.data import iter_view_batches, open_dataset
+import evaluate.data.decode as decode
+import evaluate.data.loader as loader_module
+from evaluate.data.dataset import open_dataset
+from evaluate.data.loader import iter_view_batches
+from evaluate.data.views import apply_view
 from evaluate.errors import BadClipError
-from evaluate.runner import RunConfig, run
-from evaluate.views import apply_view
+from evaluate.tasks.probe import RunConfig, run
 
 VIEWS = ["original", "reversed", "frame_mean"]
 
@@ -46,7 +48,7 @@ def test_loaders_agree_and_apply_views(tiny_falling_rising, loader, workers):
     assert not bad and order == [c.clip_id for c in ds.clips]
     assert len(frames) == len(ds.clips) + 2 * (len(ds.clips) // 2)
     for i, clip in enumerate(ds.clips):
-        raw = data.read_clip(ds, clip)
+        raw = decode.read_clip(ds, clip)
         for view in work[i][1]:
             assert np.array_equal(frames[(view, clip.clip_id)], apply_view(view, raw, clip.clip_id))
 
@@ -59,7 +61,7 @@ def test_batches_are_stacked_per_view(tiny_falling_rising):
 
 
 def _stacked_where(items):
-    stacked = data._stack(items)
+    stacked = loader_module.stack_frames(items)
     return stacked, stacked.is_shared()
 
 
@@ -91,8 +93,8 @@ def test_bad_clip_is_returned_and_the_rest_still_decode(broken, loader, workers)
 def test_decoding_is_lazy(tiny_falling_rising, monkeypatch):
     ds = open_dataset(tiny_falling_rising)
     calls = []
-    real = data.read_clip
-    monkeypatch.setattr(data, "read_clip", lambda d, c: calls.append(c.clip_id) or real(d, c))
+    real = decode.read_clip
+    monkeypatch.setattr(loader_module, "read_clip", lambda d, c: calls.append(c.clip_id) or real(d, c))
     batches = iter_view_batches(ds, [(c, ["original"]) for c in ds.clips], batch_size=2, workers=2)
     next(batches)
     assert len(calls) <= 4 < len(ds.clips)  # the batch asked for, plus one batch of lookahead
@@ -116,10 +118,10 @@ def test_ffmpeg_binary_fallback_decodes_the_same_frames(tiny_falling_rising, mon
     """A GPU box may lack PyAV and imageio-ffmpeg: an ffmpeg binary (here imageio-ffmpeg's) gives the same bytes."""
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     ds = open_dataset(tiny_falling_rising)
-    expected = data.read_clip(ds, ds.clips[0])
-    monkeypatch.setattr(data, "video_decoder", lambda: "ffmpeg")
+    expected = decode.read_clip(ds, ds.clips[0])
+    monkeypatch.setattr(decode, "video_decoder", lambda: "ffmpeg")
     monkeypatch.setenv("SIMGEN_FFMPEG", imageio_ffmpeg.get_ffmpeg_exe())
-    assert np.array_equal(data.read_clip(ds, ds.clips[0]), expected)
+    assert np.array_equal(decode.read_clip(ds, ds.clips[0]), expected)
 
 
 def test_no_decoder_at_all_says_what_to_install(monkeypatch):
@@ -133,16 +135,16 @@ def test_no_decoder_at_all_says_what_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "")
     monkeypatch.delenv("SIMGEN_FFMPEG", raising=False)
     with pytest.raises(EvaluateError, match="pip install av"):
-        data.video_decoder()
+        decode.video_decoder()
 
 
 def test_opencv_fallback_decodes_the_same_frames(tiny_falling_rising, monkeypatch):
     """GPU boxes often have OpenCV but not PyAV (bench/gpu_check.sh found so): same bytes as PyAV."""
     pytest.importorskip("cv2")
     ds = open_dataset(tiny_falling_rising)
-    expected = [data.read_clip(ds, clip) for clip in ds.clips[:3]]
-    monkeypatch.setattr(data, "video_decoder", lambda: "opencv")
+    expected = [decode.read_clip(ds, clip) for clip in ds.clips[:3]]
+    monkeypatch.setattr(decode, "video_decoder", lambda: "opencv")
     for clip, frames in zip(ds.clips[:3], expected, strict=True):
-        decoded = data.read_clip(ds, clip)
+        decoded = decode.read_clip(ds, clip)
         assert decoded.flags.c_contiguous
         np.testing.assert_array_equal(decoded, frames)

@@ -23,7 +23,7 @@ def collect_views(stream) -> dict:
 def assert_same_views(built: dict, made_first: dict) -> None:
     """Every view, with the same clips and bit-identical embeddings: the cache key does not say which
     way a view was made, and need not."""
-    from evaluate.views import VIEWS
+    from evaluate.data.views import VIEWS
 
     assert built.keys() == made_first.keys() == set(VIEWS)
     for view, (view_clips, vectors) in made_first.items():
@@ -164,7 +164,7 @@ def test_queueing_batches_never_waits_for_the_gpu():
     the next forward. Sync-debug mode turns any such wait into an error."""
     import torch
 
-    from evaluate.views import VIEWS
+    from evaluate.data.views import VIEWS
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
@@ -189,11 +189,11 @@ def test_queueing_batches_never_waits_for_the_gpu():
 
 def test_views_built_on_the_device_equal_views_built_in_numpy():
     """The video transformers take one copy of the original frames and make every view on their
-    device; the result must be what making each view first (evaluate.views) gives."""
+    device; the result must be what making each view first (evaluate.data.views) gives."""
     from types import SimpleNamespace
 
+    from evaluate.data.views import VIEWS
     from evaluate.encoders.base import Encoder
-    from evaluate.views import VIEWS
 
     encoder = build_encoder("random-vjepa2:tiny")  # 32² crop: the 48² frames are resized
     frames = np.stack(clips(4, t=6, size=48, seed=3))
@@ -260,11 +260,11 @@ def test_loader_batches_reach_the_device_without_a_copy_on_the_host(monkeypatch,
 @pytest.mark.parametrize("spec", ["pixels", "motion,size=8", "pixels,frames=5"])
 def test_weight_free_views_from_downsampled_frames_equal_views_made_first(spec):
     """pixels and motion downsample each clip once and make its views from the small frames; the
-    result must be what downsampling each view made from the raw frames (evaluate.views) gives."""
+    result must be what downsampling each view made from the raw frames (evaluate.data.views) gives."""
     from types import SimpleNamespace
 
+    from evaluate.data.views import VIEWS
     from evaluate.encoders.base import Encoder
-    from evaluate.views import VIEWS
 
     encoder = build_encoder(spec)
     frames = clips(4, t=6, size=48, seed=7)

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from evaluate.runner import RunConfig, run
+from evaluate.tasks.probe import RunConfig, run
 
 ray = pytest.importorskip("ray")
 

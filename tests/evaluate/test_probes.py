@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import evaluate.probes as probes
-import evaluate.rows as rows
+import evaluate.probes.rows as rows
 from evaluate.metrics import balanced_accuracy, group_resamples, r2, score, temporal_margin
-from evaluate.probes import ProbeSkipped, get_probe, ridge_path
+from evaluate.probes import ProbeSkipped, get_probe
+from evaluate.probes.linear import ridge_path, standardise_and_rotate
 
 
 def _pairs(n_groups: int, dim: int, seed: int):
@@ -113,7 +113,7 @@ def test_wide_features_rotation_keeps_every_inner_product(monkeypatch, block_byt
     mean, std = x64.mean(axis=0), x64.std(axis=0)
     scale = np.maximum(std, 0.01 * np.median(std[std > 0]))
     a, b = (x64 - mean) / scale, (x_test - mean) / scale
-    rot_a, rot_b = probes._standardise_and_rotate(rows.ArrayRows(x_train), rows.ArrayRows(x_test))
+    rot_a, rot_b, _ = standardise_and_rotate(rows.ArrayRows(x_train), rows.ArrayRows(x_test))
     assert rot_a.shape[1] == 29  # centring removes one direction of 30 rows
     np.testing.assert_allclose(rot_a @ rot_a.T, a @ a.T, rtol=1e-8, atol=1e-8 * np.abs(a @ a.T).max())
     np.testing.assert_allclose(rot_b @ rot_a.T, b @ a.T, rtol=1e-8, atol=1e-8 * np.abs(b @ a.T).max())
@@ -134,7 +134,7 @@ def test_wide_ridge_equals_sklearn_ridge_in_the_full_space():
 
 
 def test_probe_on_rows_read_from_the_cache_equals_probe_on_arrays(tmp_path, monkeypatch):
-    from evaluate.cache import EmbeddingCache
+    from evaluate.embed.cache import EmbeddingCache
 
     monkeypatch.setattr(rows, "BLOCK_BYTES", 8 * 120 * 5)  # 5 rows a block: many reads
     x, y, groups = _pairs(30, 120, 5)

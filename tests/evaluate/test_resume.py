@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from evaluate.encoders.pixels import Pixels
-from evaluate.runner import RunConfig, run
+from evaluate.tasks.probe import RunConfig, run
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ["original", "reversed"]
@@ -73,8 +73,8 @@ def test_exception_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_r
 
 KILLER = """
 import os, signal, sys
-from evaluate.cache import EmbeddingCache
-from evaluate.runner import RunConfig, run
+from evaluate.embed.cache import EmbeddingCache
+from evaluate.tasks.probe import RunConfig, run
 puts, real = [], EmbeddingCache.put
 def put(self, group, clip, vec):
     if len(puts) == int(sys.argv[3]):
@@ -103,7 +103,7 @@ def test_sigkill_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_ris
 
 
 def test_a_run_that_fails_while_probing_keeps_the_previous_outputs(tiny_falling_rising, tmp_path, monkeypatch):
-    from evaluate.probes import LinearProbe
+    from evaluate.probes.linear import LinearProbe
 
     out = tmp_path / "run"
     run(RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(out), views=VIEWS, device="cpu"))

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from evaluate.surprise import build_surprise_model, window_starts
-from evaluate.surprise_run import auroc, pair_scores, pairwise_accuracy
+from evaluate.metrics import auroc, pair_scores, pairwise_accuracy
+from evaluate.predictors import build_surprise_model, window_starts
 from tests.evaluate.test_cli import cli
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from evaluate.errors import EvaluateError
-from evaluate.runner import RunConfig, run
-from evaluate.sweep import fit_psychometric, lookup, sweep_one
+from evaluate.tasks.probe import RunConfig, run
+from evaluate.tasks.sweep import fit_psychometric, lookup, sweep_one
 from tests.evaluate.test_cli import cli
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evaluate.views import VIEWS, apply_view, check_views
+from evaluate.data.views import VIEWS, apply_view, check_views
 
 
 @pytest.fixture

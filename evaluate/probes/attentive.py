@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluate.errors import EvaluateError
-from evaluate.probes import PROBES, Probe, ProbeFit, check_target, grouped_folds
-from evaluate.rows import as_array
+from evaluate.probes.base import PROBES, Probe, ProbeFit, check_target, grouped_folds
+from evaluate.probes.rows import as_array
 
 DEFAULT_LRS = (1e-3, 3e-4, 1e-4)
 DEFAULT_WDS = (0.01, 0.1)
@@ -90,6 +90,7 @@ def _modules():
 
 class AttentiveProbe(Probe):
     name = "attentive"
+    takes_options = True
     description = ("V-JEPA 2's frozen-eval probe: learned-query cross-attention over all tokens (use an encoder "
                    "with pool=tokens), AdamW + cosine, lr × wd grid selected on val")
     uses_val_split: ClassVar[bool] = True
@@ -97,7 +98,7 @@ class AttentiveProbe(Probe):
     def __init__(self, **options: str):
         for key in options:
             if key not in OPTIONS:
-                from evaluate.registry import did_you_mean
+                from simgen.registry import did_you_mean
 
                 raise ValueError(f"probe attentive: unknown option {key!r}{did_you_mean(key, OPTIONS)}; "
                                  f"options: {', '.join(OPTIONS)}")
@@ -210,4 +211,4 @@ class AttentiveProbe(Probe):
         return -math.inf if value != value else value
 
 
-PROBES[AttentiveProbe.name] = AttentiveProbe
+PROBES.register(AttentiveProbe.name, AttentiveProbe)

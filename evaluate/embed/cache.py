@@ -11,7 +11,7 @@ each group folder saying in words what the group holds.
 The cache is also where a run keeps its embeddings: ``evaluate run`` checks that a clip is
 cached (:meth:`EmbeddingCache.has`, which reads only the .npy header), and its probes read one
 (encoder, dataset, view) matrix a block of rows at a time (:func:`stack_files`, through
-evaluate.rows.CachedRows), so its memory does not grow with the number of encoders, views or clips.
+evaluate.probes.rows.CachedRows), so its memory does not grow with the number of encoders, views or clips.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class EmbeddingCache:
 def stack_files(paths: list[Path]) -> np.ndarray:
     """The .npy files at ``paths`` (one embedding each, all of one shape and dtype), stacked in order.
 
-    Probes read the same rows several times (evaluate.rows), so this is a hot path: the header
+    Probes read the same rows several times (evaluate.probes.rows), so this is a hot path: the header
     of the first file is parsed once, and every file whose header bytes match is read straight
     into its row of the output (np.load would parse each header and copy each array again).
     """

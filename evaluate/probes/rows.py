@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.cache import stack_files
+from evaluate.embed.cache import stack_files
 
 BLOCK_BYTES = 4 << 20  # rows per block: about 4 MiB of float64 features
 

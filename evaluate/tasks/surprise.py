@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.data import iter_frames, open_dataset
+from evaluate.data.dataset import open_dataset
+from evaluate.data.decode import iter_frames
 from evaluate.errors import BadClipError, EncoderError, EvaluateError
-from evaluate.metrics import N_BOOTSTRAP, _ci
-from evaluate.runner import _versions, skip_encoder, write_json
-from evaluate.surprise import SurpriseModel, build_surprise_model, window_starts
+from evaluate.io import CURVES_FILE, SURPRISE_FILE, versions, write_json
+from evaluate.metrics import N_BOOTSTRAP, pair_scores, pairwise_accuracy
+from evaluate.predictors import SurpriseModel, build_surprise_model, window_starts
+from evaluate.tasks.probe import skip_encoder
 
-RESULTS_FILE = "surprise.json"
-CURVES_FILE = "surprise_curves.jsonl"
 AGGREGATES = ("max", "mean")
 REQUIRED_TARGETS = ("possible", "violation", "violation_frame")
 
@@ -55,40 +55,6 @@ class SurpriseConfig:
     workers: int = 2
     n_bootstrap: int = N_BOOTSTRAP
     skip_bad: bool = False
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def pairwise_accuracy(s_possible: np.ndarray, s_impossible: np.ndarray) -> np.ndarray:
-    """Per group: 1 when the impossible twin is more surprising, 0.5 on a tie, else 0."""
-    return np.where(s_impossible > s_possible, 1.0, np.where(s_impossible == s_possible, 0.5, 0.0))
-
-
-def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` for ``positive`` (Mann–Whitney, ties averaged)."""
-    from scipy.stats import rankdata
-
-    pos, neg = int(positive.sum()), int((~positive).sum())
-    if not pos or not neg:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def pair_scores(possible: np.ndarray, impossible: np.ndarray, n_bootstrap: int, seed: int = 0) -> dict[str, Any]:
-    """Pairwise accuracy and AUROC of paired surprises, each with a 95% CI over resampled pairs."""
-    wins = pairwise_accuracy(possible, impossible)
-    scores = np.concatenate([possible, impossible])
-    labels = np.r_[np.zeros(len(possible), bool), np.ones(len(impossible), bool)]
-    rng = np.random.default_rng(seed)
-    acc_boot, auc_boot = [], []
-    for _ in range(n_bootstrap):
-        g = rng.integers(len(wins), size=len(wins))
-        acc_boot.append(wins[g].mean())
-        auc_boot.append(auroc(np.concatenate([possible[g], impossible[g]]), labels))
-    return {"pairwise_accuracy": float(wins.mean()), "pairwise_ci95": _ci(acc_boot),
-            "auroc": auroc(scores, labels), "auroc_ci95": _ci(auc_boot), "n_groups": len(wins)}
 
 
 def seedless(name: str) -> str:
@@ -210,14 +176,14 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
         gc.collect()
     results = summarise(lines, config.n_bootstrap)
     payload = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "config": asdict(config), "versions": _versions(),
+               "config": asdict(config), "versions": versions(),
                "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
                              "content_sha256": d.content_hash, "frames": d.frames} for d in datasets],
                "encoders": encoders, "results": results, "seed_summary": seed_summary(results),
                "skipped": {"encoders": skipped_encoders, "clips": bad}, "wall_s": time.perf_counter() - started}
-    write_json(out_dir / RESULTS_FILE, payload)
+    write_json(out_dir / SURPRISE_FILE, payload)
     (out_dir / CURVES_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines))
-    from evaluate.surprise_report import write_surprise_reports
+    from evaluate.report.surprise import write_surprise_reports
 
     write_surprise_reports(out_dir)
     if not encoders:

@@ -12,28 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.report import _ci, _fmt, _html_table, _md_table, _png, table, write_pair
+from evaluate.io import load_surprise
+from evaluate.report.page import ci_text, fmt, html_table, md_table, png, table, write_pair
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
 
 
-def load_surprise(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from evaluate.surprise_run import CURVES_FILE, RESULTS_FILE
-
-    out_dir = Path(out_dir)
-    if not (out_dir / RESULTS_FILE).is_file():
-        raise FileNotFoundError(f"{out_dir}: no {RESULTS_FILE}; run `evaluate surprise ... --out {out_dir}` first")
-    payload = json.loads((out_dir / RESULTS_FILE).read_text())
-    curves_path = out_dir / CURVES_FILE
-    curves = [json.loads(x) for x in curves_path.read_text().splitlines() if x] if curves_path.is_file() else []
-    return payload, curves
-
-
 def score_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = ["dataset", "encoder", "context", "aggregate", "pairwise acc [95% CI]", "AUROC [95% CI]", "groups"]
     rows = [[r["dataset"], r["encoder"], str(r["context"]), r["aggregate"],
-             f"{_fmt(r['pairwise_accuracy'])} {_ci(r['pairwise_ci95'])}", f"{_fmt(r['auroc'])} {_ci(r['auroc_ci95'])}",
+             f"{fmt(r['pairwise_accuracy'])} {ci_text(r['pairwise_ci95'])}", f"{fmt(r['auroc'])} {ci_text(r['auroc_ci95'])}",
              str(r["n_groups"])] for r in payload["results"]]
     return header, rows
 
@@ -45,7 +34,7 @@ def kind_table(payload: dict[str, Any], aggregate: str = "max") -> tuple[list[st
     for r in payload["results"]:
         if r["aggregate"] != aggregate:
             continue
-        cells = [f"{_fmt(r['by_violation'][k]['pairwise_accuracy'], 2)} (n={r['by_violation'][k]['n_groups']})"
+        cells = [f"{fmt(r['by_violation'][k]['pairwise_accuracy'], 2)} (n={r['by_violation'][k]['n_groups']})"
                  if k in r["by_violation"] else "–" for k in kinds]
         rows.append([r["dataset"], r["encoder"], str(r["context"]), *cells])
     return header, rows
@@ -121,7 +110,7 @@ def surprise_plot(curves: list[dict[str, Any]], title: str) -> str:
     axes[1][0].set_ylabel("impossible − possible", fontsize=8)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _png(fig)
+    return png(fig)
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
@@ -132,12 +121,12 @@ def render_markdown(payload: dict[str, Any]) -> str:
            f"{c['split'] or 'all'}.", "",
            "Pairwise accuracy: fraction of twin pairs whose possible clip is the less surprising (chance 0.5). "
            "AUROC: impossible vs possible clips by surprise alone. A clip's surprise is the max or mean of its "
-           "curve. CIs: bootstrap over twin pairs.", "", _md_table(*score_table(payload)), "",
-           "## Pairwise accuracy by violation (aggregate max)", "", _md_table(*kind_table(payload)), ""]
+           "curve. CIs: bootstrap over twin pairs.", "", md_table(*score_table(payload)), "",
+           "## Pairwise accuracy by violation (aggregate max)", "", md_table(*kind_table(payload)), ""]
     seeds = seed_table(payload)
     if seeds[1]:
-        out += ["## Random-init controls over seeds", "", _md_table(*seeds), ""]
-    out += ["## Timing", "", _md_table(*timing_table(payload)), ""]
+        out += ["## Random-init controls over seeds", "", md_table(*seeds), ""]
+    out += ["## Timing", "", md_table(*timing_table(payload)), ""]
     notes = [f"- `{e['encoder']}`: {n}" for e in payload["encoders"] for n in e.get("notes", [])]
     skipped = [f"- encoder `{e['encoder']}`: {e['reason']}" for e in payload["skipped"]["encoders"]]
     skipped += [f"- clip `{b['dataset']}` {b['clip']}" for b in payload["skipped"]["clips"]]
@@ -155,11 +144,11 @@ def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
              "<h1>surprise report</h1>",
              "<p>Pairwise accuracy: twin pairs whose possible clip is the less surprising (chance 0.5). AUROC: "
              "impossible vs possible by surprise alone. CIs: bootstrap over twin pairs.</p>",
-             _html_table(*score_table(payload)), "<h2>Pairwise accuracy by violation (max)</h2>",
-             _html_table(*kind_table(payload))]
+             html_table(*score_table(payload)), "<h2>Pairwise accuracy by violation (max)</h2>",
+             html_table(*kind_table(payload))]
     seeds = seed_table(payload)
     if seeds[1]:
-        parts += ["<h2>Random-init controls over seeds</h2>", _html_table(*seeds)]
+        parts += ["<h2>Random-init controls over seeds</h2>", html_table(*seeds)]
     parts.append("<h2>Surprise over time</h2><p>Aligned on the violation frame (dashed line): the twins share "
                  "every frame before it, so the curves agree until a window predicts a frame at or after it.</p>")
     for d in payload["datasets"]:
@@ -167,7 +156,7 @@ def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
             sel = [c for c in curves if c["dataset"] == d["name"] and c["encoder"] == e["encoder"]]
             if sel:
                 parts.append(surprise_plot(sel, f"{d['name']} · {e['encoder']}"))
-    parts += ["<h2>Timing</h2>", _html_table(*timing_table(payload)), "<h2>Config</h2><pre>",
+    parts += ["<h2>Timing</h2>", html_table(*timing_table(payload)), "<h2>Config</h2><pre>",
               html.escape(json.dumps(payload["config"], indent=1)), "</pre></body></html>"]
     return "\n".join(parts)
 

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from evaluate.errors import EvaluateError
-from evaluate.metrics import _ci
+from evaluate.io import load_run, write_json
+from evaluate.metrics import ci95, group_resamples, psychometric
+from evaluate.report.sweep import write_sweep_reports
 
 
 @dataclass
@@ -60,12 +62,6 @@ def lookup(labels: dict[str, Any], param: str) -> float:
                         f"{', '.join(sorted(labels.get('targets', {})))}")
 
 
-def _curve(theta: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:
-    from scipy.special import expit
-
-    return floor + (1 - floor) * expit(theta[1] * (z - theta[0]))
-
-
 def fit_psychometric(x: np.ndarray, score: np.ndarray, kind: str, floor: float) -> dict[str, float]:
     """Threshold α (in x's unit) and slope β of the psychometric curve; see the module doc."""
     from scipy.optimize import minimize
@@ -76,7 +72,7 @@ def fit_psychometric(x: np.ndarray, score: np.ndarray, kind: str, floor: float) 
     z = (x - mu) / sd
 
     def loss(theta):
-        p = _curve(theta, z, floor)
+        p = psychometric(theta, z, floor)
         if kind == "class":
             p = np.clip(p, 1e-6, 1 - 1e-6)
             return -np.sum(score * np.log(p) + (1 - score) * np.log(1 - p))
@@ -102,11 +98,7 @@ def sweep_one(kind: str, x: np.ndarray, score: np.ndarray, groups: np.ndarray, f
     """Binned scores (quantile bins) with group-bootstrap CIs, and the fitted threshold with its CI."""
     edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
     which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2) if len(edges) > 1 else 0 * x
-    rng = np.random.default_rng(seed)
-    unique, inverse = np.unique(groups, return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(unique))]
-    samples = [np.concatenate([members[g] for g in rng.integers(len(unique), size=len(unique))])
-               for _ in range(n_bootstrap)]
+    samples = group_resamples(groups, n_bootstrap, seed)
     binned = []
     for b in range(max(len(edges) - 1, 1)):
         m = which == b
@@ -115,7 +107,7 @@ def sweep_one(kind: str, x: np.ndarray, score: np.ndarray, groups: np.ndarray, f
         boot = [score[i][which[i] == b].mean() for i in samples if (which[i] == b).any()]
         binned.append({"lo": float(edges[b]), "hi": float(edges[min(b + 1, len(edges) - 1)]),
                        "center": float(np.median(x[m])), "n": int(m.sum()), "score": float(score[m].mean()),
-                       "ci95": _ci(boot)})
+                       "ci95": ci95(boot)})
     fit = fit_psychometric(x, score, kind, floor)
     lo, hi = float(x.min()), float(x.max())
     # Outside the tested range a threshold is only "below" or "above" it: clipped to the range, so
@@ -123,17 +115,11 @@ def sweep_one(kind: str, x: np.ndarray, score: np.ndarray, groups: np.ndarray, f
     thresholds = np.clip([fit_psychometric(x[i], score[i], kind, floor)["threshold"] for i in samples], lo, hi)
     inside = lo <= fit["threshold"] <= hi
     halfway = (1 + floor) / 2
-    at_ends = _curve(np.array([fit["threshold"], fit["slope"]]), np.array([lo, hi]), floor)
+    at_ends = psychometric(np.array([fit["threshold"], fit["slope"]]), np.array([lo, hi]), floor)
     side = "in range" if inside else ("above halfway over the whole range" if at_ends.min() >= halfway
                                       else "below halfway over the whole range")
-    return {"bins": binned, **fit, "threshold_ci95": _ci(list(thresholds)), "threshold_in_range": bool(inside),
+    return {"bins": binned, **fit, "threshold_ci95": ci95(list(thresholds)), "threshold_in_range": bool(inside),
             "threshold_note": side, "range": [lo, hi], "floor": floor, "n_test": len(x)}
-
-
-def _predictions(rundir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from evaluate.report import load_run
-
-    return load_run(rundir)
 
 
 def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
@@ -141,14 +127,14 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
     if (source / "dataset.json").is_file():
         if not config.encoders or not config.out:
             raise ValueError(f"{source} is a dataset: give --encoder and --out to run the evaluation first")
-        from evaluate.runner import RunConfig, run
+        from evaluate.tasks.probe import RunConfig, run
 
         log(f"running `evaluate run` on {source} ({config.view} view) into {config.out}")
         run(RunConfig(datasets=[str(source)], encoders=config.encoders, out=config.out, views=[config.view],
                       probes=[config.probe or "linear"], targets=config.targets, device=config.device,
                       n_bootstrap=min(config.n_bootstrap, 200)), log=log)
         source = Path(config.out)
-    payload, preds = _predictions(source)
+    payload, preds = load_run(source)
     out_dir = Path(config.out or source)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {d["name"]: Path(d["path"]) for d in payload["datasets"]}
@@ -191,81 +177,6 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
     out = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "config": asdict(config), "rundir": str(source), "results": results}
     stem = out_dir / f"sweep-{config.param}"
-    from evaluate.runner import write_json
-
     write_json(stem.with_suffix(".json"), out)
-    stem.with_suffix(".md").write_text(render_markdown(out))
-    stem.with_suffix(".html").write_text(render_html(out))
+    write_sweep_reports(stem, out)
     return out
-
-
-def result_rows(out: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    from evaluate.report import _ci as fmt_ci
-    from evaluate.report import _fmt
-
-    header = ["dataset", "target", "encoder", "probe", "metric", "threshold [95% CI]", "where", "slope",
-              "bins: center → score"]
-    rows = []
-    for r in out["results"]:
-        bins = "; ".join(f"{b['center']:.3g} → {b['score']:.2f}" for b in r["bins"])
-        rows.append([r["dataset"], r["target"], r["encoder"], r["probe"], r["metric"],
-                     f"{_fmt(r['threshold'])} {fmt_ci(r['threshold_ci95'])}" if r["threshold_in_range"]
-                     else f"– {fmt_ci(r['threshold_ci95'])}", r["threshold_note"],
-                     _fmt(r["slope"]), bins])
-    return header, rows
-
-
-def render_markdown(out: dict[str, Any]) -> str:
-    from evaluate.report import _md_table
-
-    c = out["config"]
-    return "\n".join([f"# sweep over `{c['param']}`", "",
-                      f"Run {out['rundir']}, view {c['view']}, {c['bins']} quantile bins of the test set. Threshold: "
-                      "where the fitted curve is halfway from chance (R² 0 for regression) to 1; CI from refits on "
-                      "resampled test groups.", "", _md_table(*result_rows(out)), ""])
-
-
-def sweep_plot(results: list[dict[str, Any]], title: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from evaluate.report import _png
-
-    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 2.9), squeeze=False, sharey=True)
-    for ax, r in zip(axes[0], results, strict=True):
-        c = np.array([b["center"] for b in r["bins"]])
-        s = np.array([b["score"] for b in r["bins"]])
-        err = np.abs(np.array([[b["score"] - b["ci95"][0], b["ci95"][1] - b["score"]] for b in r["bins"]]).T)
-        ax.errorbar(c, s, yerr=np.nan_to_num(err), fmt="o", capsize=2)
-        if np.isfinite(r["threshold"]):
-            grid = np.linspace(*r["range"], 100)
-            ax.plot(grid, _curve(np.array([r["threshold"], r["slope"]]), grid, r["floor"]), "k-", lw=1)
-            if r["threshold_in_range"]:
-                ax.axvline(r["threshold"], color="tab:red", ls="--", lw=1)
-        ax.axhline(r["floor"], color="grey", ls=":", lw=1)
-        ax.set_title(r["encoder"], fontsize=8)
-        ax.set_xlabel(r["param"], fontsize=8)
-        ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.05)
-    axes[0][0].set_ylabel(results[0]["metric"], fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    return _png(fig)
-
-
-def render_html(out: dict[str, Any]) -> str:
-    import html
-
-    from evaluate.report import _html_table
-
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>sweep</title><style>body{font-family:"
-             "sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:13px}img{max-width:100%}</style></head><body>",
-             f"<h1>sweep over {html.escape(out['config']['param'])}</h1>", _html_table(*result_rows(out))]
-    panels: dict[tuple, list[dict]] = defaultdict(list)
-    for r in out["results"]:
-        panels[(r["dataset"], r["target"], r["probe"])].append(r)
-    for (dataset, target, probe), rs in panels.items():
-        parts.append(sweep_plot(rs, f"{dataset} · {target} · probe {probe}"))
-    parts.append("</body></html>")
-    return "\n".join(parts)

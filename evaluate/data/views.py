@@ -88,7 +88,7 @@ def rows_by_view(needs: Sequence[Sequence[str]]) -> Iterator[tuple[str, list[int
 
 
 def check_views(views: list[str]) -> list[str]:
-    from evaluate.registry import did_you_mean
+    from simgen.registry import did_you_mean
 
     for v in views:
         if v not in _VIEW_FUNCS:

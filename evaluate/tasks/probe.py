@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import itertools
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,21 +19,21 @@ from typing import Any
 
 import numpy as np
 
-import evaluate
-from evaluate.cache import EmbeddingCache
-from evaluate.data import LOADERS, TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
+from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
+from evaluate.data.loader import LOADERS
+from evaluate.data.views import STATIC_VIEWS, VIEWS, check_views
+from evaluate.embed.cache import EmbeddingCache
+from evaluate.embed.local import EXECUTORS, embed_work, read_cached
+from evaluate.embed.ray import embed_with_ray
 from evaluate.encoders import Encoder, build_encoder, parse_spec
 from evaluate.errors import EncoderError, EvaluateError
-from evaluate.executors import EXECUTORS, embed_with_ray, embed_work, read_cached
-from evaluate.metrics import score, temporal_margin
+from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, plain, versions, write_json
+from evaluate.metrics import MIN_TEST_GROUPS, score, temporal_margin
 from evaluate.probes import ProbeSkipped, get_probe
-from evaluate.registry import did_you_mean
-from evaluate.rows import CachedRows
-from evaluate.views import STATIC_VIEWS, VIEWS, check_views
+from evaluate.probes.rows import CachedRows
+from simgen.registry import did_you_mean
 
 FORMAT_VERSION = 1
-RESULTS_FILE = "results.json"
-PREDICTIONS_FILE = "predictions.jsonl"
 
 
 @dataclass
@@ -58,21 +57,6 @@ class RunConfig:
 
 
 Log = Callable[[str], None]
-# Bootstrap CIs resample test groups; with fewer the interval understates the uncertainty (a test split
-# of one group gives a CI of zero width). Below this many, the console and the report say so.
-MIN_TEST_GROUPS = 20
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"evaluate": evaluate.__version__, "python": platform.python_version()}
-    for pkg in ("simgen", "numpy", "torch", "transformers", "scikit-learn", "av"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
 
 
 @dataclass
@@ -185,7 +169,7 @@ def _probe_encoder(split: _Split, record: _Embedded, views: list[str], targets: 
             predictions.writelines(
                 json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
                             "target": target.name, "kind": target.kind, "encoder": record.encoder, "view": view,
-                            "probe": probe_name, "y_true": _plain(yt), "y_pred": _plain(yp)}) + "\n"
+                            "probe": probe_name, "y_true": plain(yt), "y_pred": plain(yp)}) + "\n"
                 for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
             record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
     for (t_index, p_index), by_view in preds.items():
@@ -271,7 +255,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         gc.collect()
 
     # Probing takes one (encoder, dataset, view) matrix at a time and fits every target on it. The
-    # probes read its rows from the cache a block at a time (evaluate.rows), so memory does not grow
+    # probes read its rows from the cache a block at a time (evaluate.probes.rows), so memory does not grow
     # with the number of clips, encoders or views. Results are then sorted into the (dataset,
     # target, encoder, probe, view) order the reports read.
     results, margins, skipped_targets = [], [], []
@@ -314,7 +298,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": {**asdict(config), "cache": str(cache.root)},
-        "versions": _versions(),
+        "versions": versions(),
         "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
                       "content_sha256": d.content_hash, "clips": len(d.clips), "frames": d.frames,
                       "resolution": [d.width, d.height],
@@ -345,17 +329,3 @@ def few_groups_warnings(datasets: list[EvalDataset], bad: dict[tuple[str, str], 
                        f"groups and are unreliable below {MIN_TEST_GROUPS} (marked †): render more clips with a "
                        f"larger -n")
     return out
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    _write_text(path, json.dumps(obj, indent=1, default=_plain) + "\n")

@@ -4,40 +4,17 @@ both files from the run folder alone."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from evaluate.runner import MIN_TEST_GROUPS, PREDICTIONS_FILE, RESULTS_FILE, _write_text
+from evaluate.io import load_run
+from evaluate.report.page import ci_text, fmt, html_table, md_table, png, table, write_pair
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
-
-
-def load_run(rundir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    rundir = Path(rundir)
-    path = rundir / RESULTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{rundir}: no {RESULTS_FILE}; run `evaluate run ... --out {rundir}` first")
-    payload = json.loads(path.read_text())
-    preds_path = rundir / PREDICTIONS_FILE
-    predictions = [json.loads(line) for line in preds_path.read_text().splitlines() if line] \
-        if preds_path.is_file() else []
-    return payload, predictions
-
-
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None or x != x else f"{x:.{digits}f}"
-
-
-def _ci(ci: list[float], test_groups: int | None = None) -> str:
-    """'[lo, hi]', with † when the test split had too few groups for the interval to be trusted."""
-    few = test_groups is not None and test_groups < MIN_TEST_GROUPS
-    return f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" + ("†" if few else "")
 
 
 def _views(payload: dict[str, Any]) -> list[str]:
@@ -56,7 +33,7 @@ def score_rows(payload: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[lis
     views = _views(payload)
     cells: dict[str, dict[str, str]] = defaultdict(dict)
     for r in rows:
-        cells[r["encoder"]][r["view"]] = f"{_fmt(r['value'])} {_ci(r['ci95'], r.get('test_groups'))}"
+        cells[r["encoder"]][r["view"]] = f"{fmt(r['value'])} {ci_text(r['ci95'], r.get('test_groups'))}"
     return ["encoder", *views], [[enc, *(cells[enc].get(v, "–") for v in views)] for enc in cells]
 
 
@@ -67,8 +44,8 @@ def margin_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for m in payload.get("temporal_margins", []):
         o = original.get((m["dataset"], m["target"], m["encoder"], m["probe"]))
-        rows.append([m["dataset"], m["target"], m["encoder"], m["probe"], _fmt(o["value"] if o else None),
-                     m["best_static_view"], f"{m['value']:+.3f}", _ci(m["ci95"], m.get("test_groups"))])
+        rows.append([m["dataset"], m["target"], m["encoder"], m["probe"], fmt(o["value"] if o else None),
+                     m["best_static_view"], f"{m['value']:+.3f}", ci_text(m["ci95"], m.get("test_groups"))])
     return header, rows
 
 
@@ -86,12 +63,6 @@ def timing_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                      f"{t.get('decode_wait_s', 0.0):.2f}", f"{t.get('probe_s', 0.0):.2f}",
                      str(t.get("cache_hits", 0)), ratio])
     return header, rows
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _skipped_lines(payload: dict[str, Any]) -> list[str]:
@@ -112,14 +83,14 @@ def render_markdown(payload: dict[str, Any]) -> str:
     out += ["## Temporal margin", "",
            "Score on the original clips minus the best static view (`single_frame`, `frame_mean`) for the same "
            "encoder and target: how much of what the encoder knows comes from time. CIs: paired bootstrap "
-           "over test groups.", "", _md_table(*margin_rows(payload)), ""]
+           "over test groups.", "", md_table(*margin_rows(payload)), ""]
     for (dataset, target, probe), rows in _by_target(payload).items():
         r0 = rows[0]
         unit = f", MAE in {r0['unit']}" if r0.get("unit") else ""
         out += [f"## {dataset} · {target} ({r0['metric']}, probe {probe})", "",
-                f"Chance: {_fmt(r0['chance'])}; n_train {r0['n_train']}, n_test {r0['n_test']}{unit}. "
-                "Cells: value [95% CI].", "", _md_table(*score_rows(payload, rows)), ""]
-    out += ["## Timing", "", _md_table(*timing_rows(payload)), ""]
+                f"Chance: {fmt(r0['chance'])}; n_train {r0['n_train']}, n_test {r0['n_test']}{unit}. "
+                "Cells: value [95% CI].", "", md_table(*score_rows(payload, rows)), ""]
+    out += ["## Timing", "", md_table(*timing_rows(payload)), ""]
     notes = [f"- `{e['encoder']}`: {n}" for e in payload["encoders"] for n in e.get("notes", [])]
     if notes:
         out += ["## Notes", "", *notes, ""]
@@ -131,15 +102,6 @@ def render_markdown(payload: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- html
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
 def _bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) -> str:
@@ -173,7 +135,7 @@ def _bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) -
         ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, ncol=3, loc="lower right")
-    return _png(fig)
+    return png(fig)
 
 
 def _scatter_plot(preds: list[dict[str, Any]], title: str, unit: str | None) -> str:
@@ -194,13 +156,7 @@ def _scatter_plot(preds: list[dict[str, Any]], title: str, unit: str | None) -> 
         ax.set_xlabel(f"true{f' ({unit})' if unit else ''}", fontsize=8)
         ax.set_ylabel("predicted", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    return _png(fig)
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return png(fig)
 
 
 def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> str:
@@ -215,19 +171,19 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> s
                if payload.get("warnings") else []),
              "<h2>Temporal margin</h2><p>Original minus the best static view (single_frame, frame_mean), same "
              "encoder and target; 95% CI from a paired bootstrap over test groups.</p>",
-             _html_table(*margin_rows(payload))]
+             html_table(*margin_rows(payload))]
     for (dataset, target, probe), rows in _by_target(payload).items():
         r0 = rows[0]
         parts.append(f"<h2>{html.escape(f'{dataset} · {target}')} <small>({html.escape(r0['metric'])}, "
-                     f"probe {html.escape(probe)}, chance {_fmt(r0['chance'])})</small></h2>")
+                     f"probe {html.escape(probe)}, chance {fmt(r0['chance'])})</small></h2>")
         parts.append(_bar_plot(payload, rows, f"{dataset} · {target}"))
-        parts.append(_html_table(*score_rows(payload, rows)))
+        parts.append(html_table(*score_rows(payload, rows)))
         if r0["kind"] == "regression":
             preds = [p for p in predictions if p["dataset"] == dataset and p["target"] == target
                      and p["probe"] == probe and p["view"] == "original"]
             if preds:
                 parts.append(_scatter_plot(preds, f"{target}: predicted vs true (original view)", r0.get("unit")))
-    parts += ["<h2>Timing</h2>", _html_table(*timing_rows(payload))]
+    parts += ["<h2>Timing</h2>", html_table(*timing_rows(payload))]
     notes = [f"{e['encoder']}: {n}" for e in payload["encoders"] for n in e.get("notes", [])]
     if notes:
         parts += ["<h2>Notes</h2><ul>", *(f"<li>{html.escape(n)}</li>" for n in notes), "</ul>"]
@@ -245,30 +201,10 @@ def write_reports(rundir: str | Path) -> tuple[Path, Path]:
     return write_pair(rundir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, predictions))
 
 
-def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page: str) -> tuple[Path, Path]:
-    """Write a report's markdown and html, each atomically (a reader never sees half a report)."""
-    paths = out_dir / md_name, out_dir / html_name
-    for path, text in zip(paths, (markdown, page), strict=True):
-        _write_text(path, text)
-    return paths
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> Any:
-    """A rich table from a header and rows of strings (the terminal twin of _md_table)."""
-    from rich.table import Table
-
-    t = Table(title=title)
-    for h in header:
-        t.add_column(h)
-    for row in rows:
-        t.add_row(*row)
-    return t
-
-
 def rich_tables(payload: dict[str, Any]) -> list[Any]:
     """Terminal summary: the temporal margin table, then one table per target."""
     tables = [table("temporal margin (original − best static view)", *margin_rows(payload))]
     for (dataset, target, probe), rs in _by_target(payload).items():
-        title = f"{dataset} · {target} · {rs[0]['metric']} (chance {_fmt(rs[0]['chance'])}, probe {probe})"
+        title = f"{dataset} · {target} · {rs[0]['metric']} (chance {fmt(rs[0]['chance'])}, probe {probe})"
         tables.append(table(title, *score_rows(payload, rs)))
     return tables

@@ -21,7 +21,7 @@ V-JEPA 2 (``vjepa2:<id|dir>``, ``random-vjepa2[:size][,seed=N]``):
 linearly (order 1: f + k·(f − f_prev); order 0: the last frame repeated), on frames block-averaged
 to size×size; surprise is the mean absolute pixel error over the horizon.
 
-The metrics and the run live in ``evaluate/surprise_run.py``.
+The metrics live in ``evaluate/metrics.py``, the run in ``evaluate/tasks/surprise.py``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""Probes: fitted on train+val embeddings, scored once on test. A registry, so that an
-attentive probe can join the linear one later.
-
-``linear``: standardised features, then
+"""``linear``: standardised features, then
 - classes: LogisticRegression, C tuned by grouped K-fold CV (balanced accuracy) on train+val;
 - regression: ridge regression, alpha chosen on a log grid by the same grouped folds (what
   RidgeCV(alphas, cv=folds) does, solved for all alphas from one eigendecomposition per fold), on a
@@ -17,65 +14,17 @@ and the predictions are the same as in the full space, at a fraction of the cost
 from __future__ import annotations
 
 import warnings
-from abc import ABC, abstractmethod
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
 
 import numpy as np
 
-from evaluate.errors import EvaluateError
-from evaluate.registry import did_you_mean
-from evaluate.rows import Rows, as_rows
+from evaluate.probes.base import PROBES, Probe, ProbeFit, check_target, grouped_folds
+from evaluate.probes.rows import Rows, as_rows
 
 C_GRID = np.logspace(-3, 3, 7)
 ALPHA_GRID = np.logspace(-2, 6, 17)
-MAX_FOLDS = 5
 LBFGS_QUICK_ITER = 100
 NEWTON_MAX_DIMS = 2048
-
-
-class ProbeSkipped(EvaluateError):
-    """A target this probe cannot be fitted on (constant, one class, too few groups): reported, not fatal."""
-
-
-@dataclass
-class ProbeFit:
-    y_pred: np.ndarray
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class Probe(ABC):
-    name: ClassVar[str]
-    description: ClassVar[str]
-
-    @abstractmethod
-    def fit_predict(self, kind: str, x_train: Rows | np.ndarray, y_train: np.ndarray, groups: np.ndarray,
-                    x_test: Rows | np.ndarray) -> ProbeFit:
-        """Fit on (x_train, y_train), grouped by ``groups`` for tuning; predict x_test. The features
-        are arrays or :class:`evaluate.rows.Rows` (read a block at a time, e.g. from the cache)."""
-
-
-def grouped_folds(groups: np.ndarray, y: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import GroupKFold
-
-    n_groups = len(np.unique(groups))
-    if n_groups < 2:
-        raise ProbeSkipped(f"only {n_groups} group in train+val; grouped CV needs at least 2")
-    folds = GroupKFold(n_splits=min(MAX_FOLDS, n_groups))
-    return list(folds.split(np.zeros(len(groups)), y, groups))
-
-
-def check_target(kind: str, y: np.ndarray) -> None:
-    if kind == "class":
-        if len(np.unique(y)) < 2:
-            raise ProbeSkipped(f"only one class ({y[0]!r}) in train+val")
-    else:
-        y = y.astype(float)
-        if not np.all(np.isfinite(y)):
-            raise ProbeSkipped("target has missing or non-finite values")
-        if np.std(y) <= 1e-9 * max(1.0, float(np.abs(y).mean())):
-            raise ProbeSkipped(f"constant target (all {float(y.mean()):.6g}): nothing to predict")
 
 
 _PREPARED: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, dict]] = OrderedDict()
@@ -124,7 +73,7 @@ def _standardise_and_rotate(train: Rows, test: Rows) -> tuple[np.ndarray, np.nda
     clip only would otherwise be blown up by a tiny std and dominate the test predictions.
 
     The features are read a block of rows at a time and never held whole (they may be read from
-    the cache: :class:`evaluate.rows.CachedRows`). Wide features are never standardised as a
+    the cache: :class:`evaluate.probes.rows.CachedRows`). Wide features are never standardised as a
     whole either: the rotation comes from the (clips × clips) Gram matrix A·Aᵀ = U·S²·Uᵀ of the
     standardised train matrix A, accumulated block by block in float64, so memory holds a few
     clips × clips matrices, not clips × dims. The rotated train rows are A·V = U·S, and the test
@@ -274,18 +223,4 @@ def ridge_path(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, alphas: np.ndar
     return RidgePath(x, x_test).predict(y, alphas)
 
 
-PROBES: dict[str, type[Probe]] = {"linear": LinearProbe}
-
-
-def get_probe(name: str) -> Probe:
-    """``name[,key=value...]``: options go to the probe (e.g. ``attentive,epochs=10``)."""
-    head, *opts = name.split(",")
-    if head not in PROBES:
-        raise ValueError(f"unknown probe {head!r}{did_you_mean(head, PROBES)}; probes: {', '.join(PROBES)}")
-    options = dict(opt.partition("=")[::2] for opt in opts)
-    if options and head == "linear":
-        raise ValueError(f"probe {name!r}: linear takes no options")
-    return PROBES[head](**options)
-
-
-import evaluate.attentive  # noqa: E402, F401  (registers "attentive"; it builds on Probe, defined above)
+PROBES.register(LinearProbe.name, LinearProbe)

@@ -1,0 +1,84 @@
+"""Read simgen datasets for evaluation: targets, splits, groups, and frames decoded lazily.
+
+Frames are decoded a batch at a time (``iter_frames``), so memory does not grow with the
+dataset. Only ``simgen.dataset`` and ``simgen.video`` are imported: never pybullet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluate.errors import BadClipError, EvaluateError
+from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
+from simgen.video import VideoError
+
+TRAIN_SPLITS = ("train", "val")  # the probe is fitted on both; C/alpha are tuned by grouped CV inside them
+TEST_SPLIT = "test"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One label a dataset offers, as declared in its dataset.json."""
+
+    name: str
+    kind: str  # "class" or "regression"
+    classes: tuple[str, ...] = ()
+    unit: str | None = None
+    description: str = ""
+
+
+@dataclass
+class EvalDataset:
+    """A simgen dataset as the evaluator sees it."""
+
+    root: Path
+    name: str
+    fingerprint: str  # simgen's spec+seed fingerprint: the clip bytes are a function of it
+    content_hash: str  # sha256 of dataset.json and the metadata files, for results.json
+    targets: list[Target]
+    frames: int
+    width: int
+    height: int
+    clips: list[ClipRef] = field(repr=False)
+    skipped: list[str] = field(default_factory=list, repr=False)  # problems --skip-bad went past, one line each
+
+    def split(self, *splits: str) -> list[ClipRef]:
+        return [c for c in self.clips if c.split in splits]
+
+
+def dataset_name(root: Path) -> str:
+    return Path(root).resolve().name
+
+
+def open_dataset(root: str | Path, *, skip_bad: bool = False) -> EvalDataset:
+    """Open a dataset directory and verify it (``simgen.dataset.Dataset.checked_clips``): damaged
+    metadata lines, counts against dataset.json, each clip's files. Raises simgen's DatasetError on
+    the first problem; with ``skip_bad`` the intact clips are kept and the problems listed in
+    ``skipped``."""
+    ds = Dataset(root)
+    info = ds.info
+    targets = [Target(name, t["kind"], tuple(t.get("classes") or ()), t.get("unit"), t.get("description", ""))
+               for name, t in info.targets.items()]
+    h = hashlib.sha256((ds.root / DATASET_FILE).read_bytes())
+    for split in SPLITS:
+        meta = ds.root / split / METADATA_FILE
+        h.update(meta.read_bytes() if meta.is_file() else b"")
+    clips, skipped = ds.checked_clips(skip_bad=skip_bad)
+    if not clips:
+        raise ValueError(f"{root}: dataset has no clips yet (render it with `simgen render`)")
+    return EvalDataset(ds.root, dataset_name(ds.root), info.fingerprint, h.hexdigest()[:16], targets,
+                       info.frames, info.width, info.height, clips, skipped)
+
+
+def clip_identity(clip: ClipRef) -> dict[str, Any]:
+    """What names one clip's bytes in a cache key: its id, split and file size (a re-render or
+    truncation changes the size)."""
+    path = clip.video_path
+    return {"split": clip.split, "clip_id": clip.clip_id, "bytes": path.stat().st_size if path.is_file() else -1}

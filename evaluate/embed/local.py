@@ -1,0 +1,103 @@
+"""Embedding here: one encoder in this process. Clips are decoded and put under their views by a
+loader (``evaluate.data.loader``): decoding threads, with pinned memory on CUDA, so decoding overlaps
+with the forward pass. Each vector goes to the cache as soon as its batch is done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluate.data.dataset import EvalDataset, clip_identity
+from evaluate.data.loader import iter_view_batches
+from evaluate.embed.cache import EmbeddingCache
+
+EXECUTORS = ("local", "ray")
+Log = Callable[[str], None]
+Work = list[tuple[Any, list[str]]]  # [(ClipRef, views it still needs)]
+
+
+def resolve_loader(loader: str, device: str) -> tuple[str, bool]:
+    """(loader, pin_memory): ``auto`` is threads. On CUDA either loader hands over batches in pinned
+    memory. Threads start decoding at once; the torch DataLoader first forks its workers from this
+    process, which holds the model: 0.66 s to the first batch of 32 on an H200 box against 0.10 s, and
+    over a whole 16-frame run with five views 0.89–0.95 of the bare forward against 0.98–0.99."""
+    if loader == "auto":
+        loader = "threads"
+    return loader, str(device).startswith("cuda")
+
+
+def default_batch_size(device: str) -> int:
+    """Clips per forward when --batch-size is not given: 32 on CUDA, where ViT-L's forward at 8 leaves
+    the GPU underfed (the launch overhead and the small products; see the README), 8 on a CPU."""
+    return 32 if str(device).startswith("cuda") else 8
+
+
+def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, Path],
+                bad: dict[tuple[str, str], str]) -> list[tuple[Any, dict, list[str]]]:
+    """What is left to embed of ``dataset``, as [(clip, clip identity, views not cached)]. Only
+    cache headers are read: the vectors stay on disk until a probe stacks them. Clips in ``bad``
+    are left out."""
+    todo = []
+    for clip in dataset.clips:
+        if (dataset.name, clip.clip_id) in bad:
+            continue
+        ident = clip_identity(clip)
+        missing = [v for v in views if not cache.has(groups[v], ident)]
+        if missing:
+            todo.append((clip, ident, missing))
+    return todo
+
+
+def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
+               cache: EmbeddingCache, *, batch_size: int | None, workers: int, loader: str, skip_bad: bool,
+               bad: dict[tuple[str, str], str], log: Log, queue_depth: int = 1) -> float:
+    """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
+    (so an interrupted run keeps everything finished before the interruption). Returns the seconds
+    spent waiting for decoded batches. A clip that cannot be decoded raises its BadClipError, or with
+    ``skip_bad`` is recorded in ``bad`` and left out. ``queue_depth``: forwards queued on the device
+    beyond the one whose result is being fetched (bench/embed.py measures 1 against 2)."""
+    loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
+    batch_size = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
+    waited = 0.0
+    pending: list[tuple[str, list, Callable[[], np.ndarray]]] = []
+
+    def store(view: str, clips: list, wait: Callable[[], np.ndarray]) -> None:
+        for clip, vec in zip(clips, wait(), strict=True):
+            cache.put(groups[view], idents[clip.clip_id], vec)
+
+    # An encoder that builds the views itself gets only the original frames: one decode, one copy
+    # to the device, one resize per clip, whatever the number of views.
+    builds_views = getattr(encoder, "builds_views", False)
+    needs = {clip.clip_id: tuple(views) for clip, views in work}
+    load = [(clip, ("original",)) for clip, _ in work] if builds_views else work
+    start = time.perf_counter()
+    try:
+        for batch in iter_view_batches(dataset, load, batch_size=batch_size, workers=workers, loader=loader,
+                                       pin_memory=pin):
+            waited += time.perf_counter() - start
+            for clip, error in batch.bad:
+                if not skip_bad:
+                    raise error
+                bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
+                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
+            # Generators: each view's batch is queued as it is made, so an interruption keeps the ones before it.
+            if builds_views:
+                queued = (item for clips, frames in batch.views.values()
+                          for item in encoder.encode_views_async(clips, frames, [needs[c.clip_id] for c in clips]))
+            else:
+                queued = ((view, clips, encoder.encode_async(frames)) for view, (clips, frames) in batch.views.items())
+            for item in queued:
+                # Queue this batch, then store an earlier one: the device works while the host writes.
+                pending.append(item)
+                if len(pending) > queue_depth:
+                    store(*pending.pop(0))
+            start = time.perf_counter()
+    finally:  # also on an interruption: what was computed is kept
+        for item in pending:
+            store(*item)
+    return waited

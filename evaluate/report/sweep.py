@@ -1,0 +1,84 @@
+"""sweep-PARAM.md and .html: a score against one scene parameter, binned, with the psychometric fit."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluate.metrics import psychometric
+from evaluate.report.page import ci_text, fmt, html_table, md_table, png, write_pair
+
+
+def result_rows(out: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+
+    header = ["dataset", "target", "encoder", "probe", "metric", "threshold [95% CI]", "where", "slope",
+              "bins: center → score"]
+    rows = []
+    for r in out["results"]:
+        bins = "; ".join(f"{b['center']:.3g} → {b['score']:.2f}" for b in r["bins"])
+        rows.append([r["dataset"], r["target"], r["encoder"], r["probe"], r["metric"],
+                     f"{fmt(r['threshold'])} {ci_text(r['threshold_ci95'])}" if r["threshold_in_range"]
+                     else f"– {ci_text(r['threshold_ci95'])}", r["threshold_note"],
+                     fmt(r["slope"]), bins])
+    return header, rows
+
+
+def render_markdown(out: dict[str, Any]) -> str:
+
+    c = out["config"]
+    return "\n".join([f"# sweep over `{c['param']}`", "",
+                      f"Run {out['rundir']}, view {c['view']}, {c['bins']} quantile bins of the test set. Threshold: "
+                      "where the fitted curve is halfway from chance (R² 0 for regression) to 1; CI from refits on "
+                      "resampled test groups.", "", md_table(*result_rows(out)), ""])
+
+
+def sweep_plot(results: list[dict[str, Any]], title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+
+    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 2.9), squeeze=False, sharey=True)
+    for ax, r in zip(axes[0], results, strict=True):
+        c = np.array([b["center"] for b in r["bins"]])
+        s = np.array([b["score"] for b in r["bins"]])
+        err = np.abs(np.array([[b["score"] - b["ci95"][0], b["ci95"][1] - b["score"]] for b in r["bins"]]).T)
+        ax.errorbar(c, s, yerr=np.nan_to_num(err), fmt="o", capsize=2)
+        if np.isfinite(r["threshold"]):
+            grid = np.linspace(*r["range"], 100)
+            ax.plot(grid, psychometric(np.array([r["threshold"], r["slope"]]), grid, r["floor"]), "k-", lw=1)
+            if r["threshold_in_range"]:
+                ax.axvline(r["threshold"], color="tab:red", ls="--", lw=1)
+        ax.axhline(r["floor"], color="grey", ls=":", lw=1)
+        ax.set_title(r["encoder"], fontsize=8)
+        ax.set_xlabel(r["param"], fontsize=8)
+        ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.05)
+    axes[0][0].set_ylabel(results[0]["metric"], fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return png(fig)
+
+
+def render_html(out: dict[str, Any]) -> str:
+
+
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>sweep</title><style>body{font-family:"
+             "sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+             "padding:3px 8px;font-size:13px}img{max-width:100%}</style></head><body>",
+             f"<h1>sweep over {html.escape(out['config']['param'])}</h1>", html_table(*result_rows(out))]
+    panels: dict[tuple, list[dict]] = defaultdict(list)
+    for r in out["results"]:
+        panels[(r["dataset"], r["target"], r["probe"])].append(r)
+    for (dataset, target, probe), rs in panels.items():
+        parts.append(sweep_plot(rs, f"{dataset} · {target} · probe {probe}"))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_sweep_reports(stem: Path, out: dict[str, Any]) -> tuple[Path, Path]:
+    """STEM.md and STEM.html (STEM is the run folder's sweep-PARAM)."""
+    return write_pair(stem.parent, f"{stem.name}.md", render_markdown(out), f"{stem.name}.html", render_html(out))
