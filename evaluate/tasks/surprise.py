@@ -31,8 +31,8 @@ import numpy as np
 from evaluate.data.dataset import open_dataset
 from evaluate.data.decode import iter_frames
 from evaluate.errors import BadClipError, EncoderError, EvaluateError
-from evaluate.io import CURVES_FILE, SURPRISE_FILE, versions, write_json
-from evaluate.metrics import N_BOOTSTRAP, pair_scores, pairwise_accuracy
+from evaluate.io import CURVES_FILE, SURPRISE_FILE, versions, write_json, write_text
+from evaluate.metrics import N_BOOTSTRAP, pair_scores
 from evaluate.predictors import SurpriseModel, build_surprise_model, window_starts
 from evaluate.tasks.probe import skip_encoder
 
@@ -106,11 +106,10 @@ def summarise(lines: list[dict[str, Any]], n_bootstrap: int) -> list[dict[str, A
             fn = np.max if agg == "max" else np.mean
             pos = np.array([fn(g["possible"]["surprise"]) for g in pairs])
             imp = np.array([fn(g["impossible"]["surprise"]) for g in pairs])
-            by_kind = {}
-            for kind in sorted(set(kinds)):
-                m = kinds == kind
-                by_kind[kind] = {"pairwise_accuracy": float(pairwise_accuracy(pos[m], imp[m]).mean()),
-                                 "n_groups": int(m.sum())}
+            # Kinds can pull opposite ways (a teleport is a transient, a vanished object is easy to
+            # extrapolate), so each kind gets its own scores and CIs beside the pooled ones.
+            by_kind = {kind: pair_scores(pos[kinds == kind], imp[kinds == kind], n_bootstrap)
+                       for kind in sorted(set(kinds))}
             results.append({"dataset": dataset, "encoder": encoder, "family": seedless(encoder), "context": context,
                             "horizon": horizon, "aggregate": agg, "chance": 0.5,
                             **pair_scores(pos, imp, n_bootstrap), "by_violation": by_kind})
@@ -147,9 +146,9 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines, skipped_encoders, encoders = [], [], []
-    bad = [f"{d.name}: {problem}" for d in datasets for problem in d.skipped]  # what --skip-bad let past
+    bad = [{"dataset": d.name, "clip": problem} for d in datasets for problem in d.skipped]  # what --skip-bad let past
     for problem in bad:
-        log(f"[yellow]skipped[/yellow] {problem}")
+        log(f"[yellow]skipped[/yellow] {problem['dataset']}: {problem['clip']}")
     for spec in config.encoders:
         t0 = time.perf_counter()
         try:
@@ -182,7 +181,7 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
                "encoders": encoders, "results": results, "seed_summary": seed_summary(results),
                "skipped": {"encoders": skipped_encoders, "clips": bad}, "wall_s": time.perf_counter() - started}
     write_json(out_dir / SURPRISE_FILE, payload)
-    (out_dir / CURVES_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    write_text(out_dir / CURVES_FILE, "".join(json.dumps(line) + "\n" for line in lines))
     from evaluate.report.surprise import write_surprise_reports
 
     write_surprise_reports(out_dir)
