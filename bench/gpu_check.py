@@ -104,12 +104,13 @@ def timed_run(datasets: list[str], encoders: list[str], out_root: Path, name: st
     brings back 8 files at most)."""
     import shutil
 
-    from evaluate.tasks.probe import RunConfig, run
+    from evaluate.config import RunConfig
+    from evaluate.tasks.probe import run
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / name
         t0 = time.perf_counter()
-        result = run(RunConfig(datasets, encoders, str(out), cache=str(Path(tmp) / "cache"), n_bootstrap=bootstrap,
+        result = run(RunConfig(datasets=datasets, encoders=encoders, out=str(out), cache=str(Path(tmp) / "cache"), n_bootstrap=bootstrap,
                                batch_size=batch_size, workers=workers, device=device), log=log)
         wall = time.perf_counter() - t0
         try:

@@ -55,9 +55,9 @@ def run(
     actors: Annotated[int | None, typer.Option(help="Ray actors; default: one per GPU (or per 2 CPUs)")] = None,
 ) -> None:
     """Embed datasets with encoders under every view, fit probes, write results and reports."""
+    from evaluate.config import RunConfig
     from evaluate.data.views import VIEWS
     from evaluate.report.probe import rich_tables, write_reports
-    from evaluate.tasks.probe import RunConfig
     from evaluate.tasks.probe import run as run_eval
 
     if batch_size is not None and batch_size < 1:
@@ -125,8 +125,9 @@ def surprise(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
 ) -> None:
     """Violation-of-expectation surprise on possible/impossible twins: pairwise accuracy, AUROC, plots."""
+    from evaluate.config import SurpriseConfig
     from evaluate.report.surprise import rich_table
-    from evaluate.tasks.surprise import SurpriseConfig, run_surprise
+    from evaluate.tasks.surprise import run_surprise
 
     config = SurpriseConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
                             contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=split,
@@ -152,8 +153,9 @@ def sweep(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N] (dataset mode)")] = "auto",
 ) -> None:
     """Score against one scene parameter, binned on test, with a psychometric threshold and its CI."""
+    from evaluate.config import SweepConfig
     from evaluate.report.sweep import result_rows
-    from evaluate.tasks.sweep import SweepConfig, run_sweep
+    from evaluate.tasks.sweep import run_sweep
 
     if bins < 1:
         raise ValueError(f"--bins {bins}: must be ≥ 1")

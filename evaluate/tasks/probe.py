@@ -12,16 +12,17 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evaluate.config import RunConfig
 from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.data.loader import LOADERS
-from evaluate.data.views import STATIC_VIEWS, VIEWS, check_views
+from evaluate.data.views import STATIC_VIEWS, check_views
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.embed.local import EXECUTORS, embed_work, read_cached
 from evaluate.embed.ray import embed_with_ray
@@ -34,26 +35,6 @@ from evaluate.probes.rows import CachedRows
 from simgen.registry import did_you_mean
 
 FORMAT_VERSION = 1
-
-
-@dataclass
-class RunConfig:
-    datasets: list[str]
-    encoders: list[str]
-    out: str
-    views: list[str] = field(default_factory=lambda: list(VIEWS))
-    probes: list[str] = field(default_factory=lambda: ["linear"])
-    targets: list[str] | None = None  # default: every target of every dataset
-    cache: str | None = None  # default: OUT/embeddings
-    skip_bad: bool = False
-    batch_size: int | None = None  # clips per forward; None: 32 on CUDA, 8 elsewhere
-    device: str = "auto"
-    workers: int = 2  # decoding threads (DataLoader processes with loader torch)
-    n_bootstrap: int = 1000
-    loader: str = "auto"  # auto (= threads; pinned memory on CUDA), threads, torch
-    executor: str = "local"  # local, or ray: one actor per GPU, clips sharded, results in the shared cache
-    address: str | None = None  # Ray cluster address (auto, ray://...); default: start a local one
-    actors: int | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs
 
 
 Log = Callable[[str], None]
@@ -297,7 +278,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     payload = {
         "format_version": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": {**asdict(config), "cache": str(cache.root)},
+        "config": {**config.model_dump(), "cache": str(cache.root)},
         "versions": versions(),
         "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
                       "content_sha256": d.content_hash, "clips": len(d.clips), "frames": d.frames,

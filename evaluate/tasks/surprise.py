@@ -21,18 +21,18 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evaluate.config import SurpriseConfig
 from evaluate.data.dataset import open_dataset
 from evaluate.data.decode import iter_frames
 from evaluate.errors import BadClipError, EncoderError, EvaluateError
 from evaluate.io import CURVES_FILE, SURPRISE_FILE, versions, write_json, write_text
-from evaluate.metrics import N_BOOTSTRAP, pair_scores
+from evaluate.metrics import pair_scores
 from evaluate.predictors import SurpriseModel, build_surprise_model, window_starts
 from evaluate.tasks.probe import skip_encoder
 
@@ -40,21 +40,6 @@ AGGREGATES = ("max", "mean")
 REQUIRED_TARGETS = ("possible", "violation", "violation_frame")
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class SurpriseConfig:
-    datasets: list[str]
-    encoders: list[str]
-    out: str
-    contexts: list[int] = field(default_factory=lambda: [4, 8])  # frames
-    horizon: int = 2  # frames predicted per window
-    stride: int = 2  # frames between windows
-    split: str | None = None  # default: every split (nothing is trained)
-    device: str = "auto"
-    workers: int = 2
-    n_bootstrap: int = N_BOOTSTRAP
-    skip_bad: bool = False
 
 
 def seedless(name: str) -> str:
@@ -175,7 +160,7 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
         gc.collect()
     results = summarise(lines, config.n_bootstrap)
     payload = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "config": asdict(config), "versions": versions(),
+               "config": config.model_dump(), "versions": versions(),
                "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
                              "content_sha256": d.content_hash, "frames": d.frames} for d in datasets],
                "encoders": encoders, "results": results, "seed_summary": seed_summary(results),

@@ -22,31 +22,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evaluate.config import SweepConfig
 from evaluate.errors import EvaluateError
 from evaluate.io import load_run, write_json
 from evaluate.metrics import ci95, group_resamples, psychometric
 from evaluate.report.sweep import write_sweep_reports
-
-
-@dataclass
-class SweepConfig:
-    source: str  # a run folder (results.json + predictions.jsonl) or a dataset
-    param: str
-    out: str | None = None  # default: the run folder
-    targets: list[str] | None = None  # default: every target with predictions
-    view: str = "original"
-    probe: str | None = None  # default: every probe
-    bins: int = 5
-    n_bootstrap: int = 300
-    encoders: list[str] = field(default_factory=list)  # dataset mode only
-    device: str = "auto"
 
 
 def lookup(labels: dict[str, Any], param: str) -> float:
@@ -127,7 +113,8 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
     if (source / "dataset.json").is_file():
         if not config.encoders or not config.out:
             raise ValueError(f"{source} is a dataset: give --encoder and --out to run the evaluation first")
-        from evaluate.tasks.probe import RunConfig, run
+        from evaluate.config import RunConfig
+        from evaluate.tasks.probe import run
 
         log(f"running `evaluate run` on {source} ({config.view} view) into {config.out}")
         run(RunConfig(datasets=[str(source)], encoders=config.encoders, out=config.out, views=[config.view],
@@ -175,7 +162,7 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
         log(f"{dataset} · {target} · {encoder}: threshold {res['threshold']:.3g} "
             f"{'(in range)' if res['threshold_in_range'] else '(outside the tested range)'}")
     out = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "config": asdict(config), "rundir": str(source), "results": results}
+           "config": config.model_dump(), "rundir": str(source), "results": results}
     stem = out_dir / f"sweep-{config.param}"
     write_json(stem.with_suffix(".json"), out)
     write_sweep_reports(stem, out)

@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from evaluate.config import RunConfig
 from evaluate.probes import get_probe
 from evaluate.probes.attentive import default_size
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.tasks.probe import run
 
 
 @pytest.fixture(autouse=True, scope="module")

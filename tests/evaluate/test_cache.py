@@ -5,8 +5,9 @@ import copy
 import numpy as np
 import pytest
 
+from evaluate.config import RunConfig
 from evaluate.embed.cache import EmbeddingCache, stack_files
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.tasks.probe import run
 
 IDENTITY = {"kind": "vjepa2", "checkpoint": {"weights_sha256": "abc"}, "preprocessing": {"height": 32, "mean": [0.5]},
             "pool": "mean", "layer": None, "frames": None}
@@ -62,7 +63,7 @@ def test_changing_view_dataset_or_clip_misses(tmp_path):
 
 
 def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling_rising, tmp_path):
-    config = RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(tmp_path / "run"),
+    config = RunConfig(datasets=[str(tiny_falling_rising)], encoders=["pixels,size=8"], out=str(tmp_path / "run"),
                        views=["original", "frame_mean"], targets=["direction"], n_bootstrap=50)
     first = run(config)["encoders"][0]["timings"]
     assert first["clips"] == 32 and first["cache_hits"] == 0  # 16 clips x 2 views
@@ -74,7 +75,7 @@ def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling
         f.unlink()
     third = run(config)["encoders"][0]["timings"]
     assert third["clips"] == 5 and third["cache_hits"] == 27
-    changed = run(RunConfig(**{**config.__dict__, "encoders": ["pixels,size=4"]}))["encoders"][0]["timings"]
+    changed = run(config.model_copy(update={"encoders": ["pixels,size=4"]}))["encoders"][0]["timings"]
     assert changed["clips"] == 32 and changed["cache_hits"] == 0
 
 

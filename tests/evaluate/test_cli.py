@@ -5,7 +5,8 @@ import json
 import shutil
 import sys
 
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.config import RunConfig
+from evaluate.tasks.probe import run
 
 
 def cli(monkeypatch, capsys, *args):
@@ -97,7 +98,7 @@ def test_corrupt_clip_is_named_and_skip_bad_lists_it(tiny_falling_rising, tmp_pa
 def test_order_is_what_separates_falling_from_rising(falling_rising_64, tmp_path):
     """The benchmark testing itself: pixels and motion read direction from the original clips,
     while single_frame and frame_mean (identical for time-reversed twins) stay at chance."""
-    payload = run(RunConfig([str(falling_rising_64)], ["pixels", "motion"], str(tmp_path / "run"),
+    payload = run(RunConfig(datasets=[str(falling_rising_64)], encoders=["pixels", "motion"], out=str(tmp_path / "run"),
                             views=["original", "single_frame", "frame_mean"], targets=["direction"],
                             n_bootstrap=200))
     score = {(r["encoder"], r["view"]): r for r in payload["results"]}

@@ -8,11 +8,12 @@ import pytest
 
 import evaluate.data.decode as decode
 import evaluate.data.loader as loader_module
+from evaluate.config import RunConfig
 from evaluate.data.dataset import open_dataset
 from evaluate.data.loader import iter_view_batches
 from evaluate.data.views import apply_view
 from evaluate.errors import BadClipError
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.tasks.probe import run
 
 VIEWS = ["original", "reversed", "frame_mean"]
 
@@ -105,7 +106,7 @@ def test_torch_loader_in_a_run_matches_threads_and_keeps_skip_bad(broken, tmp_pa
     runs = {}
     for loader in ("threads", "torch"):
         out = tmp_path / loader
-        payload = run(RunConfig([str(root)], ["pixels,size=8", "motion,size=8"], str(out), views=["original", "reversed"],
+        payload = run(RunConfig(datasets=[str(root)], encoders=["pixels,size=8", "motion,size=8"], out=str(out), views=["original", "reversed"],
                                 probes=[], skip_bad=True, loader=loader, workers=2,
                                 batch_size=3))
         assert [victim in c["clip"] for c in payload["skipped"]["clips"]] == [True]

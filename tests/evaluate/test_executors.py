@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.config import RunConfig
+from evaluate.tasks.probe import run
 
 ray = pytest.importorskip("ray")
 
@@ -34,7 +35,7 @@ def test_ray_actors_match_the_local_path_and_resume_from_the_shared_cache(local_
     victim.write_bytes(victim.read_bytes()[:200])
 
     def config(out, **kwargs):
-        return RunConfig([str(data)], ENCODERS, str(tmp_path / out), views=VIEWS, probes=[], batch_size=3,
+        return RunConfig(datasets=[str(data)], encoders=ENCODERS, out=str(tmp_path / out), views=VIEWS, probes=[], batch_size=3,
                          device="cpu", skip_bad=True, **kwargs)
 
     local = run(config("local"))
@@ -65,5 +66,5 @@ def test_ray_without_skip_bad_names_the_clip(local_ray, tiny_falling_rising, tmp
     victim = sorted((data / "train").glob("*.mp4"))[2]
     victim.write_bytes(b"not a video")
     with pytest.raises(BadClipError, match=victim.stem):
-        run(RunConfig([str(data)], ["pixels,size=8"], str(tmp_path / "r"), views=["original"], probes=[],
+        run(RunConfig(datasets=[str(data)], encoders=["pixels,size=8"], out=str(tmp_path / "r"), views=["original"], probes=[],
                       executor="ray", actors=1))

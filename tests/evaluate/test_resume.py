@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evaluate.config import RunConfig
 from evaluate.encoders.pixels import Pixels
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.tasks.probe import run
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ["original", "reversed"]
@@ -19,7 +20,7 @@ FORWARD = Pixels._embed  # one call per (batch, view)
 
 
 def config(dataset, out, **kwargs) -> RunConfig:
-    return RunConfig([str(dataset)], ["pixels,size=8"], str(out), views=VIEWS, probes=[], batch_size=3,
+    return RunConfig(datasets=[str(dataset)], encoders=["pixels,size=8"], out=str(out), views=VIEWS, probes=[], batch_size=3,
                      device="cpu", **kwargs)
 
 
@@ -74,7 +75,8 @@ def test_exception_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_r
 KILLER = """
 import os, signal, sys
 from evaluate.embed.cache import EmbeddingCache
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.config import RunConfig
+from evaluate.tasks.probe import run
 puts, real = [], EmbeddingCache.put
 def put(self, group, clip, vec):
     if len(puts) == int(sys.argv[3]):
@@ -82,7 +84,7 @@ def put(self, group, clip, vec):
     puts.append(1)
     real(self, group, clip, vec)
 EmbeddingCache.put = put
-run(RunConfig([sys.argv[1]], ["pixels,size=8"], sys.argv[2], views=["original", "reversed"], probes=[],
+run(RunConfig(datasets=[sys.argv[1]], encoders=["pixels,size=8"], out=sys.argv[2], views=["original", "reversed"], probes=[],
               batch_size=3, device="cpu"))
 """
 
@@ -106,7 +108,7 @@ def test_a_run_that_fails_while_probing_keeps_the_previous_outputs(tiny_falling_
     from evaluate.probes.linear import LinearProbe
 
     out = tmp_path / "run"
-    run(RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(out), views=VIEWS, device="cpu"))
+    run(RunConfig(datasets=[str(tiny_falling_rising)], encoders=["pixels,size=8"], out=str(out), views=VIEWS, device="cpu"))
     before = {name: (out / name).read_bytes() for name in ("results.json", "predictions.jsonl")}
 
     def broken(self, *args, **kwargs):
@@ -114,6 +116,6 @@ def test_a_run_that_fails_while_probing_keeps_the_previous_outputs(tiny_falling_
 
     monkeypatch.setattr(LinearProbe, "fit_predict", broken)
     with pytest.raises(RuntimeError, match="probe failed"):
-        run(RunConfig([str(tiny_falling_rising)], ["pixels,size=8"], str(out), views=VIEWS, device="cpu"))
+        run(RunConfig(datasets=[str(tiny_falling_rising)], encoders=["pixels,size=8"], out=str(out), views=VIEWS, device="cpu"))
     assert {name: (out / name).read_bytes() for name in before} == before
     assert not list(out.glob(".*tmp*"))  # the half-written predictions are gone

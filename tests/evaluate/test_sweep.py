@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from evaluate.config import RunConfig
 from evaluate.errors import EvaluateError
-from evaluate.tasks.probe import RunConfig, run
+from evaluate.tasks.probe import run
 from evaluate.tasks.sweep import fit_psychometric, lookup, sweep_one
 from tests.evaluate.test_cli import cli
 

@@ -1,0 +1,109 @@
+"""What a user asks of ``evaluate run``, ``surprise`` and ``sweep``: one pydantic model each.
+
+Every choice is a ``Literal``, so a bad value fails before anything is computed, and the CLI
+offers exactly these choices (:func:`choices`). A model is written into each result file as it
+was run (``results.json`` ``config``), so a run can be read back and repeated.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evaluate.errors import EvaluateError
+
+ViewName = Literal["original", "shuffled", "reversed", "single_frame", "frame_mean"]
+LoaderName = Literal["auto", "threads", "torch"]  # auto = threads (pinned memory on CUDA)
+ExecutorName = Literal["local", "ray"]
+SplitName = Literal["train", "val", "test"]
+# auto picks CUDA when present; an index picks one GPU.
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")]
+Positive = Annotated[int, Field(ge=1)]
+
+# Field name -> the CLI flag that sets it, for messages (the rest are --field-name).
+FLAGS = {"datasets": "DATASETS", "encoders": "--encoder", "views": "--view", "probes": "--probe",
+         "targets": "--target", "contexts": "--context", "n_bootstrap": "--bootstrap", "source": "SOURCE",
+         "param": "--param"}
+
+
+class ConfigError(EvaluateError):
+    """A configuration value out of range; the message names the flag and what it allows."""
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @classmethod
+    def build(cls, **values: Any):
+        """The model, or a ConfigError with one line per bad field naming its flag."""
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            raise ConfigError("; ".join(_describe(err) for err in e.errors())) from None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    field = str(err["loc"][0]) if err["loc"] else "?"
+    flag = FLAGS.get(field, "--" + field.replace("_", "-"))
+    allowed = err.get("ctx", {}).get("expected")
+    value = err.get("input")
+    shown = f" {value!r}" if not isinstance(value, dict) else ""
+    return f"{flag}{shown}: {'allowed: ' + allowed if allowed else err['msg'].lower()}"
+
+
+def choices(annotation: Any) -> list[str]:
+    """The values a Literal allows, for the CLI's choices."""
+    return [str(v) for v in get_args(annotation)]
+
+
+class RunConfig(_Config):
+    """``evaluate run``: embed every dataset with every encoder under every view, then probe."""
+
+    datasets: list[str] = Field(min_length=1)
+    encoders: list[str] = Field(min_length=1)
+    out: str
+    views: list[ViewName] = Field(default_factory=lambda: list(choices(ViewName)), min_length=1)
+    probes: list[str] = Field(default_factory=lambda: ["linear"])  # name[,key=value...]; [] embeds only
+    targets: list[str] | None = None  # default: every target of every dataset
+    cache: str | None = None  # default: OUT/embeddings
+    skip_bad: bool = False
+    batch_size: Positive | None = None  # clips per forward; None: 32 on CUDA, 8 elsewhere
+    device: Device = "auto"
+    workers: Annotated[int, Field(ge=0)] = 2  # decoding threads (DataLoader processes with loader torch)
+    n_bootstrap: Positive = 1000
+    loader: LoaderName = "auto"
+    executor: ExecutorName = "local"  # ray: one actor per GPU, clips sharded, results in the shared cache
+    address: str | None = None  # Ray cluster address (auto, ray://...); default: start a local one
+    actors: Positive | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs
+
+
+class SurpriseConfig(_Config):
+    """``evaluate surprise``: surprise curves on possible/impossible twins, then pairwise scores."""
+
+    datasets: list[str] = Field(min_length=1)
+    encoders: list[str] = Field(min_length=1)
+    out: str
+    contexts: list[Positive] = Field(default_factory=lambda: [4, 8], min_length=1)  # frames
+    horizon: Positive = 2  # frames predicted per window
+    stride: Positive = 2  # frames between windows
+    split: SplitName | None = None  # default: every split (nothing is trained)
+    device: Device = "auto"
+    workers: Annotated[int, Field(ge=0)] = 2
+    n_bootstrap: Positive = 1000
+    skip_bad: bool = False
+
+
+class SweepConfig(_Config):
+    """``evaluate sweep``: a score against one scene parameter, binned on test, with a threshold."""
+
+    source: str  # a run folder (results.json + predictions.jsonl) or a dataset
+    param: str
+    out: str | None = None  # default: the run folder
+    targets: list[str] | None = None  # default: every target with predictions
+    view: ViewName = "original"
+    probe: str | None = None  # default: every probe
+    bins: Positive = 5
+    n_bootstrap: Positive = 300
+    encoders: list[str] = Field(default_factory=list)  # dataset mode only
+    device: Device = "auto"
