@@ -111,7 +111,7 @@ def timed_run(datasets: list[str], encoders: list[str], out_root: Path, name: st
         out = Path(tmp) / name
         t0 = time.perf_counter()
         result = run(RunConfig(datasets=datasets, encoders=encoders, out=str(out), cache=str(Path(tmp) / "cache"), n_bootstrap=bootstrap,
-                               batch_size=batch_size, workers=workers, device=device), log=log)
+                               batch_size=batch_size, workers=workers, device=device), log=log).row()
         wall = time.perf_counter() - t0
         try:
             from evaluate.report.probe import write_reports

@@ -5,14 +5,17 @@ Errors a user can fix print as one red line and exit 1; ``--debug`` shows the tr
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from evaluate.config import ExecutorName, LoaderName, SplitName, ViewName, choice_enum
 from evaluate.errors import EvaluateError
+from evaluate.results import SCHEMA_FILES
 from simgen.cli_support import run_app
 from simgen.dataset import DatasetError
 from simgen.video import VideoError
@@ -31,12 +34,28 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")
     _state["debug"] = debug
 
 
+# The CLI's choices are the config's Literals.
+ViewChoice = choice_enum("ViewChoice", ViewName)
+LoaderChoice = choice_enum("LoaderChoice", LoaderName)
+ExecutorChoice = choice_enum("ExecutorChoice", ExecutorName)
+SplitChoice = choice_enum("SplitChoice", SplitName)
+SchemaChoice = Enum("SchemaChoice", {"all": "all", **{name: name for name in SCHEMA_FILES}}, type=str)
+
+
+def _value(choice: Any) -> Any:
+    return getattr(choice, "value", choice)
+
+
+def _log(msg: str) -> None:
+    console.print(msg, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def run(
     datasets: Annotated[list[Path], typer.Argument(help="simgen dataset directories")],
     encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="encoder spec (repeat); see `evaluate ls`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run directory")],
-    view: Annotated[list[str] | None, typer.Option("--view", help="view (repeat); default: all five")] = None,
+    view: Annotated[list[ViewChoice] | None, typer.Option("--view", help="view (repeat); default: all five")] = None,
     probe: Annotated[list[str] | None, typer.Option("--probe", help="probe (repeat): linear, attentive[,epochs=N,lrs=a:b,...]; default: linear")] = None,
     target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
     cache: Annotated[Path | None, typer.Option(help="shared embedding cache; default: OUT/embeddings")] = None,
@@ -46,35 +65,45 @@ def run(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
     workers: Annotated[int, typer.Option(help="decoding threads (DataLoader processes with --loader torch)")] = 2,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
-    loader: Annotated[str, typer.Option(help="auto (= threads; batches in pinned memory on CUDA), "
-                                             "threads or torch")] = "auto",
-    executor: Annotated[str, typer.Option(help="local, or ray: one actor per GPU, clips sharded (pip install "
-                                               "'simgen[ray]'; the cache must be on a shared filesystem)")] = "local",
+    loader: Annotated[LoaderChoice, typer.Option(help="auto (= threads; batches in pinned memory on CUDA), threads or "
+                                             "torch")] = "auto",
+    executor: Annotated[ExecutorChoice, typer.Option(help="local, or ray: one actor per GPU, clips sharded (pip install "
+                                               "'simgen\\[ray]'; the cache must be on a shared filesystem)")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port; default: a local "
                                                      "Ray instance")] = None,
     actors: Annotated[int | None, typer.Option(help="Ray actors; default: one per GPU (or per 2 CPUs)")] = None,
 ) -> None:
     """Embed datasets with encoders under every view, fit probes, write results and reports."""
     from evaluate.config import RunConfig
-    from evaluate.data.views import VIEWS
+    from evaluate.progress import rich_progress
     from evaluate.report.probe import rich_tables, write_reports
     from evaluate.tasks.probe import run as run_eval
 
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"--batch-size {batch_size}: must be ≥ 1")
-    config = RunConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
-                       views=list(view or VIEWS), probes=list(probe or ["linear"]), targets=list(target) if target else None,
-                       cache=str(cache) if cache else None, skip_bad=skip_bad, batch_size=batch_size,
-                       device=device, workers=workers, n_bootstrap=bootstrap, loader=loader, executor=executor,
-                       address=address, actors=actors)
-    payload = run_eval(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
+    config = RunConfig.build(
+        datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out), **({"views": [v.value for v in view]} if view else {}),
+        probes=list(probe or ["linear"]), targets=list(target) if target else None, cache=str(cache) if cache else None,
+        skip_bad=skip_bad, batch_size=batch_size, device=device, workers=workers, n_bootstrap=bootstrap, loader=_value(loader),
+        executor=_value(executor), address=address, actors=actors)
+    with rich_progress(console) as progress:
+        results = run_eval(config, log=_log, progress=progress)
     md, page = write_reports(out)
-    for table in rich_tables(payload):
+    for table in rich_tables(results.row()):
         out_console.print(table)
-    for clip in payload["skipped"]["clips"]:
-        console.print(f"[yellow]skipped clip[/yellow] {escape(clip['dataset'])} {escape(clip['clip'])}", soft_wrap=True)
+    for clip in results.skipped.clips:
+        console.print(f"[yellow]skipped clip[/yellow] {escape(clip.dataset)} {escape(clip.clip)}", soft_wrap=True)
     out_console.print(f"[green]wrote[/green] {out}/results.json, predictions.jsonl, {md.name}, {page.name} "
-                      f"({payload['wall_s']:.1f} s)")
+                      f"({results.wall_s:.1f} s)")
+
+
+@app.command()
+def schema(file: Annotated[SchemaChoice, typer.Argument(help="which file's schema")] = "all") -> None:
+    """The JSON Schema of results.json (evaluate run) and surprise.json (evaluate surprise)."""
+    import json
+
+    from evaluate.results import json_schemas
+
+    schemas = json_schemas()
+    print(json.dumps(schemas if _value(file) == "all" else schemas[_value(file)], indent=1))
 
 
 @app.command("ls")
@@ -118,7 +147,7 @@ def surprise(
     context: Annotated[list[int] | None, typer.Option("--context", help="context frames (repeat); default 4 and 8")] = None,
     horizon: Annotated[int, typer.Option(help="frames predicted per window")] = 2,
     stride: Annotated[int, typer.Option(help="frames between windows")] = 2,
-    split: Annotated[str | None, typer.Option(help="only this split; default: all (nothing is trained)")] = None,
+    split: Annotated[SplitChoice | None, typer.Option(help="only this split; default: all (nothing is trained)")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
     workers: Annotated[int, typer.Option(help="decoding threads")] = 2,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
@@ -129,13 +158,13 @@ def surprise(
     from evaluate.report.surprise import rich_table
     from evaluate.tasks.surprise import run_surprise
 
-    config = SurpriseConfig(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
-                            contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=split,
-                            device=device, workers=workers, n_bootstrap=bootstrap, skip_bad=skip_bad)
-    payload = run_surprise(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
-    out_console.print(rich_table(payload))
+    config = SurpriseConfig.build(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
+                                  contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=_value(split),
+                                  device=device, workers=workers, n_bootstrap=bootstrap, skip_bad=skip_bad)
+    results = run_surprise(config, log=_log)
+    out_console.print(rich_table(results.row()))
     out_console.print(f"[green]wrote[/green] {out}/surprise.json, surprise_curves.jsonl, surprise_report.md, "
-                      f"surprise_report.html ({payload['wall_s']:.1f} s)")
+                      f"surprise_report.html ({results.wall_s:.1f} s)")
 
 
 @app.command()
@@ -146,7 +175,7 @@ def sweep(
     target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder; default: the run directory")] = None,
     encoder: Annotated[list[str] | None, typer.Option("--encoder", "-e", help="with a dataset: encoders to run")] = None,
-    view: Annotated[str, typer.Option(help="view whose predictions are swept")] = "original",
+    view: Annotated[ViewChoice, typer.Option(help="view whose predictions are swept")] = "original",
     probe: Annotated[str | None, typer.Option(help="probe; default: every probe in the run")] = None,
     bins: Annotated[int, typer.Option(help="quantile bins of the parameter on the test set")] = 5,
     bootstrap: Annotated[int, typer.Option(help="bootstrap refits for the threshold CI")] = 300,
@@ -154,17 +183,14 @@ def sweep(
 ) -> None:
     """Score against one scene parameter, binned on test, with a psychometric threshold and its CI."""
     from evaluate.config import SweepConfig
+    from evaluate.report.page import table
     from evaluate.report.sweep import result_rows
     from evaluate.tasks.sweep import run_sweep
 
-    if bins < 1:
-        raise ValueError(f"--bins {bins}: must be ≥ 1")
-    config = SweepConfig(source=str(source), param=param, out=str(out) if out else None,
-                         targets=list(target) if target else None, view=view, probe=probe, bins=bins,
-                         n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
-    result = run_sweep(config, log=lambda msg: console.print(msg, highlight=False, soft_wrap=True))
-    from evaluate.report.page import table
-
+    config = SweepConfig.build(source=str(source), param=param, out=str(out) if out else None,
+                               targets=list(target) if target else None, view=_value(view), probe=probe, bins=bins,
+                               n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
+    result = run_sweep(config, log=_log)
     out_console.print(table(f"sweep over {param}", *result_rows(result)))
     out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param}.json, .md, .html")
 

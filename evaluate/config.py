@@ -7,6 +7,7 @@ was run (``results.json`` ``config``), so a run can be read back and repeated.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,8 +54,13 @@ def _describe(err: dict[str, Any]) -> str:
 
 
 def choices(annotation: Any) -> list[str]:
-    """The values a Literal allows, for the CLI's choices."""
+    """The values a Literal allows."""
     return [str(v) for v in get_args(annotation)]
+
+
+def choice_enum(name: str, annotation: Any) -> type[Enum]:
+    """A string Enum of a Literal's values: what typer offers as the choices of an option."""
+    return Enum(name, {v: v for v in choices(annotation)}, type=str)
 
 
 class RunConfig(_Config):

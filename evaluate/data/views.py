@@ -14,49 +14,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-VIEWS = ("original", "shuffled", "reversed", "single_frame", "frame_mean")
-STATIC_VIEWS = ("single_frame", "frame_mean")
-VIEW_HELP = {
-    "original": "the clip as rendered",
-    "shuffled": "frames permuted (fixed seed per clip)",
-    "reversed": "frames in reverse order",
-    "single_frame": "one frame (seeded per clip) repeated to the clip length",
-    "frame_mean": "the average frame repeated to the clip length",
-}
-
+from simgen.registry import Registry
 
 def clip_rng(view: str, clip_id: str, seed: int = 0) -> np.random.Generator:
     """A generator seeded from (seed, view, clip id): stable across runs, machines and clip order."""
     digest = hashlib.sha256(f"{seed}/{view}/{clip_id}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
-def frame_index(view: str, n_frames: int, clip_id: str) -> np.ndarray | None:
-    """The frames of ``view`` as indices into the clip's frames; None for ``frame_mean`` (not a
-    selection). One definition for the numpy views here and the views an encoder builds itself from
-    one copy of the original frames (on its device in evaluate.encoders.vjepa2, from the downsampled
-    frames in evaluate.encoders.pixels)."""
-    if view == "original":
-        return np.arange(n_frames)
-    if view == "shuffled":
-        return clip_rng("shuffled", clip_id).permutation(n_frames)
-    if view == "reversed":
-        return np.arange(n_frames)[::-1]
-    if view == "single_frame":
-        return np.full(n_frames, int(clip_rng("single_frame", clip_id).integers(n_frames)))
-    if view == "frame_mean":
-        return None
-    raise ValueError(f"unknown view {view!r}")
-
-
-def _selection(view: str) -> Callable[[np.ndarray, str], np.ndarray]:
-    def apply(frames: np.ndarray, clip_id: str) -> np.ndarray:
-        return frames if view == "original" else frames[frame_index(view, len(frames), clip_id)]
-
-    return apply
 
 
 def mean_frame(frames: np.ndarray) -> np.ndarray:
@@ -68,14 +35,39 @@ def mean_frame(frames: np.ndarray) -> np.ndarray:
     return np.floor_divide(2 * total + len(frames), 2 * len(frames)).astype(np.uint8)
 
 
-def _frame_mean(frames: np.ndarray, clip_id: str) -> np.ndarray:
-    return np.repeat(mean_frame(frames)[None], len(frames), axis=0)
+@dataclass(frozen=True)
+class View:
+    """A view of a clip: which frames it shows (``select``), or how it summarises them (``make``)."""
+
+    help: str
+    static: bool  # no order at all: the temporal margin is measured against these
+    select: Callable[[int, str], np.ndarray] | None = None  # (n frames, clip id) -> frame indices
+    make: Callable[[np.ndarray], np.ndarray] | None = None  # frames -> frames, when not a selection
 
 
-_VIEW_FUNCS: dict[str, Callable[[np.ndarray, str], np.ndarray]] = {
-    **{view: _selection(view) for view in ("original", "shuffled", "reversed", "single_frame")},
-    "frame_mean": _frame_mean,
-}
+VIEW_REGISTRY: Registry[View] = Registry("view")
+VIEW_REGISTRY.register("original", View("the clip as rendered", False, lambda n, _: np.arange(n)))
+VIEW_REGISTRY.register("shuffled", View("frames permuted (fixed seed per clip)", False,
+                                        lambda n, clip_id: clip_rng("shuffled", clip_id).permutation(n)))
+VIEW_REGISTRY.register("reversed", View("frames in reverse order", False, lambda n, _: np.arange(n)[::-1]))
+VIEW_REGISTRY.register("single_frame", View(
+    "one frame (seeded per clip) repeated to the clip length", True,
+    lambda n, clip_id: np.full(n, int(clip_rng("single_frame", clip_id).integers(n)))))
+VIEW_REGISTRY.register("frame_mean", View("the average frame repeated to the clip length", True,
+                                          make=lambda frames: np.repeat(mean_frame(frames)[None], len(frames), axis=0)))
+
+VIEWS = tuple(VIEW_REGISTRY)
+STATIC_VIEWS = tuple(name for name, view in VIEW_REGISTRY.items() if view.static)
+VIEW_HELP = {name: view.help for name, view in VIEW_REGISTRY.items()}
+
+
+def frame_index(view: str, n_frames: int, clip_id: str) -> np.ndarray | None:
+    """The frames of ``view`` as indices into the clip's frames; None for a view that is not a
+    selection (``frame_mean``). One definition for the numpy views here and the views an encoder
+    builds itself from one copy of the original frames (on its device in evaluate.encoders.vjepa2,
+    from the downsampled frames in evaluate.encoders.pixels)."""
+    select = VIEW_REGISTRY[view].select
+    return None if select is None else select(n_frames, clip_id)
 
 
 def rows_by_view(needs: Sequence[Sequence[str]]) -> Iterator[tuple[str, list[int]]]:
@@ -88,15 +80,15 @@ def rows_by_view(needs: Sequence[Sequence[str]]) -> Iterator[tuple[str, list[int
 
 
 def check_views(views: list[str]) -> list[str]:
-    from simgen.registry import did_you_mean
-
+    """``views`` without repeats; an unknown name raises with the names that exist."""
     for v in views:
-        if v not in _VIEW_FUNCS:
-            raise ValueError(f"unknown view {v!r}{did_you_mean(v, VIEWS)}; views: {', '.join(VIEWS)}")
+        VIEW_REGISTRY[v]
     return list(dict.fromkeys(views))
 
 
 def apply_view(view: str, frames: np.ndarray, clip_id: str) -> np.ndarray:
     """The frames of one clip under ``view``; same shape and dtype as the input."""
-    check_views([view])
-    return _VIEW_FUNCS[view](frames, clip_id)
+    if view == "original":
+        return frames
+    spec = VIEW_REGISTRY[view]
+    return spec.make(frames) if spec.make else frames[spec.select(len(frames), clip_id)]

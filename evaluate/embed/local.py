@@ -14,10 +14,11 @@ import numpy as np
 
 from evaluate.data.dataset import EvalDataset, clip_identity
 from evaluate.data.loader import iter_view_batches
+from evaluate.embed.base import EXECUTORS, Bad, Embedded, Executor, cache_groups
 from evaluate.embed.cache import EmbeddingCache
+from evaluate.encoders import build_encoder
+from evaluate.progress import Advance, Log
 
-EXECUTORS = ("local", "ray")
-Log = Callable[[str], None]
 Work = list[tuple[Any, list[str]]]  # [(ClipRef, views it still needs)]
 
 
@@ -38,7 +39,7 @@ def default_batch_size(device: str) -> int:
 
 
 def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, Path],
-                bad: dict[tuple[str, str], str]) -> list[tuple[Any, dict, list[str]]]:
+                bad: Bad) -> list[tuple[Any, dict, list[str]]]:
     """What is left to embed of ``dataset``, as [(clip, clip identity, views not cached)]. Only
     cache headers are read: the vectors stay on disk until a probe stacks them. Clips in ``bad``
     are left out."""
@@ -55,12 +56,13 @@ def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], g
 
 def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
                cache: EmbeddingCache, *, batch_size: int | None, workers: int, loader: str, skip_bad: bool,
-               bad: dict[tuple[str, str], str], log: Log, queue_depth: int = 1) -> float:
+               bad: Bad, log: Log, queue_depth: int = 1, advance: Advance | None = None) -> float:
     """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
     (so an interrupted run keeps everything finished before the interruption). Returns the seconds
     spent waiting for decoded batches. A clip that cannot be decoded raises its BadClipError, or with
     ``skip_bad`` is recorded in ``bad`` and left out. ``queue_depth``: forwards queued on the device
-    beyond the one whose result is being fetched (bench/embed.py measures 1 against 2)."""
+    beyond the one whose result is being fetched (bench/embed.py measures 1 against 2). ``advance``
+    is told how many clips each batch held."""
     loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
     batch_size = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
     waited = 0.0
@@ -85,6 +87,8 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
                     raise error
                 bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
                 log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
+            if advance:
+                advance(len(batch.bad) + len({c.clip_id for clips, _ in batch.views.values() for c in clips}))
             # Generators: each view's batch is queued as it is made, so an interruption keeps the ones before it.
             if builds_views:
                 queued = (item for clips, frames in batch.views.values()
@@ -101,3 +105,36 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
         for item in pending:
             store(*item)
     return waited
+
+
+@EXECUTORS.add("local")
+class LocalExecutor(Executor):
+    """The encoder in this process, fed by a decoding loader."""
+
+    name = "local"
+
+    def embed(self, spec: str, datasets: list[EvalDataset], views: list[str], bad: Bad) -> Embedded:
+        config, cache = self.config, self.cache
+        t0 = time.perf_counter()
+        encoder = build_encoder(spec, config.device)
+        identity = encoder.identity()
+        record = Embedded(encoder.name, identity, encoder.notes, cache_groups(cache, encoder.kind, identity, datasets, views),
+                          {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
+        hits, misses = cache.hits, cache.misses
+        t1 = time.perf_counter()
+        for dataset in datasets:
+            groups = {v: record.groups[(dataset.name, v)] for v in views}
+            todo = read_cached(cache, dataset, views, groups, bad)
+            self.log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
+                     f"{len(todo)} clips to embed")
+            advance = self.progress.task(f"embedding {dataset.name} with {encoder.name}", len(todo))
+            try:
+                record.timings["decode_wait_s"] += embed_work(
+                    encoder, dataset, [(c, m) for c, _, m in todo], groups, {c.clip_id: i for c, i, _ in todo},
+                    cache, batch_size=config.batch_size, workers=config.workers, loader=config.loader,
+                    skip_bad=config.skip_bad, bad=bad, log=self.log, advance=advance)
+            finally:
+                self.progress.done(advance)
+        record.timings.update(encoder.timings, embed_wall_s=time.perf_counter() - t1,
+                              cache_hits=cache.hits - hits, cache_misses=cache.misses - misses)
+        return record

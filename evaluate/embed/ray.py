@@ -8,11 +8,13 @@ share results, and a run stopped part-way resumes with either executor.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from evaluate.data.dataset import EvalDataset, clip_identity, open_dataset
+from evaluate.embed.base import EXECUTORS, Bad, Embedded, Executor, cache_groups
 from evaluate.embed.cache import EmbeddingCache
-from evaluate.embed.local import Log, default_batch_size, embed_work, read_cached
+from evaluate.embed.local import default_batch_size, embed_work, read_cached
 from evaluate.encoders.base import parse_spec
 from evaluate.errors import BadClipError, EncoderError
 
@@ -20,9 +22,10 @@ from evaluate.errors import BadClipError, EncoderError
 class EmbedActor:
     """One encoder on one device (a GPU when Ray gives it one), embedding chunks of clips."""
 
-    def __init__(self, spec: str, device: str):
+    def __init__(self, spec: str, device: str, index: int):
         from evaluate.encoders import build_encoder
 
+        self.index = index  # which actor: per-actor timings are summed by the driver
         self.error: tuple[str, str] | None = None
         self.encoder = None
         try:
@@ -53,7 +56,7 @@ class EmbedActor:
         waited = embed_work(encoder, dataset, work, groups, idents, cache, batch_size=batch_size, workers=workers,
                             loader=loader, skip_bad=True, bad=bad, log=lambda _: None)
         bad_ids = {cid for _, cid in bad}
-        return {"clips": encoder.timings["clips"] - before, "decode_wait_s": waited,
+        return {"actor": self.index, "clips": encoder.timings["clips"] - before, "decode_wait_s": waited,
                 "bad": [(c.clip_id, bad[(dataset.name, c.clip_id)].split(": ", 1)[1]) for c, _ in work
                         if c.clip_id in bad_ids],
                 "timings": dict(encoder.timings), "notes": list(encoder.notes)}
@@ -77,94 +80,92 @@ def start_actors(spec: str, device: str, address: str | None, actors: int | None
     if gpus and device in ("auto", "cuda") or str(device).startswith("cuda"):
         if not gpus:
             raise EncoderError(f"--device {device} with --executor ray: the Ray cluster has no GPUs")
-        cls = ray.remote(num_gpus=1, num_cpus=1)(EmbedActor)
-        return [cls.remote(spec, "cuda") for _ in range(actors or gpus)]
-    cpus = int(resources.get("CPU", 1))
-    cls = ray.remote(num_cpus=1)(EmbedActor)
-    return [cls.remote(spec, "cpu") for _ in range(actors or max(1, cpus // 2))]
+        cls, device, count = ray.remote(num_gpus=1, num_cpus=1)(EmbedActor), "cuda", actors or gpus
+    else:
+        cls, device = ray.remote(num_cpus=1)(EmbedActor), "cpu"
+        count = actors or max(1, int(resources.get("CPU", 1)) // 2)
+    return [cls.remote(spec, device, index) for index in range(count)]
 
 
-def embed_with_ray(spec: str, datasets: list[EvalDataset], views: list[str], cache: EmbeddingCache, *,
-                   device: str, address: str | None, actors: int | None, batch_size: int | None, workers: int,
-                   loader: str, skip_bad: bool, bad: dict[tuple[str, str], str],
-                   log: Log) -> tuple[dict[str, Any], dict[str, float], list[str]]:
-    """Embed every dataset with ``spec`` on Ray actors into ``cache``. Returns (identity, timings,
-    notes); raises EncoderError when the encoder cannot be built (the caller skips it)."""
+@EXECUTORS.add("ray")
+class RayExecutor(Executor):
+    """Chunks of clips on Ray actors; each writes its embeddings into the shared cache."""
 
-    ray = _ray()
-    pool = start_actors(spec, device, address, actors)
-    infos = ray.get([a.info.remote() for a in pool])
-    try:
-        for info in infos:
-            if "error" in info:
-                raise EncoderError(info["error"][1])
-        identity = infos[0]["identity"]
-        if any(info["identity"] != identity for info in infos):
-            raise EncoderError(f"{spec}: the Ray actors built different encoders (versions differ across nodes?)")
-        kind = parse_spec(spec).kind
+    name = "ray"
+
+    def embed(self, spec: str, datasets: list[EvalDataset], views: list[str], bad: Bad) -> Embedded:
+        from ray.util import ActorPool
+
+        ray, config, cache, t0 = _ray(), self.config, self.cache, time.perf_counter()
+        actors = start_actors(spec, config.device, config.address, config.actors)
+        try:
+            infos = ray.get([a.info.remote() for a in actors])
+            for info in infos:
+                if "error" in info:
+                    raise EncoderError(info["error"][1])
+            identity = infos[0]["identity"]
+            if any(info["identity"] != identity for info in infos):
+                raise EncoderError(f"{spec}: the Ray actors built different encoders (versions differ across nodes?)")
+            record = Embedded(infos[0]["name"], identity, [], cache_groups(cache, parse_spec(spec).kind, identity,
+                                                                           datasets, views),
+                              {"clips": 0, "decode_wait_s": 0.0, "actors": len(actors), "cache_hits": 0,
+                               "cache_misses": 0})
+            # Each actor twice in the pool: two chunks in flight per actor, so none waits for work.
+            pool = ActorPool(actors * 2)
+            per_actor: dict[int, dict] = {}
+            for dataset in datasets:
+                for result in self._embed_dataset(pool, dataset, views, record, infos[0]["device"], bad):
+                    per_actor[result["actor"]] = result["timings"]
+            for key in ("preprocess_s", "forward_s"):
+                record.timings[key] = sum(t.get(key, 0.0) for t in per_actor.values())
+            record.timings["embed_wall_s"] = time.perf_counter() - t0
+            return record
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+
+    def _embed_dataset(self, pool: Any, dataset: EvalDataset, views: list[str], record: Embedded, device: str,
+                       bad: Bad) -> list[dict[str, Any]]:
+        config, cache = self.config, self.cache
         reader = EmbeddingCache(cache.root)  # counts of its own: the driver only reads back
-        timings = {"clips": 0, "decode_wait_s": 0.0, "actors": len(pool), "cache_hits": 0, "cache_misses": 0}
-        per_actor: dict[int, dict] = {}
-        notes: list[str] = []
-        for dataset in datasets:
-            groups = {v: cache.group_dir(kind, identity, v, dataset.fingerprint) for v in views}
-            todo = [(clip.clip_id, missing) for clip, _, missing in
-                    read_cached(reader, dataset, views, groups, bad)]
-            timings["cache_hits"] += reader.hits
-            timings["cache_misses"] += reader.misses
-            reader.hits = reader.misses = 0
-            log(f"{spec} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, {len(todo)} clips to "
-                f"embed on {len(pool)} Ray actor(s)")
-            # Four batches a chunk, at the actors' own batch size (their device, not the driver's "auto").
-            chunk_size = max((batch_size or default_batch_size(infos[0]["device"])) * 4, 16)
-            chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-            results = _dispatch(ray, pool, chunks, str(dataset.root), str(cache.root.resolve()),
-                                dict(batch_size=batch_size, workers=workers, loader=loader))
-            failed = []
-            for actor_index, result in results:
-                per_actor[actor_index] = result["timings"]
-                timings["clips"] += result["clips"]
-                timings["decode_wait_s"] += result["decode_wait_s"]
-                notes += [n for n in result["notes"] if n not in notes]
-                failed += result["bad"]
-            by_id = {c.clip_id: c for c in dataset.clips}
-            for clip_id, message in sorted(failed):
-                clip = by_id[clip_id]
-                if not skip_bad:
-                    raise BadClipError(message, dataset.name, clip.split, clip_id)
-                bad[(dataset.name, clip_id)] = f"{clip.split}/{clip_id}: {message}"
-                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip_id}: cannot be decoded")
-            for clip_id, missing in todo:
-                if (dataset.name, clip_id) in bad:
-                    continue
-                ident = clip_identity(by_id[clip_id])
-                for v in missing:
-                    if not reader.has(groups[v], ident):
-                        raise EncoderError(f"{spec}: the Ray actors did not write {clip_id} ({v}) to the cache at "
-                                           f"{cache.root}; is it on a filesystem every node shares?")
-        for key in ("preprocess_s", "forward_s"):
-            timings[key] = sum(t.get(key, 0.0) for t in per_actor.values())
-        return identity, timings, notes
-    finally:
-        for actor in pool:
-            ray.kill(actor)
-
-
-def _dispatch(ray, pool: list[Any], chunks: list, root: str, cache_root: str, options: dict) -> list[tuple[int, dict]]:
-    """Run every chunk on some actor, two in flight per actor; results in completion order."""
-    queue, pending, results = iter(chunks), {}, []
-
-    def submit(index: int) -> None:
-        chunk = next(queue, None)
-        if chunk is not None:
-            pending[pool[index].embed.remote(root, chunk, cache_root, **options)] = index
-
-    for index in range(len(pool)):
-        submit(index)
-        submit(index)
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        index = pending.pop(done[0])
-        results.append((index, ray.get(done[0])))
-        submit(index)
-    return results
+        groups = {v: record.groups[(dataset.name, v)] for v in views}
+        todo = [(clip.clip_id, missing) for clip, _, missing in read_cached(reader, dataset, views, groups, bad)]
+        record.timings["cache_hits"] += reader.hits
+        record.timings["cache_misses"] += reader.misses
+        self.log(f"{record.encoder} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, {len(todo)} "
+                 f"clips to embed on {record.timings['actors']} Ray actor(s)")
+        # Four batches a chunk, at the actors' own batch size (their device, not the driver's "auto").
+        chunk_size = max((config.batch_size or default_batch_size(device)) * 4, 16)
+        chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+        root, cache_root = str(dataset.root), str(cache.root.resolve())
+        options = dict(batch_size=config.batch_size, workers=config.workers, loader=config.loader)
+        advance = self.progress.task(f"embedding {dataset.name} with {record.encoder} on Ray", len(todo))
+        results = []
+        try:
+            for result in pool.map_unordered(lambda a, chunk: a.embed.remote(root, chunk, cache_root, **options), chunks):
+                results.append(result)
+                advance(result["clips"] + len(result["bad"]))
+        finally:
+            self.progress.done(advance)
+        failed = []
+        for result in results:
+            record.timings["clips"] += result["clips"]
+            record.timings["decode_wait_s"] += result["decode_wait_s"]
+            record.notes += [n for n in result["notes"] if n not in record.notes]
+            failed += result["bad"]
+        by_id = {c.clip_id: c for c in dataset.clips}
+        for clip_id, message in sorted(failed):
+            clip = by_id[clip_id]
+            if not config.skip_bad:
+                raise BadClipError(message, dataset.name, clip.split, clip_id)
+            bad[(dataset.name, clip_id)] = f"{clip.split}/{clip_id}: {message}"
+            self.log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip_id}: cannot be decoded")
+        for clip_id, missing in todo:
+            if (dataset.name, clip_id) in bad:
+                continue
+            ident = clip_identity(by_id[clip_id])
+            for v in missing:
+                if not reader.has(groups[v], ident):
+                    raise EncoderError(f"{record.encoder}: the Ray actors did not write {clip_id} ({v}) to the cache "
+                                       f"at {cache.root}; is it on a filesystem every node shares?")
+        return results

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluate.errors import EncoderError
-from simgen.registry import did_you_mean
+from simgen.registry import Registry, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -36,21 +36,21 @@ def parse_spec(text: str) -> EncoderSpec:
     """``kind[:arg][,key=value...]`` -> EncoderSpec; the kind must be registered."""
     head, *opts = text.strip().split(",")
     kind, _, arg = head.partition(":")
-    if kind not in ENCODERS:
-        raise EncoderError(f"unknown encoder {kind!r} in {text!r}{did_you_mean(kind, ENCODERS)}; "
-                           f"encoders: {', '.join(sorted(ENCODERS))} (see `evaluate ls`)")
+    try:
+        cls = ENCODERS[kind]
+    except EncoderError as e:
+        raise EncoderError(f"{e} (in {text!r}; see `evaluate ls`)") from None
     options = {}
     for opt in opts:
         key, sep, value = opt.partition("=")
         if not sep or not key:
             raise EncoderError(f"encoder {text!r}: option {opt!r} is not key=value")
-        allowed = ENCODERS[kind].option_help
+        allowed = cls.option_help
         if key not in allowed:
             known = ", ".join(allowed) or "none"
             raise EncoderError(f"encoder {text!r}: unknown option {key!r}{did_you_mean(key, allowed)}; "
                                f"options of {kind}: {known}")
         options[key] = value
-    cls = ENCODERS[kind]
     if cls.arg_required and not arg:
         raise EncoderError(f"encoder {text!r}: {kind} needs a checkpoint, e.g. {cls.example}")
     if not cls.arg_allowed and arg:
@@ -140,12 +140,15 @@ class Encoder(ABC):
             self.timings[key] += time.perf_counter() - start
 
 
-ENCODERS: dict[str, type[Encoder]] = {}
+def _load_encoders() -> None:
+    import evaluate.encoders  # noqa: F401  (its modules register themselves)
+
+
+ENCODERS: Registry[type[Encoder]] = Registry("encoder", load=_load_encoders, error=EncoderError)
 
 
 def register(cls: type[Encoder]) -> type[Encoder]:
-    ENCODERS[cls.kind] = cls
-    return cls
+    return ENCODERS.register(cls.kind, cls)
 
 
 def build_encoder(text: str, device: str = "cpu") -> Encoder:

@@ -1,16 +1,24 @@
 """What every report shares: number and CI formatting, tables (markdown, HTML, rich), plots as
-embedded PNGs, and writing a report's markdown and HTML pair atomically."""
+embedded PNGs, the one HTML page renderer (jinja2 templates under ``templates/``: one base page,
+one block per report, autoescaped), and writing a report's markdown and HTML pair atomically."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+import json
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from evaluate.io import write_text
 from evaluate.metrics import MIN_TEST_GROUPS
+
+# Figures: readable at 100% zoom in a ~1100 px column (matplotlib's default font is 10 pt).
+DPI = 110
+FONT = 10
+SMALL = 9
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -23,25 +31,106 @@ def ci_text(ci: list[float], test_groups: int | None = None) -> str:
     return f"[{fmt(ci[0], 2)}, {fmt(ci[1], 2)}]" + ("†" if few else "")
 
 
-def md_table(header: list[str], rows: list[list[str]]) -> str:
+def excludes(ci: list[float] | None, value: float) -> bool:
+    """Whether a 95% CI lies wholly on one side of ``value`` (0 for margins, 0.5 for pairwise accuracy)."""
+    return ci is not None and all(c == c for c in ci) and (ci[0] > value or ci[1] < value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with an HTML class (colour, emphasis) and a tooltip; plain text elsewhere."""
+
+    text: str
+    cls: str = ""
+    title: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str | Cell]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    uri: str  # a PNG data URI (see png)
+    alt: str
+
+
+@dataclass
+class Section:
+    """One titled part of a page: paragraphs, then figures and tables in the order given."""
+
+    title: str
+    id: str = ""
+    text: list[str] = field(default_factory=list)
+    parts: list[Figure | Table] = field(default_factory=list)
+    level: int = 2
+
+
+def md_table(header: list[str], rows: list[list[str | Cell]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def figure() -> Any:
+    """matplotlib (headless backend) with the reports' font sizes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT, "axes.labelsize": FONT,
+                         "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
+                         "figure.titlesize": FONT + 1})
+    return plt
+
+
 def png(fig: Any) -> str:
+    """The figure as a PNG data URI (the page embeds it: one self-contained file); closes it."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+@cache
+def _env() -> Any:
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def skipped_lines(payload: dict[str, Any]) -> list[str]:
+    """What a run or surprise payload's ``skipped`` lists: encoders, clips, targets, each with why."""
+    s = payload.get("skipped", {})
+    lines = [f"encoder {e['encoder']} skipped: {e['reason']}" for e in s.get("encoders", [])]
+    lines += [f"clip {c['dataset']}: {c['clip']}" for c in s.get("clips", [])]
+    lines += [f"target {t['dataset']}/{t['target']} skipped: {t['reason']}" for t in s.get("targets", [])]
+    return lines
+
+
+def render_page(template: str, title: str, payload: dict[str, Any], sections: list[Section], *,
+                skipped: bool = True, **extra: Any) -> str:
+    """An HTML page from ``templates/TEMPLATE`` (each extends base.html: one head, one stylesheet).
+    The header and footer show what the run and surprise payloads share: creation time, datasets
+    with their content hashes, notes, skipped encoders/clips/targets, versions and the config."""
+    lost = skipped_lines(payload)
+    context = {"title": title, "sections": sections, "created": payload.get("created", ""),
+               "datasets": payload.get("datasets", []), "versions": payload.get("versions", {}),
+               "skipped": lost if skipped else None,
+               "notes": [f"{e['encoder']}: {n}" for e in payload.get("encoders", []) for n in e.get("notes", [])],
+               "config": json.dumps(payload["config"], indent=1) if "config" in payload else ""}
+    return _env().get_template(template).render(**context, **extra)
 
 
 def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page: str) -> tuple[Path, Path]:
@@ -52,13 +141,34 @@ def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page:
     return paths
 
 
-def table(title: str, header: list[str], rows: list[list[str]]) -> Any:
-    """A rich table from a header and rows of strings (the terminal twin of md_table)."""
-    from rich.table import Table
+def table(title: str, header: list[str], rows: list[list[str | Cell]]) -> Any:
+    """A rich table from a header and rows of strings (the terminal twin of md_table). Cells fold
+    rather than end in '…' when the console is narrow; print with :func:`print_tables` to get them
+    on one line when stdout is not a terminal."""
+    from rich.table import Table as RichTable
 
-    t = Table(title=title)
+    t = RichTable(title=title)
     for h in header:
-        t.add_column(h)
+        t.add_column(h, overflow="fold")
     for row in rows:
-        t.add_row(*row)
+        t.add_row(*map(str, row))
     return t
+
+
+def print_tables(tables: list[Any], console: Any) -> None:
+    """Print rich tables whole. On a terminal they fit its width as usual; piped (CI logs, ``make
+    demo | tee``) a console is 80 columns and would fold or crop them, so each table is printed at
+    the width it needs."""
+    from rich.measure import Measurement
+
+    for t in tables:
+        if console.is_terminal:
+            console.print(t)
+            continue
+        need = Measurement.get(console, console.options.update_width(100_000), t).maximum
+        width = console.width
+        console.width = max(width, need)
+        try:
+            console.print(t)
+        finally:
+            console.width = width

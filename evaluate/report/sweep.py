@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,21 @@ from typing import Any
 import numpy as np
 
 from evaluate.metrics import psychometric
-from evaluate.report.page import ci_text, fmt, html_table, md_table, png, write_pair
+from evaluate.report.page import (
+    Figure,
+    Section,
+    Table,
+    ci_text,
+    figure,
+    fmt,
+    md_table,
+    png,
+    render_page,
+    write_pair,
+)
 
 
 def result_rows(out: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-
     header = ["dataset", "target", "encoder", "probe", "metric", "threshold [95% CI]", "where", "slope",
               "bins: center → score"]
     rows = []
@@ -27,23 +36,23 @@ def result_rows(out: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def render_markdown(out: dict[str, Any]) -> str:
-
+def _setup(out: dict[str, Any]) -> str:
     c = out["config"]
-    return "\n".join([f"# sweep over `{c['param']}`", "",
-                      f"Run {out['rundir']}, view {c['view']}, {c['bins']} quantile bins of the test set. Threshold: "
-                      "where the fitted curve is halfway from chance (R² 0 for regression) to 1; CI from refits on "
-                      "resampled test groups.", "", md_table(*result_rows(out)), ""])
+    return (f"view {c['view']}, {c['bins']} quantile bins of the test set. Threshold: where the fitted curve is "
+            "halfway from chance (R² 0 for regression) to 1; CI from refits on resampled test groups.")
 
 
-def sweep_plot(results: list[dict[str, Any]], title: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def render_markdown(out: dict[str, Any]) -> str:
+    return "\n".join([f"# sweep over `{out['config']['param']}`", "", f"Run {out['rundir']}, {_setup(out)}", "",
+                      md_table(*result_rows(out)), ""])
 
 
-    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 2.9), squeeze=False, sharey=True)
+def sweep_plot(results: list[dict[str, Any]], title: str) -> Any:
+    """Score per bin of the parameter with its 95% CI, the fitted psychometric curve and, where it
+    falls in the range, the threshold (red); one panel per encoder."""
+    plt = figure()
+    fig, axes = plt.subplots(1, len(results), figsize=(0.4 + 3.4 * len(results), 3.4), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, r in zip(axes[0], results, strict=True):
         c = np.array([b["center"] for b in r["bins"]])
         s = np.array([b["score"] for b in r["bins"]])
@@ -55,28 +64,25 @@ def sweep_plot(results: list[dict[str, Any]], title: str) -> str:
             if r["threshold_in_range"]:
                 ax.axvline(r["threshold"], color="tab:red", ls="--", lw=1)
         ax.axhline(r["floor"], color="grey", ls=":", lw=1)
-        ax.set_title(r["encoder"], fontsize=8)
-        ax.set_xlabel(r["param"], fontsize=8)
+        ax.set_title(r["encoder"])
+        ax.set_xlabel(r["param"])
         ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.05)
-    axes[0][0].set_ylabel(results[0]["metric"], fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    return png(fig)
+    axes[0][0].set_ylabel(results[0]["metric"])
+    fig.suptitle(title)
+    return fig
 
 
 def render_html(out: dict[str, Any]) -> str:
-
-
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>sweep</title><style>body{font-family:"
-             "sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:13px}img{max-width:100%}</style></head><body>",
-             f"<h1>sweep over {html.escape(out['config']['param'])}</h1>", html_table(*result_rows(out))]
+    sections = [Section("Thresholds", "thresholds", [], [Table(*result_rows(out))])]
     panels: dict[tuple, list[dict]] = defaultdict(list)
     for r in out["results"]:
         panels[(r["dataset"], r["target"], r["probe"])].append(r)
     for (dataset, target, probe), rs in panels.items():
-        parts.append(sweep_plot(rs, f"{dataset} · {target} · probe {probe}"))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        sections.append(Section(f"{dataset} · {target}", f"{dataset}-{target}-{probe}", [f"probe {probe}"],
+                                [Figure(png(sweep_plot(rs, f"{dataset} · {target} · probe {probe}")),
+                                        f"{target} against {out['config']['param']}")], level=3))
+    return render_page("sweep.html", f"sweep over {out['config']['param']}", out, sections, skipped=False,
+                       rundir=out["rundir"], setup=_setup(out))
 
 
 def write_sweep_reports(stem: Path, out: dict[str, Any]) -> tuple[Path, Path]:

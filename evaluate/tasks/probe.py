@@ -3,78 +3,55 @@ and score every probe on every target, and write results.json and predictions.js
 
 Two phases, so that all encoders are scored on the same clips: a clip that cannot be decoded
 (with ``skip_bad``) is dropped from every encoder's probes, not only from the one that met it.
+
+Probing takes one (encoder, dataset, view) matrix at a time and fits every target on it. The
+probes read its rows from the cache a block at a time (evaluate.probes.rows), so memory does not
+grow with the number of clips, encoders or views.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 import numpy as np
 
 from evaluate.config import RunConfig
 from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
-from evaluate.data.loader import LOADERS
 from evaluate.data.views import STATIC_VIEWS, check_views
+from evaluate.embed.base import EXECUTORS, Bad, Embedded
 from evaluate.embed.cache import EmbeddingCache
-from evaluate.embed.local import EXECUTORS, embed_work, read_cached
-from evaluate.embed.ray import embed_with_ray
-from evaluate.encoders import Encoder, build_encoder, parse_spec
+from evaluate.encoders import parse_spec
 from evaluate.errors import EncoderError, EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, plain, versions, write_json
 from evaluate.metrics import MIN_TEST_GROUPS, score, temporal_margin
-from evaluate.probes import ProbeSkipped, get_probe
+from evaluate.probes import Probe, ProbeSkipped, get_probe
 from evaluate.probes.rows import CachedRows
+from evaluate.progress import Advance, Log, Progress
+from evaluate.results import (
+    DatasetRecord,
+    EncoderRecord,
+    Margin,
+    RunResults,
+    RunSkipped,
+    Score,
+    SkippedClip,
+    SkippedEncoder,
+    SkippedTarget,
+)
+from simgen.io import atomic_path
 from simgen.registry import did_you_mean
 
 FORMAT_VERSION = 1
 
 
-Log = Callable[[str], None]
-
-
 @dataclass
-class _Embedded:
-    encoder: str
-    identity: dict[str, Any]
-    notes: list[str]
-    groups: dict[tuple[str, str], Path]  # (dataset, view) -> cache folder holding its embeddings
-    timings: dict[str, float]
-
-
-def skip_encoder(skipped: list[dict[str, str]], spec: str, error: Exception, log: Log) -> None:
-    """Record an encoder that cannot be built (results.json ``skipped.encoders``) and say so."""
-    skipped.append({"encoder": spec, "reason": str(error)})
-    log(f"[red]skipped encoder[/red]: {error}")
-
-
-def _groups(cache: EmbeddingCache, kind: str, identity: dict[str, Any], datasets: list[EvalDataset],
-            views: list[str]) -> dict[tuple[str, str], Path]:
-    return {(d.name, v): cache.group_dir(kind, identity, v, d.fingerprint) for d in datasets for v in views}
-
-
-def _embed(encoder: Encoder, dataset: EvalDataset, views: list[str], cache: EmbeddingCache,
-           config: RunConfig, bad: dict[tuple[str, str], str], out: _Embedded, log: Log) -> None:
-    groups = {v: out.groups[(dataset.name, v)] for v in views}
-    todo = read_cached(cache, dataset, views, groups, bad)
-    log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
-        f"{len(todo)} clips to embed")
-    # Decoding and views run in the loader (DataLoader workers on CUDA), overlapping the forward pass.
-    out.timings["decode_wait_s"] += embed_work(
-        encoder, dataset, [(c, m) for c, _, m in todo], groups, {c.clip_id: i for c, i, _ in todo}, cache,
-        batch_size=config.batch_size, workers=config.workers, loader=config.loader, skip_bad=config.skip_bad,
-        bad=bad, log=log)
-
-
-@dataclass
-class _Target:
+class TargetData:
     name: str
     kind: str
     unit: str | None
@@ -82,96 +59,126 @@ class _Target:
     y_test: np.ndarray
 
 
-def _targets(dataset: EvalDataset, train: list, test: list, wanted: list[str] | None,
-             skipped: list[dict[str, str]]) -> list[_Target]:
-    out = []
-    for target in dataset.targets:
-        if wanted and target.name not in wanted:
-            continue
-        y_train = np.array([c.targets.get(target.name) for c in train], dtype=object)
-        y_test = np.array([c.targets.get(target.name) for c in test], dtype=object)
-        reason = ("the test split is empty (render more clips: a larger -n)" if not len(test) else
-                  "the train and val splits are empty (render more clips: a larger -n)" if not len(train) else
-                  "some clips have no value for it" if any(v is None for v in (*y_train, *y_test)) else None)
-        if reason:
-            skipped.append({"dataset": dataset.name, "target": target.name, "reason": reason})
-            continue
-        cast = float if target.kind == "regression" else str
-        out.append(_Target(target.name, target.kind, target.unit, y_train.astype(cast), y_test.astype(cast)))
+@dataclass
+class Split:
+    """One dataset's probing inputs: train+val and test clips (bad clips left out), their groups."""
+
+    dataset: EvalDataset
+    train: list
+    test: list
+
+    @classmethod
+    def of(cls, dataset: EvalDataset, bad: Bad) -> Split:
+        def keep(clips: list) -> list:
+            return [c for c in clips if (dataset.name, c.clip_id) not in bad]
+
+        return cls(dataset, keep(dataset.split(*TRAIN_SPLITS)), keep(dataset.split(TEST_SPLIT)))
+
+    def __post_init__(self) -> None:
+        self.idents = [clip_identity(c) for c in (*self.train, *self.test)]
+        self.g_train = np.array([c.group_id for c in self.train])
+        self.g_test = np.array([c.group_id for c in self.test])
+        self.test_groups = len(set(self.g_test))
+        self.is_val = np.array([c.split == "val" for c in self.train])  # for probes that select on val
+
+    def targets(self, wanted: list[str] | None) -> tuple[list[TargetData], list[SkippedTarget]]:
+        """The targets to probe (all, or ``wanted``), and those that cannot be, with the reason."""
+        out, skipped = [], []
+        for target in self.dataset.targets:
+            if wanted and target.name not in wanted:
+                continue
+            y_train = np.array([c.targets.get(target.name) for c in self.train], dtype=object)
+            y_test = np.array([c.targets.get(target.name) for c in self.test], dtype=object)
+            reason = ("the test split is empty (render more clips: a larger -n)" if not len(self.test) else
+                      "the train and val splits are empty (render more clips: a larger -n)" if not len(self.train)
+                      else "some clips have no value for it" if any(v is None for v in (*y_train, *y_test)) else None)
+            if reason:
+                skipped.append(SkippedTarget(dataset=self.dataset.name, target=target.name, reason=reason))
+                continue
+            cast = float if target.kind == "regression" else str
+            out.append(TargetData(target.name, target.kind, target.unit, y_train.astype(cast), y_test.astype(cast)))
+        return out, skipped
+
+
+@dataclass
+class Probed:
+    """What probing one encoder's embeddings of one dataset gives."""
+
+    scores: list[Score] = field(default_factory=list)
+    margins: list[Margin] = field(default_factory=list)
+    skipped: list[SkippedTarget] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def probe_encoder(split: Split, record: Embedded, views: list[str], targets: list[TargetData],
+                  probes: dict[str, Probe], cache: EmbeddingCache, n_bootstrap: int, predictions: IO[str],
+                  advance: Advance) -> Probed:
+    """Fit every probe on every target under every view, one view's matrix at a time; the test
+    predictions go to ``predictions`` as json lines."""
+    dataset, test, out = split.dataset, split.test, Probed()
+    preds: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
+    given_up: set[tuple[str, str]] = set()
+    for view in views:
+        x_train, x_test = CachedRows.from_cache(cache, record.groups[(dataset.name, view)], split.idents).split(
+            len(split.train))
+        for target in targets:
+            for probe_name, probe in probes.items():
+                advance(1)
+                if (target.name, probe_name) in given_up:
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    extra = {"is_val": split.is_val} if getattr(probe, "uses_val_split", False) else {}
+                    fit = probe.fit_predict(target.kind, x_train, target.y_train, split.g_train, x_test, **extra)
+                except ProbeSkipped as e:
+                    given_up.add((target.name, probe_name))
+                    out.skipped.append(SkippedTarget(dataset=dataset.name, target=target.name, reason=str(e)))
+                    continue
+                preds.setdefault((target.name, probe_name), {})[view] = fit.y_pred
+                out.scores.append(Score(
+                    dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder, view=view,
+                    probe=probe_name, **score(target.kind, target.y_test, fit.y_pred, split.g_test, n_bootstrap),
+                    n_train=len(split.train), n_test=len(test), test_groups=split.test_groups, unit=target.unit,
+                    probe_params=fit.params))
+                predictions.writelines(
+                    json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
+                                "target": target.name, "kind": target.kind, "encoder": record.encoder, "view": view,
+                                "probe": probe_name, "y_true": plain(yt), "y_pred": plain(yp)}) + "\n"
+                    for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
+                out.seconds += time.perf_counter() - t0
+    for (target_name, probe_name), by_view in preds.items():
+        target = next(t for t in targets if t.name == target_name)
+        static = {v: by_view[v] for v in STATIC_VIEWS if v in by_view}
+        if "original" in by_view and static:
+            out.margins.append(Margin(
+                dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder, probe=probe_name,
+                **temporal_margin(target.kind, target.y_test, split.g_test, by_view["original"], static, n_bootstrap),
+                test_groups=split.test_groups))
     return out
 
 
-class _Split:
-    """One dataset's probing inputs: train+val and test clips (bad clips left out), their groups."""
-
-    def __init__(self, dataset: EvalDataset, train: list, test: list):
-        self.dataset, self.train, self.test = dataset, train, test
-        self.idents = [clip_identity(c) for c in (*train, *test)]
-        self.g_train = np.array([c.group_id for c in train])
-        self.g_test = np.array([c.group_id for c in test])
-        self.test_groups = len(set(self.g_test))
-        self.is_val = np.array([c.split == "val" for c in train])  # for probes that select on val (attentive)
+def skip_encoder(spec: str, error: Exception, log: Log) -> SkippedEncoder:
+    """An encoder that cannot be built, for ``skipped.encoders``; says so."""
+    log(f"[red]skipped encoder[/red]: {error}")
+    return SkippedEncoder(encoder=spec, reason=str(error))
 
 
-def _probe_encoder(split: _Split, record: _Embedded, views: list[str], targets: list[_Target], probes: dict,
-                   cache: EmbeddingCache, n_bootstrap: int, order: tuple[int, int], results: list, margins: list,
-                   skipped_targets: list, predictions: Any) -> None:
-    """Fit every probe on every target under every view of one encoder's embeddings of one dataset,
-    one view's matrix at a time; append (sort key, record) to ``results`` and ``margins``, and the
-    test predictions to the ``predictions`` file."""
-    d_index, e_index = order
-    dataset, test = split.dataset, split.test
-    preds: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
-    given_up: set[tuple[int, int]] = set()
-    for v_index, view in enumerate(views):
-        rows = CachedRows.from_cache(cache, record.groups[(dataset.name, view)], split.idents)
-        x_train, x_test = rows.split(len(split.train))
-        for (t_index, target), (p_index, (probe_name, probe)) in itertools.product(
-                enumerate(targets), enumerate(probes.items())):
-            if (t_index, p_index) in given_up:
-                continue
-            t0 = time.perf_counter()
-            try:
-                extra = {"is_val": split.is_val} if getattr(probe, "uses_val_split", False) else {}
-                fit = probe.fit_predict(target.kind, x_train, target.y_train, split.g_train, x_test, **extra)
-            except ProbeSkipped as e:
-                given_up.add((t_index, p_index))
-                skipped = {"dataset": dataset.name, "target": target.name, "reason": str(e)}
-                if skipped not in skipped_targets:
-                    skipped_targets.append(skipped)
-                continue
-            preds.setdefault((t_index, p_index), {})[view] = fit.y_pred
-            results.append(((d_index, t_index, e_index, p_index, v_index), {
-                "dataset": dataset.name, "target": target.name, "kind": target.kind,
-                "encoder": record.encoder, "view": view, "probe": probe_name,
-                **score(target.kind, target.y_test, fit.y_pred, split.g_test, n_bootstrap),
-                "n_train": len(split.train), "n_test": len(test), "test_groups": split.test_groups,
-                "unit": target.unit, "probe_params": fit.params}))
-            predictions.writelines(
-                json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
-                            "target": target.name, "kind": target.kind, "encoder": record.encoder, "view": view,
-                            "probe": probe_name, "y_true": plain(yt), "y_pred": plain(yp)}) + "\n"
-                for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
-            record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + time.perf_counter() - t0
-    for (t_index, p_index), by_view in preds.items():
-        target, probe_name = targets[t_index], list(probes)[p_index]
-        static = {v: by_view[v] for v in STATIC_VIEWS if v in by_view}
-        if "original" in by_view and static:
-            margins.append(((d_index, t_index, e_index, p_index), {
-                "dataset": dataset.name, "target": target.name, "kind": target.kind,
-                "encoder": record.encoder, "probe": probe_name,
-                **temporal_margin(target.kind, target.y_test, split.g_test, by_view["original"], static,
-                                  n_bootstrap), "test_groups": split.test_groups}))
+@dataclass
+class Plan:
+    """A run's inputs, checked before anything is computed."""
+
+    datasets: list[EvalDataset]
+    views: list[str]
+    probes: dict[str, Probe]
+    bad: Bad  # clips left out, from every encoder's probes
 
 
-def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
-    """Run the evaluation; returns the results.json payload (also written under config.out)."""
-    started = time.perf_counter()
-    out_dir = Path(config.out)
+def plan(config: RunConfig, log: Log) -> Plan:
+    """Open and check everything a typo or an empty split would break, before any embedding."""
     views = check_views(config.views)
     probes = {name: get_probe(name) for name in config.probes}
     for spec in config.encoders:
-        parse_spec(spec)  # a typo fails the run before anything is computed
+        parse_spec(spec)
     datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
     offered = {t.name for d in datasets for t in d.targets}
     for name in config.targets or []:
@@ -180,7 +187,7 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
-    bad: dict[tuple[str, str], str] = {}
+    bad: Bad = {}
     for dataset in datasets:  # what --skip-bad let past when the datasets were read: listed like bad clips
         for problem in dataset.skipped:
             bad[(dataset.name, problem)] = problem
@@ -193,114 +200,103 @@ def run(config: RunConfig, log: Log = lambda _: None) -> dict[str, Any]:
             raise EvaluateError("no target could be scored: " + "; ".join(
                 f"{name} has no {' and no '.join(splits)} clips" for name, splits in empty.items())
                 + " (render more clips: a larger -n); nothing embedded, no report written")
+    return Plan(datasets, views, probes, bad)
+
+
+def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None = None) -> RunResults:
+    """Run the evaluation; returns what results.json holds (also written under config.out)."""
+    started, progress = time.perf_counter(), progress or Progress()
+    inputs = plan(config, log)
+    datasets, views, bad = inputs.datasets, inputs.views, inputs.bad
+    out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(config.cache or out_dir / "embeddings")
-    skipped_encoders: list[dict[str, str]] = []
-    embedded: list[_Embedded] = []
 
-    if config.executor not in EXECUTORS:
-        raise ValueError(f"--executor {config.executor!r}: allowed: {', '.join(EXECUTORS)}")
-    if config.loader not in LOADERS:
-        raise ValueError(f"--loader {config.loader!r}: allowed: {', '.join(LOADERS)}")
+    executor = EXECUTORS[config.executor](config, cache, log, progress)
+    embedded: list[Embedded] = []
+    skipped_encoders: list[SkippedEncoder] = []
     for spec in config.encoders:
-        t0 = time.perf_counter()
-        if config.executor == "ray":
-            try:
-                identity, timings, notes = embed_with_ray(
-                    spec, datasets, views, cache, device=config.device, address=config.address, actors=config.actors,
-                    batch_size=config.batch_size, workers=config.workers, loader=config.loader,
-                    skip_bad=config.skip_bad, bad=bad, log=log)
-            except EncoderError as e:
-                skip_encoder(skipped_encoders, spec, e, log)
-                continue
-            embedded.append(_Embedded(parse_spec(spec).text, identity, notes,
-                                      _groups(cache, parse_spec(spec).kind, identity, datasets, views),
-                                      {**timings, "embed_wall_s": time.perf_counter() - t0}))
-            continue
         try:
-            encoder = build_encoder(spec, config.device)
+            embedded.append(executor.embed(spec, datasets, views, bad))
         except EncoderError as e:
-            skip_encoder(skipped_encoders, spec, e, log)
-            continue
-        record = _Embedded(encoder.name, encoder.identity(), encoder.notes,
-                           _groups(cache, encoder.kind, encoder.identity(), datasets, views),
-                           {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
-        hits, misses = cache.hits, cache.misses
-        t1 = time.perf_counter()
-        for dataset in datasets:
-            _embed(encoder, dataset, views, cache, config, bad, record, log)
-        record.timings.update(encoder.timings, embed_wall_s=time.perf_counter() - t1,
-                              cache_hits=cache.hits - hits, cache_misses=cache.misses - misses)
-        embedded.append(record)
-        del encoder
-        gc.collect()
-
-    # Probing takes one (encoder, dataset, view) matrix at a time and fits every target on it. The
-    # probes read its rows from the cache a block at a time (evaluate.probes.rows), so memory does not grow
-    # with the number of clips, encoders or views. Results are then sorted into the (dataset,
-    # target, encoder, probe, view) order the reports read.
-    results, margins, skipped_targets = [], [], []
-    predictions_tmp = out_dir / f".{PREDICTIONS_FILE}.tmp"
-    try:
-        with open(predictions_tmp, "w") as predictions:
-            for d_index, dataset in enumerate(datasets):
-                train = [c for c in dataset.split(*TRAIN_SPLITS) if (dataset.name, c.clip_id) not in bad]
-                test = [c for c in dataset.split(TEST_SPLIT) if (dataset.name, c.clip_id) not in bad]
-                targets = _targets(dataset, train, test, config.targets, skipped_targets)
-                if not targets:
-                    continue
-                split = _Split(dataset, train, test)
-                for e_index, record in enumerate(embedded):
-                    _probe_encoder(split, record, views, targets, probes, cache, config.n_bootstrap,
-                                   (d_index, e_index), results, margins, skipped_targets, predictions)
-    except BaseException:
-        predictions_tmp.unlink(missing_ok=True)
-        raise
-    results = [r for _, r in sorted(results, key=lambda item: item[0])]
-    margins = [m for _, m in sorted(margins, key=lambda item: item[0])]
-    for t in skipped_targets:
-        log(f"[yellow]skipped target[/yellow] {t['dataset']}/{t['target']}: {t['reason']}")
+            skipped_encoders.append(skip_encoder(spec, e, log))
+        gc.collect()  # the encoder is gone: give its memory back before the next one loads
     if not embedded:
-        predictions_tmp.unlink(missing_ok=True)
-        reasons = "; ".join(e["reason"] for e in skipped_encoders)  # each names its encoder
+        reasons = "; ".join(e.reason for e in skipped_encoders)  # each names its encoder
         raise EvaluateError(f"every encoder was skipped ({reasons}); nothing was evaluated, no report written")
-    if not results and config.probes:  # (no probes: an embedding-only run, which is fine)
-        predictions_tmp.unlink(missing_ok=True)
-        by_reason: dict[tuple[str, str], list[str]] = {}
+
+    probed: list[Probed] = []
+    skipped_targets: list[SkippedTarget] = []
+    with atomic_path(out_dir / PREDICTIONS_FILE) as predictions_path, open(predictions_path, "w") as predictions:
+        splits = [Split.of(d, bad) for d in datasets]
+        work = [(split, *split.targets(config.targets)) for split in splits]
+        total = sum(len(targets) for _, targets, _ in work) * len(embedded) * len(views) * len(inputs.probes)
+        advance = progress.task("probing", total)
+        for split, targets, skipped in work:
+            skipped_targets += skipped
+            for record in embedded if targets else []:
+                result = probe_encoder(split, record, views, targets, inputs.probes, cache, config.n_bootstrap,
+                                       predictions, advance)
+                record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + result.seconds
+                skipped_targets += [s for s in result.skipped if s not in skipped_targets]
+                probed.append(result)
+        progress.done(advance)
         for t in skipped_targets:
-            by_reason.setdefault((t["dataset"], t["reason"]), []).append(t["target"])
-        reasons = "; ".join(f"{d} ({', '.join(names)}): {why}" for (d, why), names in by_reason.items())
-        raise EvaluateError(f"no target could be scored: {reasons or 'no targets'}; no report written")
-    warnings = few_groups_warnings(datasets, bad)
-    for w in warnings:
-        log(f"[yellow]warning[/yellow] {w}")
-
-    payload = {
-        "format_version": FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": {**config.model_dump(), "cache": str(cache.root)},
-        "versions": versions(),
-        "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
-                      "content_sha256": d.content_hash, "clips": len(d.clips), "frames": d.frames,
-                      "resolution": [d.width, d.height],
-                      "targets": {t.name: {"kind": t.kind, "classes": list(t.classes), "unit": t.unit,
-                                           "description": t.description} for t in d.targets}}
-                     for d in datasets],
-        "encoders": [{"encoder": r.encoder, "identity": r.identity, "notes": r.notes, "timings": r.timings}
-                     for r in embedded],
-        "results": results,
-        "temporal_margins": margins,
-        "warnings": warnings,
-        "skipped": {"encoders": skipped_encoders, "clips": [{"dataset": d, "clip": why} for (d, _), why in bad.items()],
-                    "targets": skipped_targets},
-        "wall_s": time.perf_counter() - started,
-    }
-    write_json(out_dir / RESULTS_FILE, payload)
-    predictions_tmp.replace(out_dir / PREDICTIONS_FILE)
-    return payload
+            log(f"[yellow]skipped target[/yellow] {t.dataset}/{t.target}: {t.reason}")
+        scores = [s for p in probed for s in p.scores]
+        if not scores and config.probes:  # (no probes: an embedding-only run, which is fine)
+            raise EvaluateError(f"no target could be scored: {_reasons(skipped_targets)}; no report written")
+        warnings = few_groups_warnings(datasets, bad)
+        for w in warnings:
+            log(f"[yellow]warning[/yellow] {w}")
+        results = RunResults(
+            format_version=FORMAT_VERSION, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            config=config.model_copy(update={"cache": str(cache.root)}), versions=versions(),
+            datasets=[dataset_record(d) for d in datasets],
+            encoders=[EncoderRecord(encoder=r.encoder, identity=r.identity, notes=r.notes, timings=r.timings)
+                      for r in embedded],
+            results=sorted(scores, key=_report_order(datasets, embedded, views, list(inputs.probes))),
+            temporal_margins=sorted((m for p in probed for m in p.margins),
+                                    key=_report_order(datasets, embedded, views, list(inputs.probes))),
+            warnings=warnings,
+            skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
+                               clips=[SkippedClip(dataset=d, clip=why) for (d, _), why in bad.items()]),
+            wall_s=time.perf_counter() - started)
+        write_json(out_dir / RESULTS_FILE, results.row())
+    return results
 
 
-def few_groups_warnings(datasets: list[EvalDataset], bad: dict[tuple[str, str], str]) -> list[str]:
+def dataset_record(d: EvalDataset) -> DatasetRecord:
+    return DatasetRecord(
+        name=d.name, path=str(d.root), fingerprint=d.fingerprint, content_sha256=d.content_hash, clips=len(d.clips),
+        frames=d.frames, resolution=[d.width, d.height],
+        targets={t.name: {"kind": t.kind, "classes": list(t.classes), "unit": t.unit, "description": t.description}
+                 for t in d.targets})
+
+
+def _report_order(datasets: list[EvalDataset], embedded: list[Embedded], views: list[str], probes: list[str]):
+    """Sort key: (dataset, target, encoder, probe, view), each in the order the run was given, which
+    is the order the reports read."""
+    rank = {**{("d", d.name): i for i, d in enumerate(datasets)},
+            **{("t", d.name, t.name): i for d in datasets for i, t in enumerate(d.targets)},
+            **{("e", r.encoder): i for i, r in enumerate(embedded)},
+            **{("p", p): i for i, p in enumerate(probes)}, **{("v", v): i for i, v in enumerate(views)}}
+
+    def key(row: Score | Margin) -> tuple[int, ...]:
+        return (rank["d", row.dataset], rank["t", row.dataset, row.target], rank["e", row.encoder],
+                rank["p", row.probe], rank["v", row.view] if isinstance(row, Score) else 0)
+
+    return key
+
+
+def _reasons(skipped: list[SkippedTarget]) -> str:
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for t in skipped:
+        by_reason.setdefault((t.dataset, t.reason), []).append(t.target)
+    return "; ".join(f"{d} ({', '.join(names)}): {why}" for (d, why), names in by_reason.items()) or "no targets"
+
+
+def few_groups_warnings(datasets: list[EvalDataset], bad: Bad) -> list[str]:
     """One line per dataset whose test split has fewer than MIN_TEST_GROUPS groups."""
     out = []
     for d in datasets:
@@ -310,3 +306,4 @@ def few_groups_warnings(datasets: list[EvalDataset], bad: dict[tuple[str, str], 
                        f"groups and are unreliable below {MIN_TEST_GROUPS} (marked †): render more clips with a "
                        f"larger -n")
     return out
+

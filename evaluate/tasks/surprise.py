@@ -34,6 +34,7 @@ from evaluate.errors import BadClipError, EncoderError, EvaluateError
 from evaluate.io import CURVES_FILE, SURPRISE_FILE, versions, write_json, write_text
 from evaluate.metrics import pair_scores
 from evaluate.predictors import SurpriseModel, build_surprise_model, window_starts
+from evaluate.results import DatasetRecord, SurpriseResults
 from evaluate.tasks.probe import skip_encoder
 
 AGGREGATES = ("max", "mean")
@@ -118,7 +119,7 @@ def seed_summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str, Any]:
+def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> SurpriseResults:
     started = time.perf_counter()
     if not config.contexts:
         raise ValueError("give at least one --context")
@@ -139,7 +140,7 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
         try:
             model = build_surprise_model(spec, config.device)
         except EncoderError as e:
-            skip_encoder(skipped_encoders, spec, e, log)
+            skipped_encoders.append(skip_encoder(spec, e, log))
             continue
         for c in config.contexts:
             model.check_window(c, config.horizon)
@@ -158,18 +159,18 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> dict[str,
                                      "clips": clips_done, "ms_per_clip": 1000 * wall / clips_done}})
         del model
         gc.collect()
-    results = summarise(lines, config.n_bootstrap)
-    payload = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "config": config.model_dump(), "versions": versions(),
-               "datasets": [{"name": d.name, "path": str(d.root), "fingerprint": d.fingerprint,
-                             "content_sha256": d.content_hash, "frames": d.frames} for d in datasets],
-               "encoders": encoders, "results": results, "seed_summary": seed_summary(results),
-               "skipped": {"encoders": skipped_encoders, "clips": bad}, "wall_s": time.perf_counter() - started}
-    write_json(out_dir / SURPRISE_FILE, payload)
+    scores = summarise(lines, config.n_bootstrap)
+    results = SurpriseResults(
+        format_version=1, created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=config,
+        versions=versions(), datasets=[DatasetRecord(name=d.name, path=str(d.root), fingerprint=d.fingerprint,
+                                                 content_sha256=d.content_hash, frames=d.frames) for d in datasets],
+        encoders=encoders, results=scores, seed_summary=seed_summary(scores),
+        skipped={"encoders": skipped_encoders, "clips": bad}, wall_s=time.perf_counter() - started)
+    write_json(out_dir / SURPRISE_FILE, results.row())
     write_text(out_dir / CURVES_FILE, "".join(json.dumps(line) + "\n" for line in lines))
     from evaluate.report.surprise import write_surprise_reports
 
     write_surprise_reports(out_dir)
     if not encoders:
         raise EvaluateError("every surprise model was skipped; nothing was evaluated")
-    return payload
+    return results

@@ -75,7 +75,7 @@ def test_run_with_token_features(falling_rising_64, tmp_path):
     payload = run(RunConfig(datasets=[str(falling_rising_64)], encoders=["random-vjepa2:tiny,pool=tokens"],
                             out=str(out), views=["original", "frame_mean"],
                             probes=["linear", "attentive,epochs=3,lrs=1e-3,wds=0.01"],
-                            targets=["direction", "vz_start"], device="cpu", n_bootstrap=20))
+                            targets=["direction", "vz_start"], device="cpu", n_bootstrap=20)).row()
     probes = {(r["probe"], r["target"], r["view"]) for r in payload["results"]}
     assert len(probes) == 2 * 2 * 2
     att = [r for r in payload["results"] if r["probe"].startswith("attentive")]

@@ -65,17 +65,17 @@ def test_changing_view_dataset_or_clip_misses(tmp_path):
 def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling_rising, tmp_path):
     config = RunConfig(datasets=[str(tiny_falling_rising)], encoders=["pixels,size=8"], out=str(tmp_path / "run"),
                        views=["original", "frame_mean"], targets=["direction"], n_bootstrap=50)
-    first = run(config)["encoders"][0]["timings"]
+    first = run(config).row()["encoders"][0]["timings"]
     assert first["clips"] == 32 and first["cache_hits"] == 0  # 16 clips x 2 views
     files = sorted((tmp_path / "run" / "embeddings").rglob("*.npy"))
     assert len(files) == 32
-    second = run(config)["encoders"][0]["timings"]
+    second = run(config).row()["encoders"][0]["timings"]
     assert second["clips"] == 0 and second["cache_hits"] == 32
     for f in files[:5]:  # as if the run had been killed before these were written
         f.unlink()
-    third = run(config)["encoders"][0]["timings"]
+    third = run(config).row()["encoders"][0]["timings"]
     assert third["clips"] == 5 and third["cache_hits"] == 27
-    changed = run(config.model_copy(update={"encoders": ["pixels,size=4"]}))["encoders"][0]["timings"]
+    changed = run(config.model_copy(update={"encoders": ["pixels,size=4"]})).row()["encoders"][0]["timings"]
     assert changed["clips"] == 32 and changed["cache_hits"] == 0
 
 

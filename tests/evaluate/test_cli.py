@@ -100,7 +100,7 @@ def test_order_is_what_separates_falling_from_rising(falling_rising_64, tmp_path
     while single_frame and frame_mean (identical for time-reversed twins) stay at chance."""
     payload = run(RunConfig(datasets=[str(falling_rising_64)], encoders=["pixels", "motion"], out=str(tmp_path / "run"),
                             views=["original", "single_frame", "frame_mean"], targets=["direction"],
-                            n_bootstrap=200))
+                            n_bootstrap=200)).row()
     score = {(r["encoder"], r["view"]): r for r in payload["results"]}
     for enc in ("pixels", "motion"):
         original = score[(enc, "original")]

@@ -108,7 +108,7 @@ def test_torch_loader_in_a_run_matches_threads_and_keeps_skip_bad(broken, tmp_pa
         out = tmp_path / loader
         payload = run(RunConfig(datasets=[str(root)], encoders=["pixels,size=8", "motion,size=8"], out=str(out), views=["original", "reversed"],
                                 probes=[], skip_bad=True, loader=loader, workers=2,
-                                batch_size=3))
+                                batch_size=3)).row()
         assert [victim in c["clip"] for c in payload["skipped"]["clips"]] == [True]
         runs[loader] = {p.relative_to(out): np.load(p) for p in (out / "embeddings").rglob("*.npy")}
     assert runs["threads"].keys() == runs["torch"].keys() and len(runs["torch"]) == 2 * 2 * 15

@@ -38,7 +38,7 @@ def test_ray_actors_match_the_local_path_and_resume_from_the_shared_cache(local_
         return RunConfig(datasets=[str(data)], encoders=ENCODERS, out=str(tmp_path / out), views=VIEWS, probes=[], batch_size=3,
                          device="cpu", skip_bad=True, **kwargs)
 
-    local = run(config("local"))
+    local = run(config("local")).row()
     expected = embeddings(tmp_path / "local" / "embeddings")
     assert len(expected) == 2 * 2 * 15
     # Half of the cache survives, as if an earlier Ray run had been stopped part-way.
@@ -46,7 +46,7 @@ def test_ray_actors_match_the_local_path_and_resume_from_the_shared_cache(local_
     kept = sorted((tmp_path / "ray" / "embeddings").rglob("*.npy"))
     for path in kept[::2]:
         path.unlink()
-    remote = run(config("ray", executor="ray", actors=2))
+    remote = run(config("ray", executor="ray", actors=2)).row()
     assert [e["timings"]["actors"] for e in remote["encoders"]] == [2, 2]
     assert sum(e["timings"]["clips"] for e in remote["encoders"]) == len(kept[::2])
     assert [c["clip"].split(":")[0] for c in remote["skipped"]["clips"]] == [f"test/{victim.stem}"]

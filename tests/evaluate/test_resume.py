@@ -64,7 +64,7 @@ def test_exception_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_r
     done = embeddings(tmp_path / "run")
     assert len(done) == 9  # batch 1: 3 clips x 2 views; batch 2: 3 clips x original
     seen = encoded_clip_ids(monkeypatch)
-    timings = run(config(tiny_falling_rising, tmp_path / "run"))["encoders"][0]["timings"]
+    timings = run(config(tiny_falling_rising, tmp_path / "run")).row()["encoders"][0]["timings"]
     assert timings["cache_hits"] == 9 and timings["clips"] == sum(seen) == 2 * 16 - 9
     after = embeddings(tmp_path / "run")
     assert after.keys() == reference.keys()
@@ -95,7 +95,7 @@ def test_sigkill_mid_run_then_rerun_recomputes_only_the_missing(tiny_falling_ris
                           capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert not (out / "results.json").exists() and len(embeddings(out)) == 11
-    payload = run(config(tiny_falling_rising, out))
+    payload = run(config(tiny_falling_rising, out)).row()
     timings = payload["encoders"][0]["timings"]
     assert timings["cache_hits"] == 11 and timings["clips"] == 2 * 16 - 11
     after = embeddings(out)

@@ -1,0 +1,211 @@
+"""What the tasks produce, as typed records: the rows of ``results.json`` (``evaluate run``) and
+``surprise.json`` (``evaluate surprise``). ``evaluate schema`` prints their JSON Schema, so that a
+reader in another language can check a file before trusting it.
+
+Field order is the order written to disk. Secondary metrics exist only for the kind they belong to
+(``accuracy`` for classes, ``spearman`` and ``mae`` for regression): a record leaves the fields named
+in ``omit_if_none`` out of the file when they have no value, rather than writing null.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+from evaluate.config import RunConfig, SurpriseConfig
+
+Interval = list[float]  # [low, high] of a 95% bootstrap interval; NaN where it cannot be computed
+TargetKind = Literal["class", "regression"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    omit_if_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in self.omit_if_none:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+    def row(self) -> dict[str, Any]:
+        """The record as written to json."""
+        return self.model_dump(mode="python")
+
+
+class Score(Record):
+    """One probe's score on one target of one dataset, for one encoder under one view."""
+
+    omit_if_none = ("accuracy", "spearman", "mae")
+
+    dataset: str
+    target: str
+    kind: TargetKind
+    encoder: str
+    view: str
+    probe: str
+    metric: Literal["balanced_accuracy", "r2"]
+    value: float
+    ci95: Interval = Field(description="95% CI from a bootstrap over test groups")
+    chance: float = Field(description="the metric of a predictor that knows nothing")
+    accuracy: float | None = None  # classes only
+    spearman: float | None = None  # regression only
+    mae: float | None = None  # regression only, in the target's unit
+    n_train: int
+    n_test: int
+    test_groups: int
+    unit: str | None
+    probe_params: dict[str, Any] = Field(description="what the probe chose (C, alpha, learning rate...)")
+
+
+class Margin(Record):
+    """Original-view score minus the best static view's, same encoder, target and probe."""
+
+    dataset: str
+    target: str
+    kind: TargetKind
+    encoder: str
+    probe: str
+    value: float
+    ci95: Interval = Field(description="paired bootstrap over test groups")
+    best_static_view: str
+    test_groups: int
+
+
+class TargetInfo(Record):
+    kind: TargetKind
+    classes: list[str]
+    unit: str | None
+    description: str
+
+
+class DatasetRecord(Record):
+    omit_if_none = ("clips", "resolution", "targets")  # surprise.json records fewer
+
+    name: str
+    path: str
+    fingerprint: str
+    content_sha256: str
+    clips: int | None = None
+    frames: int
+    resolution: list[int] | None = None
+    targets: dict[str, TargetInfo] | None = None
+
+
+class EncoderRecord(Record):
+    encoder: str
+    identity: dict[str, Any] = Field(description="everything the embeddings depend on (the cache key)")
+    notes: list[str]
+    timings: dict[str, float | int]  # seconds, and counts (clips, cache hits)
+
+
+class SkippedEncoder(Record):
+    encoder: str
+    reason: str
+
+
+class SkippedClip(Record):
+    dataset: str
+    clip: str
+
+
+class SkippedTarget(Record):
+    dataset: str
+    target: str
+    reason: str
+
+
+class RunSkipped(Record):
+    encoders: list[SkippedEncoder]
+    clips: list[SkippedClip]
+    targets: list[SkippedTarget]
+
+
+class RunResults(Record):
+    """results.json."""
+
+    model_config = ConfigDict(extra="forbid", title="results.json")
+
+    format_version: Literal[1]
+    created: str
+    config: RunConfig
+    versions: dict[str, str]
+    datasets: list[DatasetRecord]
+    encoders: list[EncoderRecord]
+    results: list[Score]
+    temporal_margins: list[Margin]
+    warnings: list[str]
+    skipped: RunSkipped
+    wall_s: float
+
+
+class PairScores(Record):
+    """Pairwise accuracy and AUROC of possible/impossible twins, each with a CI over resampled groups."""
+
+    pairwise_accuracy: float
+    pairwise_ci95: Interval
+    auroc: float
+    auroc_ci95: Interval
+    n_groups: int
+
+
+class SurpriseScore(Record):
+    dataset: str
+    encoder: str
+    family: str = Field(description="the encoder spec without seed=: random-init seeds share it")
+    context: int
+    horizon: int
+    aggregate: Literal["max", "mean"]
+    chance: float
+    pairwise_accuracy: float
+    pairwise_ci95: Interval
+    auroc: float
+    auroc_ci95: Interval
+    n_groups: int
+    by_violation: dict[str, PairScores]
+
+
+class SeedSummary(Record):
+    dataset: str
+    encoder: str
+    context: int
+    aggregate: Literal["max", "mean"]
+    seeds: int
+    pairwise_accuracy_mean: float
+    pairwise_accuracy_sd: float
+    auroc_mean: float
+    auroc_sd: float
+
+
+class SurpriseSkipped(Record):
+    encoders: list[SkippedEncoder]
+    clips: list[SkippedClip]
+
+
+class SurpriseResults(Record):
+    """surprise.json."""
+
+    model_config = ConfigDict(extra="forbid", title="surprise.json")
+
+    format_version: Literal[1]
+    created: str
+    config: SurpriseConfig
+    versions: dict[str, str]
+    datasets: list[DatasetRecord]
+    encoders: list[EncoderRecord]
+    results: list[SurpriseScore]
+    seed_summary: list[SeedSummary]
+    skipped: SurpriseSkipped
+    wall_s: float
+
+
+SCHEMAS = {"results.json": RunResults, "surprise.json": SurpriseResults}
+SCHEMA_FILES = tuple(SCHEMAS)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> the JSON Schema its content satisfies."""
+    return {name: model.model_json_schema(mode="validation") for name, model in SCHEMAS.items()}
