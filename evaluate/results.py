@@ -9,7 +9,7 @@ in ``omit_if_none`` out of the file when they have no value, rather than writing
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
@@ -124,17 +124,25 @@ class RunSkipped(Record):
     targets: list[SkippedTarget]
 
 
-class RunResults(Record):
+ConfigT = TypeVar("ConfigT", RunConfig, SurpriseConfig)
+
+
+class ResultFile(Record, Generic[ConfigT]):
+    """What every result file starts with: how it was made, from what, by which encoders."""
+
+    format_version: Literal[1]
+    created: str  # UTC, ISO 8601
+    config: ConfigT
+    versions: dict[str, str]
+    datasets: list[DatasetRecord]
+    encoders: list[EncoderRecord]
+
+
+class RunResults(ResultFile[RunConfig]):
     """results.json."""
 
     model_config = ConfigDict(extra="forbid", title="results.json")
 
-    format_version: Literal[1]
-    created: str
-    config: RunConfig
-    versions: dict[str, str]
-    datasets: list[DatasetRecord]
-    encoders: list[EncoderRecord]
     results: list[Score]
     temporal_margins: list[Margin]
     warnings: list[str]
@@ -185,17 +193,11 @@ class SurpriseSkipped(Record):
     clips: list[SkippedClip]
 
 
-class SurpriseResults(Record):
+class SurpriseResults(ResultFile[SurpriseConfig]):
     """surprise.json."""
 
     model_config = ConfigDict(extra="forbid", title="surprise.json")
 
-    format_version: Literal[1]
-    created: str
-    config: SurpriseConfig
-    versions: dict[str, str]
-    datasets: list[DatasetRecord]
-    encoders: list[EncoderRecord]
     results: list[SurpriseScore]
     seed_summary: list[SeedSummary]
     skipped: SurpriseSkipped

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from simgen.io import atomic_write, atomic_write_json
+
 CACHE_VERSION = 1
 
 
@@ -44,7 +46,7 @@ class EmbeddingCache:
         directory = self.root / encoder_kind.replace("/", "_") / _digest(group)[:20]
         if not (directory / "key.json").is_file():
             directory.mkdir(parents=True, exist_ok=True)
-            _atomic_write(directory / "key.json", (json.dumps(group, indent=1, default=str) + "\n").encode())
+            atomic_write_json(directory / "key.json", group, default=str)
         return directory
 
     @staticmethod
@@ -77,7 +79,7 @@ class EmbeddingCache:
         buf = io.BytesIO()
         dtype = np.float16 if np.asarray(embedding).dtype == np.float16 else np.float32  # tokens stay half
         np.save(buf, np.asarray(embedding, dtype=dtype), allow_pickle=False)
-        _atomic_write(self.path(group_dir, clip), buf.getvalue())
+        atomic_write(self.path(group_dir, clip), buf.getvalue())
 
 
 def stack_files(paths: list[Path]) -> np.ndarray:
@@ -110,10 +112,3 @@ def stack_files(paths: list[Path]) -> np.ndarray:
                              f"{row.shape} {row.dtype}); delete the folder to recompute")
         row[...] = value
     return out
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    tmp.replace(path)

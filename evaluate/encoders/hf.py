@@ -120,6 +120,18 @@ def read_preprocessing(directory: Path | None, fallback_size: int, notes: list[s
     return Preprocessing(fallback_size, fallback_size, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="fallback")
 
 
+def load_pretrained(model_cls: Any, directory: Path, name: str, dtype: Any, device: str) -> Any:
+    """``model_cls.from_pretrained(directory)`` in ``dtype`` (SDPA attention on CUDA); a checkpoint
+    that cannot be loaded is an EncoderError naming the encoder and the folder."""
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if device.startswith("cuda"):
+        kwargs["attn_implementation"] = "sdpa"
+    try:
+        return model_cls.from_pretrained(str(directory), **kwargs)
+    except (OSError, ValueError) as e:
+        raise EncoderError(f"{name}: cannot load {directory}: {str(e).splitlines()[0]}") from None
+
+
 def pick_device(device: str) -> str:
     import torch
 

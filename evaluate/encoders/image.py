@@ -13,6 +13,7 @@ from evaluate.encoders.base import Encoder, register, resample_frames
 from evaluate.encoders.hf import (
     check_pool,
     hash_weights,
+    load_pretrained,
     model_dtype,
     pick_device,
     preprocess,
@@ -20,7 +21,6 @@ from evaluate.encoders.hf import (
     resolve_checkpoint,
     to_host_async,
 )
-from evaluate.errors import EncoderError
 
 
 @register
@@ -45,13 +45,7 @@ class ImageAlbum(Encoder):
         self.device = pick_device(device)
         self.dtype = model_dtype(self.device)
         directory = resolve_checkpoint(self.kind, spec.arg)
-        kwargs: dict[str, Any] = {"dtype": self.dtype}
-        if self.device.startswith("cuda"):
-            kwargs["attn_implementation"] = "sdpa"
-        try:
-            model = AutoModel.from_pretrained(str(directory), **kwargs)
-        except (OSError, ValueError) as e:
-            raise EncoderError(f"{self.name}: cannot load {directory}: {str(e).splitlines()[0]}") from None
+        model = load_pretrained(AutoModel, directory, self.name, self.dtype, self.device)
         # CLIP / SigLIP load as a dual model; the album needs only the vision tower.
         self.tower = getattr(model, "vision_model", model)
         vision_cfg = getattr(model.config, "vision_config", model.config)

@@ -21,6 +21,7 @@ from evaluate.encoders.hf import (
     Preprocessing,
     check_pool,
     hash_weights,
+    load_pretrained,
     model_dtype,
     pick_device,
     pool_tokens,
@@ -98,13 +99,7 @@ class _VideoTransformer(Encoder):
     def _load_pretrained(self, model_cls: Any, fallback_attr: str) -> tuple[Any, dict[str, Any], Preprocessing]:
         directory = resolve_checkpoint(self.kind, self.spec.arg)
         digest = hash_weights(directory)
-        kwargs: dict[str, Any] = {"dtype": self.dtype}
-        if self.device.startswith("cuda"):
-            kwargs["attn_implementation"] = "sdpa"
-        try:
-            model = model_cls.from_pretrained(str(directory), **kwargs)
-        except (OSError, ValueError) as e:
-            raise EncoderError(f"{self.name}: cannot load {directory}: {str(e).splitlines()[0]}") from None
+        model = load_pretrained(model_cls, directory, self.name, self.dtype, self.device)
         size = getattr(model.config, fallback_attr)
         prep = read_preprocessing(directory, int(size), self.notes)
         return model, {"source": str(self.spec.arg), "weights_sha256": digest, "model_type": model.config.model_type}, prep

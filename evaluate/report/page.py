@@ -125,8 +125,10 @@ def render_page(template: str, title: str, payload: dict[str, Any], sections: li
     The header and footer show what the run and surprise payloads share: creation time, datasets
     with their content hashes, notes, skipped encoders/clips/targets, versions and the config."""
     lost = skipped_lines(payload)
-    context = {"title": title, "sections": sections, "created": payload.get("created", ""),
-               "datasets": payload.get("datasets", []), "versions": payload.get("versions", {}),
+    datasets = payload.get("datasets", [])
+    context = {"title": title, "sections": sections, "created": payload.get("created", ""), "datasets": datasets,
+               "dataset_columns": [c for c in ("clips", "frames", "content_sha256") if any(c in d for d in datasets)],
+               "versions": payload.get("versions", {}),
                "skipped": lost if skipped else None,
                "notes": [f"{e['encoder']}: {n}" for e in payload.get("encoders", []) for n in e.get("notes", [])],
                "config": json.dumps(payload["config"], indent=1) if "config" in payload else ""}

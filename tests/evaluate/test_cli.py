@@ -22,6 +22,23 @@ def cli(monkeypatch, capsys, *args):
     return code, out.out, out.err
 
 
+def check_against_schema(monkeypatch, capsys, name: str, payload: dict) -> None:
+    """``evaluate schema NAME`` describes what the run wrote: the file validates, and a broken copy does not."""
+    import jsonschema
+
+    code, stdout, _ = cli(monkeypatch, capsys, "schema", name)
+    assert code == 0
+    schema = json.loads(stdout)
+    jsonschema.validate(payload, schema)
+    broken = json.loads(json.dumps(payload))
+    broken["results"][0]["value"] = "high"
+    try:
+        jsonschema.validate(broken, schema)
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("the schema let a string through as a score")
+
+
 def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     code, stdout, err = cli(monkeypatch, capsys, "run", tiny_falling_rising, "--encoder", "pixels", "--encoder",
@@ -30,6 +47,7 @@ def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
     assert code == 0, err
     payload = json.loads((out / "results.json").read_text())
     assert {"format_version", "created", "config", "versions", "results"} <= set(payload)
+    check_against_schema(monkeypatch, capsys, "results.json", payload)
     assert payload["datasets"][0]["content_sha256"] and payload["versions"]["torch"]
     keys = {"dataset", "target", "kind", "encoder", "view", "probe", "metric", "value", "ci95", "chance",
             "n_train", "n_test"}

@@ -8,7 +8,7 @@ import pytest
 
 from evaluate.metrics import auroc, pair_scores, pairwise_accuracy
 from evaluate.predictors import build_surprise_model, window_starts
-from tests.evaluate.test_cli import cli
+from tests.evaluate.test_cli import check_against_schema, cli
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -100,6 +100,7 @@ def test_surprise_cli_end_to_end(violations_tiny, tmp_path, monkeypatch, capsys)
                             "--context", "6", "--out", out, "--bootstrap", "50", "--device", "cpu")
     assert code == 0, err
     payload = json.loads((out / "surprise.json").read_text())
+    check_against_schema(monkeypatch, capsys, "surprise.json", payload)
     assert len(payload["results"]) == 3 * 2 * 2  # models x contexts x aggregates
     for r in payload["results"]:
         assert r["n_groups"] == 6 and 0 <= r["pairwise_accuracy"] <= 1 and 0 <= r["auroc"] <= 1
