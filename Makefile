@@ -14,19 +14,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[eval,dev,ray]"
 	touch $(STAMP)
 
-# The main job: render the demo datasets (resumable: a second `make demo` renders nothing),
-# then evaluate the weight-free baselines and a random-init V-JEPA 2 on them.
+# The main job: render the demo datasets (resumable: a second `make demo` renders nothing), then
+# evaluate the weight-free baselines and a random-init V-JEPA 2 on them. Each step says how long it took.
 demo: $(STAMP)
-	$(BIN)/simgen ls
-	$(BIN)/simgen render scenes/falling_rising.yaml --out data/falling_rising --seed 0
-	$(BIN)/simgen render scenes/impact.yaml --out data/impact -n 200 --seed 0
-	$(BIN)/simgen render scenes/lights.yaml --out data/lights -n 200 --seed 0
-	$(BIN)/simgen render scenes/violations.yaml --out data/violations -n 80 --seed 0
+	@t0=$$(date +%s); \
+	$(BIN)/simgen ls && \
+	$(BIN)/simgen render scenes/falling_rising.yaml --out data/falling_rising --seed 0 && \
+	$(BIN)/simgen render scenes/impact.yaml --out data/impact -n 200 --seed 0 && \
+	$(BIN)/simgen render scenes/lights.yaml --out data/lights -n 200 --seed 0 && \
+	$(BIN)/simgen render scenes/violations.yaml --out data/violations -n 80 --seed 0 && \
 	for d in falling_rising impact lights violations; do \
-	  $(BIN)/simgen preview data/$$d --out data/$$d/preview.png || exit 1; done
+	  $(BIN)/simgen preview data/$$d --out data/$$d/preview.png || exit 1; done && \
+	t1=$$(date +%s) && echo "demo: rendered (or resumed) the datasets in $$((t1 - t0)) s" && \
 	$(BIN)/evaluate run data/falling_rising data/impact data/lights \
-	  -e pixels -e motion -e random-vjepa2:tiny --out runs/demo
-	@echo "demo datasets are in $(CURDIR)/data/ (preview.png in each); the evaluation report is $(CURDIR)/runs/demo/report.md"
+	  -e pixels -e motion -e random-vjepa2:tiny --out runs/demo && \
+	echo "demo: evaluated in $$(($$(date +%s) - t1)) s" && \
+	echo "demo datasets are in $(CURDIR)/data/ (preview.png in each); the evaluation report is $(CURDIR)/runs/demo/report.html (and report.md)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -234,6 +234,9 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
         advance = progress.task("probing", total)
         for split, targets, skipped in work:
             skipped_targets += skipped
+            if targets:  # a line per dataset, for logs where the progress bar is not drawn
+                log(f"probing {split.dataset.name}: {len(embedded)} encoder(s) × {len(views)} view(s) × "
+                    f"{len(targets)} target(s) × {len(inputs.probes)} probe(s)")
             for record in embedded if targets else []:
                 result = probe_encoder(split, record, views, targets, inputs.probes, cache, config.n_bootstrap,
                                        predictions, advance)
