@@ -33,7 +33,13 @@ console = Console(stderr=True)
 out_console = Console()
 _state = {"debug": False}
 
-USER_ERRORS = (SpecError, DatasetError, VideoError, ValueError, FileNotFoundError, FileExistsError)
+
+class MissingDependency(RuntimeError):
+    """A package the command needs is not installed; the message says how to install it."""
+
+
+USER_ERRORS = (SpecError, DatasetError, VideoError, MissingDependency, ValueError, FileNotFoundError,
+               FileExistsError)
 
 
 @app.callback()
@@ -90,7 +96,13 @@ def render(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port")] = None,
 ) -> None:
     """Render a dataset; an existing DIR of the same spec is resumed (only missing clips render)."""
-    from simgen.parallel import parse_shard, render_dataset
+    try:  # ls, validate and schema run without PyBullet; rendering is what needs it
+        from simgen.parallel import parse_shard, render_dataset
+    except ModuleNotFoundError as e:
+        if e.name != "pybullet":
+            raise
+        raise MissingDependency("simgen render needs PyBullet, which is not installed here: pip install pybullet "
+                                "(or pip install -e . in the project)") from None
     from simgen.spec import load_spec
 
     spec = load_spec(spec_file).with_overrides(seed=seed, total=n)

@@ -14,9 +14,11 @@ import numpy as np
 
 import simgen
 from simgen.families import get_family
-from simgen.families.base import Clip, Frame
-from simgen.spec import SPLITS, SceneSpec
+from simgen.render import Renderer, sample_camera
+from simgen.spec.models import SPLITS, SceneSpec
+from simgen.trajectory import Clip, Frame
 from simgen.violations import twin_targets
+from simgen.world import World
 
 _SPLIT_CODE = {name: i for i, name in enumerate(SPLITS)}
 
@@ -67,20 +69,17 @@ class RenderedClip:
 
 
 def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
-    from simgen.render import Renderer, sample_camera
-    from simgen.world import World
-
-    family = get_family(spec.family)
+    simulation = get_family(spec.family).load_simulation()
     params_rng, camera_rng, violation_rng = group_rngs(spec.seed, task.split, task.index)
-    params = family.sample(spec, params_rng)
+    params = spec.sample_params(params_rng)
     violation = spec.violations.sample(violation_rng) if spec.violations else None
     with World(timestep=spec.render.timestep, gravity=float(params.get("gravity", 9.81))) as world:
-        trajectory = family.simulate(spec, params, world)
+        trajectory = simulation.simulate(spec, params, world)
         camera = sample_camera(spec.camera, spec.render, trajectory.focus, camera_rng)
         renderer = Renderer(spec.render, camera)
         frames = renderer.render(world, trajectory)
         if violation:
-            impossible, k = family.violate(violation["kind"], trajectory, violation, spec, params, world)
+            impossible, k = simulation.violate(violation["kind"], trajectory, violation, spec, params, world)
             impossible_frames = frames.copy()
             impossible_frames[k:] = renderer.render(world, impossible, start=k)
     states = [frame_record(f, camera) for f in trajectory.frames]
@@ -91,7 +90,7 @@ def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
                       impossible_targets, impossible.events)]
         params = {**params, "violation": violation}
     else:
-        clips = family.make_clips(trajectory, frames, states)
+        clips = simulation.make_clips(trajectory, frames, states)
     common = {
         "family": spec.family, "seed": spec.seed, "split": task.split, "index": task.index,
         "group_id": task.group_id, "params": params, "camera": camera.to_dict(),

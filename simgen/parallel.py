@@ -19,7 +19,8 @@ from typing import Any
 from simgen.dataset import DatasetInfo, DatasetWriter, metadata_line
 from simgen.engine import GroupTask, generator_info, plan, render_group
 from simgen.families import get_family
-from simgen.spec import SceneSpec
+from simgen.spec.models import SceneSpec
+from simgen.violations import TARGETS as VIOLATION_TARGETS
 
 
 @dataclass
@@ -54,11 +55,12 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def dataset_info(spec: SceneSpec) -> DatasetInfo:
     family = get_family(spec.family)
+    targets = VIOLATION_TARGETS if spec.violations else family.targets
     return DatasetInfo(
         format_version=1, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),
         seed=spec.seed, fps=spec.render.fps, frames=spec.render.frames, width=spec.render.width,
         height=spec.render.height, counts=dict(spec.counts.items()),
-        targets={name: t.to_dict() for name, t in family.declared_targets(spec).items()}, spec=spec.canonical())
+        targets={name: t.to_dict() for name, t in targets.items()}, spec=spec.canonical())
 
 
 def render_task(root: str, spec: SceneSpec, task: GroupTask) -> list[tuple[str, dict[str, Any]]]:
@@ -85,11 +87,10 @@ def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | No
         raise ValueError(f"--executor {executor!r}: allowed: {', '.join(EXECUTORS)}")
     start = time.perf_counter()
     workers = workers or os.cpu_count() or 1
-    family = get_family(spec.family)
     writer = DatasetWriter(out, dataset_info(spec), force=force, shard=shard)
     tasks = plan(spec, shard)
     done = writer.completed()
-    variants = family.variants_for(spec)
+    variants = spec.variants
     todo = [t for t in tasks if not set(t.clip_ids(variants)) <= done]
     writer.clean_partial({c for t in todo for c in t.clip_ids(variants)})
     group_size = len(variants)

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from simgen.families.base import BodyFrame, Frame, TargetInfo, Trajectory
-from simgen.spec import VIOLATION_KINDS
+from simgen.families.base import TargetInfo
+from simgen.spec.models import VIOLATION_KINDS
+from simgen.trajectory import BodyFrame, Frame, Trajectory
 
 TARGETS: dict[str, TargetInfo] = {
     "possible": TargetInfo("class", "whether physics holds for the whole clip", classes=("false", "true")),

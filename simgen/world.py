@@ -12,15 +12,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from simgen._heap import keep_freed_memory
 from simgen._pybullet import p, quiet_c_output
-
-Shape = Literal["sphere", "box", "cylinder", "capsule"]
-SHAPES: tuple[Shape, ...] = ("sphere", "box", "cylinder", "capsule")
+from simgen.shapes import SHAPES, TEXTURES, Shape
 
 
 @dataclass(frozen=True)
@@ -47,16 +44,6 @@ class ContactPoint:
     distance: float
     normal_force: float
     friction_force: tuple[float, float, float]
-
-
-def half_height(shape: Shape, size: float) -> float:
-    """Largest distance from the centre to the surface along any axis (m): a safe clearance."""
-    if shape == "box":
-        return size * float(np.sqrt(3.0))  # half-diagonal of a cube of half-extent `size`
-    if shape in ("cylinder", "capsule"):
-        # height 2*size (+ caps for capsule): the bounding sphere radius
-        return size * (float(np.sqrt(2.0)) if shape == "cylinder" else 2.0)
-    return size
 
 
 _process_client: dict[int, int] = {}  # pid -> DIRECT client of this process
@@ -217,8 +204,6 @@ class World:
 
 
 # ---------------------------------------------------------------------- textures
-
-TEXTURES = ("checker", "stripes")
 
 
 @functools.cache

@@ -1,37 +1,37 @@
-"""Scene family registry. A family is a module here that calls :func:`register`.
+"""Scene family registry: the declarations (``simgen/families/<name>/params.py``), no PyBullet.
 
-Adding a family: write ``simgen/families/<name>.py`` with a :class:`~simgen.families.base.Family`
-subclass decorated with ``@register``, add it to ``_MODULES``, and add ``scenes/<name>.yaml``.
+Adding a family: write ``simgen/families/<name>/params.py`` (its parameters, spec model, targets
+and a :class:`~simgen.families.base.FamilyInfo` named ``FAMILY``) and ``sim.py`` (its
+:class:`~simgen.families.base.Simulation`), list it in ``_load_all``, and add ``scenes/<name>.yaml``.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 
-from simgen.families.base import Family
+from simgen.families.base import FamilyInfo
 
-_REGISTRY: dict[str, Family] = {}
-# Imported lazily so that `simgen.spec` (and `evaluate`) can load without pybullet.
-_MODULES = ("simgen.families.falling_rising", "simgen.families.impact", "simgen.families.lights")
+_REGISTRY: dict[str, FamilyInfo] = {}
 _loaded = False
 
 
-def register(cls: type[Family]) -> type[Family]:
-    if cls.name in _REGISTRY:
-        raise RuntimeError(f"scene family {cls.name!r} registered twice")
-    cls.spec_model.group_size = len(cls.variants)
-    cls.spec_model.violation_kinds = cls.violation_kinds
-    _REGISTRY[cls.name] = cls()
-    return cls
+def register(family: FamilyInfo) -> FamilyInfo:
+    if family.name in _REGISTRY:
+        raise RuntimeError(f"scene family {family.name!r} registered twice")
+    _REGISTRY[family.name] = family
+    return family
 
 
 def _load_all() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for module in _MODULES:
-            importlib.import_module(module)
+        from simgen.families.falling_rising.params import FAMILY as falling_rising
+        from simgen.families.impact.params import FAMILY as impact
+        from simgen.families.lights.params import FAMILY as lights
+
+        for family in (falling_rising, impact, lights):
+            register(family)
 
 
 def family_names() -> list[str]:
@@ -39,11 +39,11 @@ def family_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def all_families() -> list[Family]:
+def all_families() -> list[FamilyInfo]:
     return [_REGISTRY[name] for name in family_names()]
 
 
-def get_family(name: str) -> Family:
+def get_family(name: str) -> FamilyInfo:
     _load_all()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, _REGISTRY, n=1, cutoff=0.5)

@@ -1,14 +1,27 @@
-"""What a scene family provides, and the plain data it hands to the engine."""
+"""What a scene family is: a declaration (pure data, no PyBullet) and a simulation (PyBullet).
+
+Each family is a folder, ``simgen/families/<name>/``:
+
+- ``params.py`` declares it: its parameter model, spec model, targets and description, as a
+  :class:`FamilyInfo` named ``FAMILY``. ``simgen ls``, ``validate`` and ``schema`` need only this.
+- ``sim.py`` runs it: a :class:`Simulation` that turns sampled parameters into a trajectory in a
+  PyBullet world. It is imported on first use, by ``simgen render``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+import functools
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from simgen.spec.models import SINGLE_VARIANT, SceneSpec
+from simgen.trajectory import Clip, Trajectory
+
 if TYPE_CHECKING:
-    from simgen.spec import SceneSpec
     from simgen.world import World
 
 
@@ -30,78 +43,39 @@ class TargetInfo:
         return d
 
 
-@dataclass
-class BodyFrame:
-    """State of one body at one rendered frame (SI units, z up)."""
+@dataclass(frozen=True)
+class FamilyInfo:
+    """A scene family as the registry lists it. ``simulation`` is ``"module:Class"`` of its
+    :class:`Simulation`, imported only when a clip is simulated (it needs PyBullet)."""
 
-    position: tuple[float, float, float]
-    orientation: tuple[float, float, float, float]  # quaternion x, y, z, w
-    linear_velocity: tuple[float, float, float]
-    angular_velocity: tuple[float, float, float]
-    rgba: tuple[float, float, float, float] | None = None  # only when the appearance changes over time
-    visible: bool = True  # False: not drawn (an object that vanished in an impossible twin)
+    name: str
+    description: str
+    spec_model: type[SceneSpec]
+    targets: Mapping[str, TargetInfo]
+    simulation: str
 
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The clips of one group (e.g. falling and rising), declared on the spec model."""
+        return self.spec_model.family_variants
 
-@dataclass
-class Frame:
-    t: float
-    bodies: dict[str, BodyFrame]
-    lights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    @property
+    def violation_kinds(self) -> tuple[str, ...]:
+        return self.spec_model.violation_kinds
 
-
-@dataclass
-class Trajectory:
-    """What a family's simulation produces: states per rendered frame, events and targets.
-
-    ``body_ids`` maps the names used in ``frames`` to PyBullet body ids in the world, so
-    the renderer can pose them; ``focus`` is the point the camera looks at.
-    """
-
-    frames: list[Frame]
-    body_ids: dict[str, int]
-    targets: dict[str, Any]
-    focus: tuple[float, float, float]
-    events: list[dict[str, Any]] = field(default_factory=list)
-    # Colour (rgb in [0, 1]) of pixels no surface covers; None keeps TinyRenderer's white.
-    background: tuple[float, float, float] | None = None
+    def load_simulation(self) -> Simulation:
+        return _load_simulation(self.simulation)
 
 
-@dataclass
-class Clip:
-    """One clip ready to write: frames (T, H, W, 3) uint8 and its labels."""
-
-    variant: str
-    frames: np.ndarray
-    states: list[dict[str, Any]]
-    targets: dict[str, Any]
-    events: list[dict[str, Any]]
+@functools.cache
+def _load_simulation(path: str) -> Simulation:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)()
 
 
-class Family:
-    """Base class: ``sample`` draws parameters, ``simulate`` runs them, ``make_clips`` splits variants."""
-
-    name: ClassVar[str]
-    description: ClassVar[str]
-    spec_model: ClassVar[type[SceneSpec]]
-    targets: ClassVar[dict[str, TargetInfo]]
-    # Clips per group: the falling clip and its time-reversed rising twin make a group of 2.
-    variants: ClassVar[tuple[str, ...]] = ("clip",)
-    # Violations (simgen/violations.py) this family can render as possible/impossible twins.
-    violation_kinds: ClassVar[tuple[str, ...]] = ()
-
-    def variants_for(self, spec: SceneSpec) -> tuple[str, ...]:
-        return ("possible", "impossible") if spec.violations else self.variants
-
-    def declared_targets(self, spec: SceneSpec) -> dict[str, TargetInfo]:
-        """Targets written to dataset.json: the family's own, or the violation targets."""
-        if spec.violations:
-            from simgen.violations import TARGETS
-
-            return TARGETS
-        return self.targets
-
-    def sample(self, spec: SceneSpec, rng: np.random.Generator) -> dict[str, Any]:
-        return spec.params.sample(rng)
+class Simulation:
+    """A family's PyBullet half: ``simulate`` runs sampled parameters, ``make_clips`` splits a
+    rendered trajectory into the group's clips, ``violate`` makes an impossible twin."""
 
     def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
         raise NotImplementedError
@@ -111,12 +85,11 @@ class Family:
         """The impossible twin of ``trajectory`` and the first frame ``k`` where it differs.
 
         Either edit the recorded states from ``k`` on (simgen/violations.py), or re-simulate in
-        ``world`` after ``world.reset()`` with an intervention at frame ``k``; the engine then
-        renders the returned trajectory's frames from ``k`` in ``world``.
+        ``world`` after ``world.reset()`` with an intervention at frame ``k``; the twin is then
+        rendered from ``k`` in ``world``.
         """
-        raise NotImplementedError(f"{self.name} cannot render violations")
-
+        raise NotImplementedError(f"{spec.family} cannot render violations")
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         """Turn one rendered trajectory into the group's clips. Default: a single clip."""
-        return [Clip(self.variants[0], frames, states, trajectory.targets, trajectory.events)]
+        return [Clip(SINGLE_VARIANT, frames, states, trajectory.targets, trajectory.events)]

@@ -121,14 +121,14 @@ def test_blink_at_or_above_nyquist_is_rejected():
 def sampled_frames(n: int, **params) -> list[tuple[dict, dict]]:
     """(targets, one randomly chosen frame record) for n clips, simulated and projected but not rendered."""
     spec = spec_with(frames=48, size=256, counts=(n, 0, 0), **params)
-    family = get_family("lights")
+    simulation = get_family("lights").load_simulation()
     pick = np.random.default_rng(123)
     out = []
     for index in range(n):
         params_rng, camera_rng = group_rngs(spec.seed, "train", index)[:2]
-        p = family.sample(spec, params_rng)
+        p = spec.sample_params(params_rng)
         with World() as world:
-            trajectory = family.simulate(spec, p, world)
+            trajectory = simulation.simulate(spec, p, world)
         camera = sample_camera(spec.camera, spec.render, trajectory.focus, camera_rng)
         frame = trajectory.frames[int(pick.integers(len(trajectory.frames)))]
         out.append((trajectory.targets, frame_record(frame, camera)))

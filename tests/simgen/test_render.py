@@ -74,12 +74,12 @@ def test_shadows_and_changing_light_are_drawn_plainly(family, frames, shadows, p
 
 def test_static_bodies_are_back_where_they_were_after_rendering():
     spec = parse_spec(tiny_spec_dict("impact", frames=40, counts=(2, 0, 0)))
-    family = get_family("impact")
+    simulation = get_family("impact").load_simulation()
     task = plan(spec)[0]
     params_rng, camera_rng, _ = group_rngs(spec.seed, task.split, task.index)
-    params = family.sample(spec, params_rng)
+    params = spec.sample_params(params_rng)
     with World(timestep=spec.render.timestep) as world:
-        trajectory = family.simulate(spec, params, world)
+        trajectory = simulation.simulate(spec, params, world)
         posed = set(trajectory.body_ids.values())
         static = [b for b in world.bodies() if b not in posed]
         before = {b: world.pose(b) for b in static}

@@ -1,82 +1,26 @@
-"""Falling vs rising: one object in free vertical flight, and its exact time reversal.
+"""Falling vs rising, simulated: free vertical flight in PyBullet, and the rising twin.
 
-Each group simulates one falling clip (released from rest or thrown down, accelerating
-down). Its ``rising`` twin is the same frames in reverse order with velocities negated: a
-body thrown up and slowing under the same gravity. The two clips hold the same set of
-frames, so no single frame and no frame average can tell them apart; only the order can.
+The rising clip is the falling clip's frames in reverse order with velocities negated (see
+params.py for why only the order tells them apart).
 """
 
 from __future__ import annotations
 
 import colorsys
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 
 from simgen import violations
-from simgen.families import register
-from simgen.families.base import BodyFrame, Clip, Family, Frame, TargetInfo, Trajectory
-from simgen.spec import AnyDist, Params, SceneSpec, dist_field
-from simgen.world import SHAPES, TEXTURES, World, half_height
+from simgen.families.base import Simulation
+from simgen.shapes import half_height
+from simgen.spec.models import SceneSpec
+from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
+from simgen.world import World
 
 
-class FallingRisingParams(Params):
-    shape: AnyDist = dist_field({"choice": list(SHAPES)}, options=list(SHAPES))
-    size: AnyDist = dist_field({"uniform": [0.15, 0.3]}, gt=0, le=2, unit="m",
-                               description="radius, or half-extent of a box")
-    mass: AnyDist = dist_field({"uniform": [0.2, 2.0]}, gt=0, unit="kg")
-    hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
-    saturation: AnyDist = dist_field({"uniform": [0.5, 1.0]}, ge=0, le=1)
-    value: AnyDist = dist_field({"uniform": [0.6, 1.0]}, ge=0, le=1)
-    texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [2, 1, 1]},
-                                  options=["none", *TEXTURES])
-    speed_start: AnyDist = dist_field({"uniform": [0.0, 1.5]}, ge=0, le=50, unit="m/s",
-                                      description="downward speed at the falling clip's first frame; 0 = from rest")
-    clearance_end: AnyDist = dist_field({"uniform": [0.15, 0.8]}, ge=0.01, unit="m",
-                                        description="gap between the object and the floor at the lowest frame")
-    drift_speed: AnyDist = dist_field({"uniform": [0.0, 0.3]}, ge=0, le=5, unit="m/s",
-                                      description="constant horizontal velocity")
-    drift_heading: AnyDist = dist_field({"uniform": [0.0, 360.0]}, unit="deg")
-    spin: AnyDist = dist_field({"uniform": [0.0, 4.0]}, ge=0, le=50, unit="rad/s")
-    gravity: AnyDist = dist_field(9.81, gt=0, le=100, unit="m/s^2")
-    linear_damping: AnyDist = dist_field(0.0, ge=0, le=1, description="PyBullet linearDamping; 0 = no drag")
-    angular_damping: AnyDist = dist_field(0.0, ge=0, le=1)
-    floor_hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
-    floor_value: AnyDist = dist_field({"uniform": [0.25, 0.6]}, ge=0, le=1)
-
-
-class FallingRisingSpec(SceneSpec):
-    family: Literal["falling_rising"]
-    params: FallingRisingParams = FallingRisingParams()
-
-
-@register
-class FallingRising(Family):
-    name = "falling_rising"
-    description = "one object in free vertical flight; the rising clip is the falling clip's exact time reversal"
-    spec_model = FallingRisingSpec
-    variants = ("falling", "rising")
-    violation_kinds = ("teleport", "vanish", "gravity_reversal")
-    targets: ClassVar[dict[str, TargetInfo]] = {
-        "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising")),
-        "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s"),
-        "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s"),
-        "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities",
-                              "m/s^2"),
-        "height_start": TargetInfo("regression", "height of the object's centre above the floor at the first frame",
-                                   "m"),
-    }
-
-    def sample(self, spec: SceneSpec, rng: np.random.Generator) -> dict[str, Any]:
-        params = spec.params.sample(rng)
-        # A uniformly random orientation (normalised 4-D Gaussian).
-        q = rng.normal(size=4)
-        params["orientation"] = (q / np.linalg.norm(q)).tolist()
-        axis = rng.normal(size=3)
-        params["spin_axis"] = (axis / np.linalg.norm(axis)).tolist()
-        return params
-
+class FallingRising(Simulation):
     def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
         render = spec.render
         duration = (render.frames - 1) / render.fps

@@ -1,0 +1,1 @@
+"""Falling vs rising: ``params.py`` declares the family, ``sim.py`` simulates it (PyBullet)."""

@@ -1,0 +1,77 @@
+"""Falling vs rising, declared: parameters, spec model and targets (no PyBullet).
+
+Each group simulates one falling clip (released from rest or thrown down, accelerating
+down). Its ``rising`` twin is the same frames in reverse order with velocities negated: a
+body thrown up and slowing under the same gravity. The two clips hold the same set of
+frames, so no single frame and no frame average can tell them apart; only the order can.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from simgen.families.base import FamilyInfo, TargetInfo
+from simgen.shapes import SHAPES, TEXTURES
+from simgen.spec.distributions import AnyDist, Params, dist_field
+from simgen.spec.models import SceneSpec
+
+
+class FallingRisingParams(Params):
+    shape: AnyDist = dist_field({"choice": list(SHAPES)}, options=list(SHAPES))
+    size: AnyDist = dist_field({"uniform": [0.15, 0.3]}, gt=0, le=2, unit="m",
+                               description="radius, or half-extent of a box")
+    mass: AnyDist = dist_field({"uniform": [0.2, 2.0]}, gt=0, unit="kg")
+    hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
+    saturation: AnyDist = dist_field({"uniform": [0.5, 1.0]}, ge=0, le=1)
+    value: AnyDist = dist_field({"uniform": [0.6, 1.0]}, ge=0, le=1)
+    texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [2, 1, 1]},
+                                  options=["none", *TEXTURES])
+    speed_start: AnyDist = dist_field({"uniform": [0.0, 1.5]}, ge=0, le=50, unit="m/s",
+                                      description="downward speed at the falling clip's first frame; 0 = from rest")
+    clearance_end: AnyDist = dist_field({"uniform": [0.15, 0.8]}, ge=0.01, unit="m",
+                                        description="gap between the object and the floor at the lowest frame")
+    drift_speed: AnyDist = dist_field({"uniform": [0.0, 0.3]}, ge=0, le=5, unit="m/s",
+                                      description="constant horizontal velocity")
+    drift_heading: AnyDist = dist_field({"uniform": [0.0, 360.0]}, unit="deg")
+    spin: AnyDist = dist_field({"uniform": [0.0, 4.0]}, ge=0, le=50, unit="rad/s")
+    gravity: AnyDist = dist_field(9.81, gt=0, le=100, unit="m/s^2")
+    linear_damping: AnyDist = dist_field(0.0, ge=0, le=1, description="PyBullet linearDamping; 0 = no drag")
+    angular_damping: AnyDist = dist_field(0.0, ge=0, le=1)
+    floor_hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
+    floor_value: AnyDist = dist_field({"uniform": [0.25, 0.6]}, ge=0, le=1)
+
+
+class FallingRisingSpec(SceneSpec):
+    family_variants: ClassVar[tuple[str, ...]] = ("falling", "rising")
+    violation_kinds: ClassVar[tuple[str, ...]] = ("teleport", "vanish", "gravity_reversal")
+
+    family: Literal["falling_rising"]
+    params: FallingRisingParams = FallingRisingParams()
+
+    def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
+        params = self.params.sample(rng)
+        # A uniformly random orientation (normalised 4-D Gaussian).
+        q = rng.normal(size=4)
+        params["orientation"] = (q / np.linalg.norm(q)).tolist()
+        axis = rng.normal(size=3)
+        params["spin_axis"] = (axis / np.linalg.norm(axis)).tolist()
+        return params
+
+
+FAMILY = FamilyInfo(
+    name="falling_rising",
+    description="one object in free vertical flight; the rising clip is the falling clip's exact time reversal",
+    spec_model=FallingRisingSpec,
+    targets={
+        "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising")),
+        "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s"),
+        "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s"),
+        "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities",
+                              "m/s^2"),
+        "height_start": TargetInfo("regression", "height of the object's centre above the floor at the first frame",
+                                   "m"),
+    },
+    simulation="simgen.families.falling_rising.sim:FallingRising",
+)

@@ -1,0 +1,1 @@
+"""Impact: ``params.py`` declares the family, ``sim.py`` simulates it (PyBullet)."""

@@ -1,0 +1,1 @@
+"""Lights: ``params.py`` declares the family, ``sim.py`` simulates it (PyBullet)."""

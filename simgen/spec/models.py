@@ -1,0 +1,208 @@
+"""What a scene spec holds: render settings, camera, counts, violations and the family's params.
+
+A family subclasses :class:`SceneSpec` with its ``family`` name and ``params`` model (see
+``simgen/families/<name>/params.py``); :mod:`simgen.spec.load` reads YAML into them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, model_validator
+
+from simgen.spec.distributions import AnyDist, Choice, DistModel, Params, StrictModel, dist_field
+
+FORMAT_VERSION = 1
+
+
+class SpecError(ValueError):
+    """A scene spec that cannot be used; the message is one user-facing line."""
+
+
+class VideoSettings(StrictModel):
+    codec: Literal["libx264", "libx264rgb"] = Field(
+        "libx264rgb", description="H.264 encoder; libx264rgb with crf 0 stores RGB exactly (bit-lossless)")
+    pix_fmt: Literal["yuv444p", "yuv420p", "rgb24"] = Field(
+        "rgb24", description="rgb24 (with libx264rgb) or yuv444p keep full colour resolution, so small "
+                             "bright objects survive; yuv420p halves chroma resolution")
+    crf: int = Field(0, ge=0, le=51, description="0 is lossless in the encoder's colour space")
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "ultrafast"
+
+    @model_validator(mode="after")
+    def _codec_fmt(self) -> VideoSettings:
+        if (self.codec == "libx264rgb") != (self.pix_fmt == "rgb24"):
+            raise ValueError("pix_fmt rgb24 goes with codec libx264rgb, and yuv formats with libx264")
+        return self
+
+
+class RenderSettings(StrictModel):
+    width: int = Field(256, ge=16, le=2048, description="frame width (px)")
+    height: int = Field(256, ge=16, le=2048, description="frame height (px)")
+    fps: int = Field(24, ge=1, le=240, description="frames per second; must divide physics_hz")
+    frames: int = Field(16, ge=1, le=1024, description="frames per clip")
+    physics_hz: int = Field(240, ge=60, le=2000, description="physics steps per second (timestep = 1/physics_hz)")
+    shadows: bool = Field(False, description="TinyRenderer shadows (~3x a frame, and every frame is then drawn "
+                                                    "whole: ~8-10x a clip; off unless they carry information)")
+    light_direction: tuple[float, float, float] = (1.0, 0.6, 2.0)
+    video: VideoSettings = VideoSettings()
+
+    @model_validator(mode="after")
+    def _fps_divides(self) -> RenderSettings:
+        if self.physics_hz % self.fps:
+            allowed = [d for d in range(1, self.physics_hz + 1) if self.physics_hz % d == 0]
+            raise ValueError(f"fps={self.fps} does not divide physics_hz={self.physics_hz}; allowed fps: {allowed}")
+        if self.width % 2 or self.height % 2:
+            raise ValueError("width and height must be even (H.264)")
+        return self
+
+    @property
+    def steps_per_frame(self) -> int:
+        return self.physics_hz // self.fps
+
+    @property
+    def timestep(self) -> float:
+        return 1.0 / self.physics_hz
+
+
+class CameraSpec(DistModel):
+    """Camera looking at the family's focus point, with jitter. Angles in degrees, lengths in m."""
+
+    distance: AnyDist = dist_field({"uniform": [4.5, 5.5]}, gt=0, unit="m")
+    yaw: AnyDist = dist_field({"uniform": [-30, 30]}, unit="deg", description="rotation about z; 0 looks along +y")
+    pitch: AnyDist = dist_field({"uniform": [-8, 8]}, ge=-89.9, le=89.9, unit="deg",
+                             description="elevation of the view direction; negative looks down")
+    fov: AnyDist = dist_field(45.0, gt=1, le=170, unit="deg")
+    target_jitter: AnyDist = dist_field({"uniform": [-0.15, 0.15]}, unit="m",
+                                     description="offset of the look-at point from the family's focus, per axis")
+
+
+class Counts(StrictModel):
+    train: int = Field(200, ge=0)
+    val: int = Field(50, ge=0)
+    test: int = Field(50, ge=0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Counts:
+        if self.train + self.val + self.test == 0:
+            raise ValueError("at least one split must have clips")
+        return self
+
+    def items(self) -> list[tuple[str, int]]:
+        return [("train", self.train), ("val", self.val), ("test", self.test)]
+
+
+SPLITS = ("train", "val", "test")
+# The variant of a family whose groups are single clips, and the clips of a violations group.
+SINGLE_VARIANT = "clip"
+TWINS = ("possible", "impossible")
+
+VIOLATION_KINDS = ("teleport", "vanish", "through_floor", "gravity_reversal", "light_jump", "light_speed_change")
+
+
+class ViolationSpec(DistModel):
+    """``violations:`` in a spec: each group becomes a possible and an impossible twin (simgen/violations.py)."""
+
+    kind: AnyDist = dist_field({"choice": ["teleport", "vanish", "gravity_reversal"]},
+                               options=list(VIOLATION_KINDS))
+    at: AnyDist = dist_field({"uniform": [0.35, 0.65]}, gt=0, le=0.95,
+                             description="fraction of the clip where physics breaks; a family may move it "
+                                         "(e.g. to just before an impact)")
+    distance: AnyDist = dist_field({"uniform": [0.4, 0.9]}, gt=0, le=20, unit="m",
+                                   description="teleport or light-jump distance")
+    heading: AnyDist = dist_field({"uniform": [0.0, 360.0]}, unit="deg",
+                                  description="direction of a horizontal teleport or light jump")
+    speed_factor: AnyDist = dist_field({"choice": [0.0, 2.5]}, ge=0, le=20,
+                                       description="light speed change: new speed / old speed")
+
+    def kinds(self) -> list[str]:
+        return list(self.kind.choice) if isinstance(self.kind, Choice) else [self.kind.fixed]
+
+
+class SceneSpec(StrictModel):
+    """Fields shared by every family; a family subclasses it with ``family`` and ``params`` typed."""
+
+    # The clips of one of the family's groups (e.g. a falling clip and its rising twin).
+    family_variants: ClassVar[tuple[str, ...]] = (SINGLE_VARIANT,)
+    # Violation kinds the family can render as possible/impossible twins.
+    violation_kinds: ClassVar[tuple[str, ...]] = ()
+
+    family: str
+    format_version: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
+    description: str = ""
+    seed: int = Field(0, ge=0, lt=2**63, description="dataset seed; clips draw from (seed, split, index)")
+    render: RenderSettings = RenderSettings()
+    camera: CameraSpec = CameraSpec()
+    counts: Counts = Counts()
+    params: Params
+    violations: ViolationSpec | None = Field(
+        None, description="render possible/impossible twins instead of the family's own variants")
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The clips of a group: possible/impossible twins with ``violations``, else the family's own."""
+        return TWINS if self.violations else self.family_variants
+
+    @property
+    def clips_per_group(self) -> int:
+        return len(self.variants)
+
+    def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A clip's parameters: one draw of every distribution in ``params``. A family that derives
+        more (a random orientation, say) overrides this, drawing from the same ``rng``."""
+        return self.params.sample(rng)
+
+    @model_validator(mode="after")
+    def _whole_groups(self) -> SceneSpec:
+        for split, n in self.counts.items():
+            if n % self.clips_per_group:
+                raise ValueError(f"counts.{split}={n} must be a multiple of {self.clips_per_group} "
+                                 f"(clips of a {self.family} group share a split)")
+        return self
+
+    @model_validator(mode="after")
+    def _violations_supported(self) -> SceneSpec:
+        if self.violations:
+            bad = [k for k in self.violations.kinds() if k not in self.violation_kinds]
+            if bad:
+                allowed = ", ".join(self.violation_kinds) or "none"
+                raise ValueError(f"violations.kind {bad} cannot be rendered by {self.family}; allowed: {allowed}")
+        return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The resolved spec as plain JSON data (what dataset.json stores)."""
+        return json.loads(self.model_dump_json())
+
+    def fingerprint(self) -> str:
+        """Content hash of the resolved spec: equal specs render equal datasets."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_overrides(self, *, seed: int | None = None, total: int | None = None) -> SceneSpec:
+        """Override the seed and/or scale the split counts to ``total`` clips (whole groups)."""
+        update: dict[str, Any] = {}
+        if seed is not None:
+            update["seed"] = seed
+        if total is not None:
+            update["counts"] = scale_counts(self.counts, total, self.clips_per_group)
+        return type(self).model_validate({**self.canonical(), **{k: _plain(v) for k, v in update.items()}})
+
+
+def _plain(v: Any) -> Any:
+    return v.model_dump() if isinstance(v, BaseModel) else v
+
+
+def scale_counts(counts: Counts, total: int, group_size: int) -> Counts:
+    if total < group_size:
+        raise SpecError(f"-n {total}: need at least {group_size} clips (one group)")
+    groups = total // group_size
+    old = [n for _, n in counts.items()]
+    weights = np.asarray(old, float) / sum(old)
+    # Largest-remainder rounding, so the groups add up exactly.
+    raw = weights * groups
+    base = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - base), kind="stable")[: groups - base.sum()]:
+        base[i] += 1
+    return Counts(**{name: int(g) * group_size for (name, _), g in zip(counts.items(), base, strict=True)})
