@@ -50,9 +50,9 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")
 @app.command("ls")
 def ls_families() -> None:
     """Scene families available, one line each."""
-    from simgen.families import all_families
+    from simgen.families import FAMILIES
 
-    for family in all_families():
+    for family in FAMILIES.values():
         targets = ", ".join(family.targets)
         out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]", soft_wrap=True)
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 import simgen
-from simgen.families import get_family
+from simgen.families import FAMILIES
 from simgen.render import Renderer, sample_camera
 from simgen.spec.models import SPLITS, SceneSpec
 from simgen.trajectory import Clip, Frame
@@ -69,7 +69,7 @@ class RenderedClip:
 
 
 def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
-    simulation = get_family(spec.family).load_simulation()
+    simulation = FAMILIES[spec.family].load_simulation()
     params_rng, camera_rng, violation_rng = group_rngs(spec.seed, task.split, task.index)
     params = spec.sample_params(params_rng)
     violation = spec.violations.sample(violation_rng) if spec.violations else None

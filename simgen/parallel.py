@@ -18,7 +18,7 @@ from typing import Any
 
 from simgen.dataset import DatasetInfo, DatasetWriter, metadata_line
 from simgen.engine import GroupTask, generator_info, plan, render_group
-from simgen.families import get_family
+from simgen.families import FAMILIES
 from simgen.spec.models import SceneSpec
 from simgen.violations import TARGETS as VIOLATION_TARGETS
 
@@ -54,7 +54,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def dataset_info(spec: SceneSpec) -> DatasetInfo:
-    family = get_family(spec.family)
+    family = FAMILIES[spec.family]
     targets = VIOLATION_TARGETS if spec.violations else family.targets
     return DatasetInfo(
         format_version=1, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),

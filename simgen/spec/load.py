@@ -7,13 +7,13 @@ from the family registry (``simgen.families``).
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from simgen.registry import UnknownNameError, did_you_mean
 from simgen.spec.models import SceneSpec, SpecError
 
 
@@ -32,16 +32,16 @@ def load_spec(path: str | Path) -> SceneSpec:
 
 
 def parse_spec(raw: Any, source: str = "<spec>") -> SceneSpec:
-    from simgen.families import family_names, get_family
+    from simgen.families import FAMILIES
 
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec must be a mapping of fields, got {type(raw).__name__}")
     if "family" not in raw:
-        raise SpecError(f"{source}: field 'family' is missing; allowed: {', '.join(family_names())}")
+        raise SpecError(f"{source}: field 'family' is missing; allowed: {', '.join(FAMILIES)}")
     try:
-        family = get_family(str(raw["family"]))
-    except KeyError as e:
-        raise SpecError(f"{source}: field 'family': {e.args[0]}") from None
+        family = FAMILIES[str(raw["family"])]
+    except UnknownNameError as e:
+        raise SpecError(f"{source}: field 'family': {e}") from None
     try:
         return family.spec_model.model_validate(raw)
     except ValidationError as e:
@@ -56,8 +56,7 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], source
     if first["type"] == "extra_forbidden":
         msg = f"unknown key '{loc[-1]}'"
         known = _fields_at(model, first["loc"][:-1])
-        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
-        msg += f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(known)}"
+        msg += did_you_mean(loc[-1], known) or f"; allowed keys: {', '.join(known)}"
     else:
         msg = first["msg"].removeprefix("Value error, ")
         if first["type"] == "missing":
@@ -84,9 +83,9 @@ def spec_json_schema() -> dict[str, Any]:
     """JSON Schema of every family's spec, as a union on ``family`` (for editors)."""
     from pydantic import TypeAdapter
 
-    from simgen.families import all_families
+    from simgen.families import FAMILIES
 
-    models = tuple(f.spec_model for f in all_families())
+    models = tuple(f.spec_model for f in FAMILIES.values())
     union: Any = models[0] if len(models) == 1 else Annotated[Union[models], Field(discriminator="family")]  # noqa: UP007
     schema = TypeAdapter(union).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import ks_2samp
 
 from simgen.engine import frame_record, group_rngs, plan, render_group
-from simgen.families import get_family
+from simgen.families import FAMILIES
 from simgen.parallel import render_dataset
 from simgen.render import sample_camera
 from simgen.spec import SpecError, parse_spec
@@ -121,7 +121,7 @@ def test_blink_at_or_above_nyquist_is_rejected():
 def sampled_frames(n: int, **params) -> list[tuple[dict, dict]]:
     """(targets, one randomly chosen frame record) for n clips, simulated and projected but not rendered."""
     spec = spec_with(frames=48, size=256, counts=(n, 0, 0), **params)
-    simulation = get_family("lights").load_simulation()
+    simulation = FAMILIES["lights"].load_simulation()
     pick = np.random.default_rng(123)
     out = []
     for index in range(n):

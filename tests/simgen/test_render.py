@@ -7,7 +7,7 @@ import pytest
 
 import simgen.render as render
 from simgen.engine import group_rngs, plan, render_group
-from simgen.families import get_family
+from simgen.families import FAMILIES
 from simgen.spec import parse_spec
 from simgen.world import World
 from tests.conftest import tiny_spec_dict
@@ -74,7 +74,7 @@ def test_shadows_and_changing_light_are_drawn_plainly(family, frames, shadows, p
 
 def test_static_bodies_are_back_where_they_were_after_rendering():
     spec = parse_spec(tiny_spec_dict("impact", frames=40, counts=(2, 0, 0)))
-    simulation = get_family("impact").load_simulation()
+    simulation = FAMILIES["impact"].load_simulation()
     task = plan(spec)[0]
     params_rng, camera_rng, _ = group_rngs(spec.seed, task.split, task.index)
     params = spec.sample_params(params_rng)
