@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from simgen.io import atomic_path, atomic_write, atomic_write_json, leftover_temporaries
+
 FORMAT_VERSION = 1
 DATASET_FILE = "dataset.json"
 METADATA_FILE = "metadata.jsonl"
@@ -43,20 +45,6 @@ SPLITS = ("train", "val", "test")
 
 class DatasetError(RuntimeError):
     """A dataset directory that cannot be used as asked; the message is one line."""
-
-
-# --------------------------------------------------------------------------- atomic files
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    tmp.replace(path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
 
 
 def dumps_line(obj: dict[str, Any]) -> str:
@@ -427,9 +415,8 @@ class DatasetWriter:
     def clean_partial(self, clip_ids: set[str]) -> None:
         """Remove temporary files left by a killed run, for the clips this run owns."""
         for split in SPLITS:
-            for tmp in (self.root / split).glob(".*.tmp-*"):
-                stem = tmp.name[1:].split(".tmp-")[0].rsplit(".", 1)[0]
-                if stem in clip_ids:
+            for tmp, name in leftover_temporaries(self.root / split):
+                if name.rsplit(".", 1)[0] in clip_ids:
                     tmp.unlink(missing_ok=True)
 
     # ---- writing
@@ -441,11 +428,9 @@ class DatasetWriter:
         from simgen.video import write_mp4
 
         directory = Path(root) / split
-        final = directory / f"{clip_id}.mp4"
-        tmp = directory / f".{clip_id}.mp4.tmp-{os.getpid()}"
-        write_mp4(tmp, frames, fps, **video)
-        tmp.replace(final)
-        atomic_write_bytes(directory / f"{clip_id}.json", (json.dumps(labels) + "\n").encode())
+        with atomic_path(directory / f"{clip_id}.mp4") as tmp:
+            write_mp4(tmp, frames, fps, **video)
+        atomic_write(directory / f"{clip_id}.json", json.dumps(labels) + "\n")
 
     def record(self, split: str, line: dict[str, Any]) -> None:
         """Mark a clip complete (its files must already be in place)."""
@@ -485,7 +470,7 @@ class DatasetWriter:
             lines.append(f"{digest or _file_sha256(file)}  {name}\n")
         text = "".join(lines)
         if not path.is_file() or path.read_text(errors="replace") != text:
-            atomic_write_bytes(path, text.encode())
+            atomic_write(path, text)
 
     def _fold_journals(self) -> int:
         """Rewrite each split's metadata.jsonl as the sorted union of itself and all journals.
@@ -505,5 +490,5 @@ class DatasetWriter:
             path = self.root / split / METADATA_FILE
             data = "".join(dumps_line(lines[c]) for c in sorted(lines)).encode()
             if not path.exists() or path.read_bytes() != data:
-                atomic_write_bytes(path, data)
+                atomic_write(path, data)
         return sum(len(v) for v in by_split.values())

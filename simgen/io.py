@@ -20,6 +20,13 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def leftover_temporaries(directory: Path) -> Iterator[tuple[Path, str]]:
+    """(temporary file, name of the file it was to become) for each one an interrupted write
+    left in ``directory`` (a killed process removes nothing)."""
+    for tmp in directory.glob(".*.tmp-*"):
+        yield tmp, tmp.name[1:].rsplit(".tmp-", 1)[0]
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on an error it is removed."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simgen.dataset import Dataset, DatasetError, DatasetWriter, metadata_line
+from simgen.io import atomic_path
 
 
 @dataclass
@@ -24,13 +25,11 @@ class MergeSummary:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    tmp.replace(dst)
+    with atomic_path(dst) as tmp:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
 
 
 def merge_datasets(out: str | os.PathLike, sources: list[str | os.PathLike]) -> MergeSummary:

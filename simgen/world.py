@@ -17,6 +17,7 @@ import numpy as np
 
 from simgen._heap import keep_freed_memory
 from simgen._pybullet import p, quiet_c_output
+from simgen.io import atomic_path
 from simgen.shapes import SHAPES, TEXTURES, Shape
 
 
@@ -224,7 +225,6 @@ def texture_file(name: str) -> Path:
     directory.mkdir(exist_ok=True)
     path = directory / f"{name}.png"
     if not path.exists():
-        tmp = directory / f".{name}.{id(img)}.png"
-        iio.imwrite(tmp, img)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            iio.imwrite(tmp, img, extension=".png")
     return path
