@@ -13,11 +13,10 @@ from typing import Any
 import numpy as np
 
 import simgen
-from simgen.families import FAMILIES
+from simgen.labels import clip_labels, physics_settings
 from simgen.render import Renderer, sample_camera
 from simgen.spec.models import SPLITS, SceneSpec
-from simgen.trajectory import Clip, Frame
-from simgen.violations import twin_targets
+from simgen.variants import Rendered, variants_for
 from simgen.world import World
 
 _SPLIT_CODE = {name: i for i, name in enumerate(SPLITS)}
@@ -50,7 +49,8 @@ def plan(spec: SceneSpec, shard: tuple[int, int] = (1, 1)) -> list[GroupTask]:
 
 
 def group_rngs(seed: int, split: str, index: int) -> tuple[np.random.Generator, ...]:
-    """Independent streams for scene parameters, camera and violations, so adding one never shifts another.
+    """Independent streams for scene parameters, camera and the group's variants (a violation), so
+    adding one never shifts another.
 
     (SeedSequence children depend only on their index, so a new stream appended here leaves the
     first ones, and every dataset rendered before, unchanged.)
@@ -69,28 +69,18 @@ class RenderedClip:
 
 
 def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
-    simulation = FAMILIES[spec.family].load_simulation()
-    params_rng, camera_rng, violation_rng = group_rngs(spec.seed, task.split, task.index)
+    """Sample, simulate and render one group; its variants (simgen/variants.py) make the clips."""
+    variants = variants_for(spec)
+    params_rng, camera_rng, variants_rng = group_rngs(spec.seed, task.split, task.index)
     params = spec.sample_params(params_rng)
-    violation = spec.violations.sample(violation_rng) if spec.violations else None
+    drawn = variants.draw(variants_rng)
     with World(timestep=spec.render.timestep, gravity=float(params.get("gravity", 9.81))) as world:
-        trajectory = simulation.simulate(spec, params, world)
+        trajectory = variants.simulation.simulate(spec, params, world)
         camera = sample_camera(spec.camera, spec.render, trajectory.focus, camera_rng)
         renderer = Renderer(spec.render, camera)
-        frames = renderer.render(world, trajectory)
-        if violation:
-            impossible, k = simulation.violate(violation["kind"], trajectory, violation, spec, params, world)
-            impossible_frames = frames.copy()
-            impossible_frames[k:] = renderer.render(world, impossible, start=k)
-    states = [frame_record(f, camera) for f in trajectory.frames]
-    if violation:
-        possible_targets, impossible_targets = twin_targets(violation["kind"], k)
-        clips = [Clip("possible", frames, states, possible_targets, trajectory.events),
-                 Clip("impossible", impossible_frames, [frame_record(f, camera) for f in impossible.frames],
-                      impossible_targets, impossible.events)]
-        params = {**params, "violation": violation}
-    else:
-        clips = simulation.make_clips(trajectory, frames, states)
+        rendered = Rendered(params, world, renderer, trajectory, renderer.render(world, trajectory))
+        clips = variants.clips(rendered, drawn)
+    params = {**params, **drawn}
     common = {
         "family": spec.family, "seed": spec.seed, "split": task.split, "index": task.index,
         "group_id": task.group_id, "params": params, "camera": camera.to_dict(),
@@ -99,42 +89,6 @@ def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
     }
     return [RenderedClip(task.split, f"{task.group_id}-{clip.variant}", task.group_id, clip.frames,
                          clip_labels(f"{task.group_id}-{clip.variant}", clip, common)) for clip in clips]
-
-
-def physics_settings(params: dict[str, Any]) -> dict[str, Any]:
-    keys = ("gravity", "linear_damping", "angular_damping")
-    return {k: params[k] for k in keys if k in params}
-
-
-def clip_labels(clip_id: str, clip: Clip, common: dict[str, Any]) -> dict[str, Any]:
-    return {"clip_id": clip_id, "variant": clip.variant, **common, "targets": clip.targets,
-            "frames": clip.states, "events": clip.events}
-
-
-def frame_record(frame: Frame, camera) -> dict[str, Any]:
-    """A frame's states as JSON data, with pixel positions of every body and light."""
-    names = list(frame.bodies)
-    lights = {k: v for k, v in frame.lights.items() if not k.startswith("_")}
-    points = [frame.bodies[n].position for n in names] + [v["position"] for v in lights.values()]
-    xy = camera.project(np.asarray(points)) if points else np.empty((0, 2))
-    bodies = {}
-    for i, name in enumerate(names):
-        b = frame.bodies[name]
-        bodies[name] = {"position": list(b.position), "orientation": list(b.orientation),
-                        "linear_velocity": list(b.linear_velocity), "angular_velocity": list(b.angular_velocity),
-                        "image_xy": _xy(xy[i])}
-        if not b.visible:
-            bodies[name]["visible"] = False
-    light_records = {name: {**light, "position": list(light["position"]), "image_xy": _xy(xy[len(names) + j])}
-                     for j, (name, light) in enumerate(lights.items())}
-    record: dict[str, Any] = {"t": frame.t, "bodies": bodies}
-    if light_records:
-        record["lights"] = light_records
-    return record
-
-
-def _xy(v: np.ndarray) -> list[float] | None:
-    return None if np.isnan(v).any() else [float(v[0]), float(v[1])]
 
 
 def generator_info() -> dict[str, str]:

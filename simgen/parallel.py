@@ -18,9 +18,8 @@ from typing import Any
 
 from simgen.dataset import DatasetInfo, DatasetWriter, metadata_line
 from simgen.engine import GroupTask, generator_info, plan, render_group
-from simgen.families import FAMILIES
 from simgen.spec.models import SceneSpec
-from simgen.violations import TARGETS as VIOLATION_TARGETS
+from simgen.variants import variants_for
 
 
 @dataclass
@@ -54,13 +53,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def dataset_info(spec: SceneSpec) -> DatasetInfo:
-    family = FAMILIES[spec.family]
-    targets = VIOLATION_TARGETS if spec.violations else family.targets
     return DatasetInfo(
         format_version=1, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),
         seed=spec.seed, fps=spec.render.fps, frames=spec.render.frames, width=spec.render.width,
         height=spec.render.height, counts=dict(spec.counts.items()),
-        targets={name: t.to_dict() for name, t in targets.items()}, spec=spec.canonical())
+        targets={name: t.to_dict() for name, t in variants_for(spec).targets.items()}, spec=spec.canonical())
 
 
 def render_task(root: str, spec: SceneSpec, task: GroupTask) -> list[tuple[str, dict[str, Any]]]:

@@ -1,4 +1,5 @@
-"""Possible vs impossible twins (IntPhys style): edits that break physics from a known frame on.
+"""Edits that break physics from a known frame on, for a family's ``violate`` (the impossible
+twin of simgen/variants.py's :class:`~simgen.variants.ViolationTwins`).
 
 A violation is an edit of a simulated trajectory's recorded states from frame ``k`` on; frames
 before ``k`` are untouched, so the twins share their first ``k`` frames exactly. Ballistic edits
@@ -10,20 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from simgen.families.base import TargetInfo
-from simgen.spec.models import VIOLATION_KINDS
 from simgen.trajectory import BodyFrame, Frame, Trajectory
-
-TARGETS: dict[str, TargetInfo] = {
-    "possible": TargetInfo("class", "whether physics holds for the whole clip", classes=("false", "true")),
-    "violation": TargetInfo("class", "kind of violation ('none' for the possible twin)",
-                            classes=("none", *VIOLATION_KINDS)),
-    "violation_frame": TargetInfo("regression", "first frame at which the twins differ", "frame"),
-}
 
 
 def violation_frame(at: float, frames: int) -> int:
@@ -97,8 +88,3 @@ def edit_light(trajectory: Trajectory, light: str, body: str | None, k: int,
         frames.append(Frame(frame.t, bodies, lights))
     return dataclasses.replace(trajectory, frames=frames)
 
-
-def twin_targets(kind: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Targets of the possible and the impossible twin."""
-    return ({"possible": "true", "violation": "none", "violation_frame": k},
-            {"possible": "false", "violation": kind, "violation_frame": k})

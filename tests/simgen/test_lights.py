@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from simgen.engine import frame_record, group_rngs, plan, render_group
+from simgen.engine import group_rngs, plan, render_group
 from simgen.families import FAMILIES
+from simgen.labels import frame_record
 from simgen.parallel import render_dataset
 from simgen.render import sample_camera
 from simgen.spec import SpecError, parse_spec
