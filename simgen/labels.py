@@ -25,7 +25,7 @@ def clip_labels(clip_id: str, clip: Clip, common: dict[str, Any]) -> dict[str, A
 def frame_record(frame: Frame, camera: Camera) -> dict[str, Any]:
     """A frame's states as JSON data, with pixel positions of every body and light."""
     names = list(frame.bodies)
-    lights = {k: v for k, v in frame.lights.items() if not k.startswith("_")}
+    lights = frame.lights
     points = [frame.bodies[n].position for n in names] + [v["position"] for v in lights.values()]
     xy = camera.project(np.asarray(points)) if points else np.empty((0, 2))
     bodies = {}

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from simgen._pybullet import p
+from simgen.trajectory import Lighting
 
 if TYPE_CHECKING:
-    from simgen.families.base import Trajectory
-    from simgen.spec import CameraSpec, RenderSettings
+    from simgen.spec.models import CameraSpec, RenderSettings
+    from simgen.trajectory import Trajectory
     from simgen.world import World
 
 
@@ -67,7 +68,8 @@ def sample_camera(spec: CameraSpec, render: RenderSettings, focus, rng: np.rando
     return Camera(tuple(map(float, eye)), tuple(map(float, target)), float(fov), render.width, render.height)
 
 
-# Optional keys of ``frame.lights["_renderer"]`` and the getCameraImage arguments they set.
+DEFAULT_LIGHTING = Lighting()  # the spec's light direction, and PyBullet's own colour and shading
+# Lighting's shading coefficients and the getCameraImage arguments they set.
 _SHADING_ARGS = {"ambient": "lightAmbientCoeff", "diffuse": "lightDiffuseCoeff", "specular": "lightSpecularCoeff"}
 # TinyRenderer keeps lighting arguments from one call to the next in a client, and a client serves
 # many clips (see world.py). So every call passes all of them: these are PyBullet's own defaults.
@@ -128,32 +130,28 @@ class Renderer:
         self._view = camera.view_matrix
         self._proj = camera.projection_matrix
 
-    def capture(self, world: World, light_direction=None, light_color=None,
-                shading=None) -> tuple[np.ndarray, np.ndarray]:
-        """TinyRenderer's (H, W, 4) uint8 RGBA buffer of the world as it is now, and its (H, W) depth
-        (1.0 where no surface was drawn). ``shading`` optionally sets TinyRenderer's ``ambient``,
-        ``diffuse`` and ``specular`` coefficients; ambient 1 with diffuse and specular 0 draws every
-        surface flat, at its rgba."""
+    def capture(self, world: World, lighting: Lighting = DEFAULT_LIGHTING) -> tuple[np.ndarray, np.ndarray]:
+        """TinyRenderer's (H, W, 4) uint8 RGBA buffer of the world as it is now, lit by ``lighting``,
+        and its (H, W) depth (1.0 where no surface was drawn)."""
         kwargs: dict[str, Any] = dict(_LIGHTING_DEFAULTS)
-        if light_color is not None:
-            kwargs["lightColor"] = list(light_color)
+        if lighting.color is not None:
+            kwargs["lightColor"] = list(lighting.color)
         for key, arg in _SHADING_ARGS.items():
-            if shading and shading.get(key) is not None:
-                kwargs[arg] = float(shading[key])
+            if getattr(lighting, key) is not None:
+                kwargs[arg] = float(getattr(lighting, key))
         height, width = self.settings.height, self.settings.width
         _, _, rgba, depth, _ = p.getCameraImage(
             width, height, self._view, self._proj,
-            lightDirection=list(light_direction or self.settings.light_direction),
+            lightDirection=list(lighting.direction or self.settings.light_direction),
             shadow=int(self.settings.shadows), renderer=p.ER_TINY_RENDERER,
             flags=p.ER_NO_SEGMENTATION_MASK, physicsClientId=world.client, **kwargs)
         return (np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4),
                 np.asarray(depth, dtype=np.float32).reshape(height, width))
 
-    def grab(self, world: World, light_direction=None, light_color=None, shading=None,
-             background=None) -> np.ndarray:
+    def grab(self, world: World, lighting: Lighting = DEFAULT_LIGHTING, background=None) -> np.ndarray:
         """One frame of the world as it is now: (H, W, 4) uint8 RGBA, TinyRenderer's own buffer, with
         pixels no surface covers painted ``background`` (rgb in [0, 1]) when it is given."""
-        rgba, _ = self.capture(world, light_direction, light_color, shading)
+        rgba, _ = self.capture(world, lighting)
         if background is not None:
             paint_background(rgba, background)
         return rgba
@@ -162,7 +160,7 @@ class Renderer:
         """Frames (T - start, H, W, 3) uint8 of a simulated trajectory, replayed from its recorded states."""
         frames = trajectory.frames[start:]
         out = np.empty((len(frames), self.settings.height, self.settings.width, 3), np.uint8)
-        lighting = [frame.lights.get("_renderer", {}) for frame in frames]
+        lighting = [frame.lighting for frame in frames]
         static = _StaticLayer.draw(self, world, trajectory, lighting[0]) if self._can_layer(lighting) else None
         try:
             last_rgba: dict[str, Any] = {}
@@ -174,19 +172,17 @@ class Renderer:
                     if state.rgba is not None and last_rgba.get(name) != state.rgba:
                         world.set_color(body, state.rgba)
                         last_rgba[name] = state.rgba
-                light = lighting[i]
-                direction, color = light.get("direction"), light.get("color")
                 if static is None:
-                    rgba = self.grab(world, direction, color, light, trajectory.background)
+                    rgba = self.grab(world, lighting[i], trajectory.background)
                 else:
-                    rgba = static.under(*self.capture(world, direction, color, light))
+                    rgba = static.under(*self.capture(world, lighting[i]))
                 rgba_to_rgb(rgba, out[i])
         finally:
             if static is not None:
                 static.restore(world)
         return out
 
-    def _can_layer(self, lighting: list[dict[str, Any]]) -> bool:
+    def _can_layer(self, lighting: list[Lighting]) -> bool:
         # A shadow falls from a posed body onto the floor, and a light that changes relights the floor:
         # then no frame's floor is the same as another's.
         return self.layered and not self.settings.shadows and all(light == lighting[0] for light in lighting)
@@ -204,14 +200,14 @@ class _StaticLayer:
 
     @classmethod
     def draw(cls, renderer: Renderer, world: World, trajectory: Trajectory,
-             light: dict[str, Any]) -> _StaticLayer | None:
+             lighting: Lighting) -> _StaticLayer | None:
         posed = set(trajectory.body_ids.values())
         static = [body for body in world.bodies() if body not in posed]
         if not static:
             return None  # nothing drawn once: the plain render is as cheap
         for body in posed:
             world.set_pose(body, _HIDDEN, (0.0, 0.0, 0.0, 1.0))
-        rgba, depth = renderer.capture(world, light.get("direction"), light.get("color"), light)
+        rgba, depth = renderer.capture(world, lighting)
         if trajectory.background is not None:
             paint_background(rgba, trajectory.background)
         layer = cls(rgba, depth, {body: world.pose(body) for body in static})

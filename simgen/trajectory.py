@@ -20,11 +20,31 @@ class BodyFrame:
     visible: bool = True  # False: not drawn (an object that vanished in an impossible twin)
 
 
+@dataclass(frozen=True)
+class Lighting:
+    """TinyRenderer's light for one frame; a field left None keeps the renderer's default.
+
+    ``direction`` points towards the light (None: the spec's ``render.light_direction``), ``color``
+    is its rgb in [0, 1], and ``ambient``, ``diffuse``, ``specular`` are TinyRenderer's shading
+    coefficients: ambient 1 with diffuse and specular 0 draws every surface flat, at its rgba.
+    """
+
+    direction: tuple[float, float, float] | None = None
+    color: tuple[float, float, float] | None = None
+    ambient: float | None = None
+    diffuse: float | None = None
+    specular: float | None = None
+
+
 @dataclass
 class Frame:
+    """One rendered frame's states: bodies, labelled lights (written to the labels) and the
+    renderer's lighting (not written: it is how the frame is drawn, not what it shows)."""
+
     t: float
     bodies: dict[str, BodyFrame]
     lights: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lighting: Lighting = Lighting()
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simgen.trajectory import BodyFrame, Frame, Trajectory
+from simgen.trajectory import BodyFrame, Trajectory
 
 
 def violation_frame(at: float, frames: int) -> int:
@@ -85,6 +85,6 @@ def edit_light(trajectory: Trajectory, light: str, body: str | None, k: int,
         bodies = dict(frame.bodies)
         if body is not None:
             bodies[body] = dataclasses.replace(frame.bodies[body], position=new_pos)
-        frames.append(Frame(frame.t, bodies, lights))
+        frames.append(dataclasses.replace(frame, bodies=bodies, lights=lights))
     return dataclasses.replace(trajectory, frames=frames)
 

@@ -15,6 +15,7 @@ from simgen.labels import frame_record
 from simgen.parallel import render_dataset
 from simgen.render import sample_camera
 from simgen.spec import SpecError, parse_spec
+from simgen.trajectory import Lighting
 from simgen.world import World
 from tests.conftest import tiny_spec_dict
 
@@ -111,6 +112,26 @@ def test_renderer_light_and_ground_option_renders():
     spec = parse_spec(raw)
     c = clip(spec)
     assert c.frames.shape == (8, 64, 64, 3)
+    # the renderer's lighting is not a label: only the lights drawn in the sky are
+    assert all(name == "light" or name.startswith("star_") for name in c.labels["frames"][0]["lights"])
+
+
+def test_renderer_lighting_is_a_typed_field_of_each_frame():
+    raw = tiny_spec_dict("lights", frames=8, size=64, counts=(2, 0, 0), renderer_light=True, blinks="blinking",
+                         n_distractors=0)
+    spec = parse_spec(raw)
+    params = spec.sample_params(group_rngs(spec.seed, "train", 0)[0])
+    with World() as world:
+        trajectory = FAMILIES["lights"].load_simulation().simulate(spec, params, world)
+    for frame in trajectory.frames:
+        light = frame.lights["light"]
+        assert isinstance(frame.lighting, Lighting) and frame.lighting.direction == tuple(light["position"])
+        assert (frame.lighting.ambient, frame.lighting.diffuse) == (1.0, 1.0)
+        assert frame.lighting.color == pytest.approx(tuple(light["brightness"] * np.asarray(light["color"])))
+    spec = parse_spec({**raw, "params": {**raw["params"], "renderer_light": False}})
+    with World() as world:
+        trajectory = FAMILIES["lights"].load_simulation().simulate(spec, params | {"renderer_light": False}, world)
+    assert {f.lighting for f in trajectory.frames} == {Lighting(ambient=1.0, diffuse=0.0, specular=0.0)}
 
 
 def test_blink_at_or_above_nyquist_is_rejected():

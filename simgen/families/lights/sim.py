@@ -17,12 +17,12 @@ from simgen import violations
 from simgen.families.base import Simulation
 from simgen.families.lights.params import KINDS
 from simgen.spec.models import SINGLE_VARIANT, SceneSpec
-from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
+from simgen.trajectory import BodyFrame, Clip, Frame, Lighting, Trajectory
 from simgen.world import World
 
 # Flat full-ambient shading: TinyRenderer then draws every surface at exactly its rgba, so a light's
 # pixels are colour × brightness whatever its orientation (the nearest thing to an emitter).
-FLAT = {"ambient": 1.0, "diffuse": 0.0, "specular": 0.0}
+FLAT = Lighting(ambient=1.0, diffuse=0.0, specular=0.0)
 # TinyRenderer clears to white and has no background setting, and a full-screen sky surface costs
 # ~10 ms a frame at 256x256 (TinyRenderer fills pixels slowly). So the sky is painted after
 # rendering: a pixel no surface covered is exactly white, and every colour drawn here is capped
@@ -80,14 +80,13 @@ class Lights(Simulation):
                                          tuple(velocity.tolist()) if name == "light" and params["moves"] == "linear"
                                          else (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), rgba=rgba)
                 lights[name] = {"position": pos[k].tolist(), "brightness": float(level[k]), "color": list(c)}
-            renderer = dict(FLAT)
+            lighting = FLAT
             if params["renderer_light"]:
                 # The renderer's single directional light, pointed from the main light; ambient stays 1 so
                 # the lights keep their flat colour, and the diffuse term lights the ground by brightness.
-                renderer.update(direction=positions[k].tolist(), color=(brightness[k] * np.asarray(colour)).tolist(),
-                                diffuse=1.0)
-            lights["_renderer"] = renderer
-            frames.append(Frame(t=float(t), bodies=bodies, lights=lights))
+                lighting = dataclasses.replace(FLAT, direction=tuple(positions[k].tolist()), diffuse=1.0,
+                                               color=tuple((brightness[k] * np.asarray(colour)).tolist()))
+            frames.append(Frame(t=float(t), bodies=bodies, lights=lights, lighting=lighting))
 
         linear = params["moves"] == "linear"
         blinking = params["blinks"] == "blinking"
