@@ -34,6 +34,8 @@ import numpy as np
 
 from simgen.io import atomic_path, atomic_write, atomic_write_json, leftover_temporaries
 
+# Version of the on-disk format (dataset.json's format_version): the writer records it, the reader
+# refuses a newer one.
 FORMAT_VERSION = 1
 DATASET_FILE = "dataset.json"
 METADATA_FILE = "metadata.jsonl"

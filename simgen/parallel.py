@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from simgen.dataset import DatasetInfo, DatasetWriter, metadata_line
+from simgen.dataset import FORMAT_VERSION, DatasetInfo, DatasetWriter, metadata_line
 from simgen.engine import GroupTask, generator_info, plan, render_group
 from simgen.spec.models import SceneSpec
 from simgen.variants import variants_for
@@ -54,7 +54,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def dataset_info(spec: SceneSpec) -> DatasetInfo:
     return DatasetInfo(
-        format_version=1, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),
+        format_version=FORMAT_VERSION, generator=generator_info(), family=spec.family, fingerprint=spec.fingerprint(),
         seed=spec.seed, fps=spec.render.fps, frames=spec.render.frames, width=spec.render.width,
         height=spec.render.height, counts=dict(spec.counts.items()),
         targets={name: t.to_dict() for name, t in variants_for(spec).targets.items()}, spec=spec.canonical())

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simgen.dataset import JOURNAL_DIR, Dataset, DatasetError
+from simgen.dataset import FORMAT_VERSION, JOURNAL_DIR, Dataset, DatasetError
 from simgen.parallel import render_dataset
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict, write_spec
@@ -144,6 +144,7 @@ def test_reader_and_manifest(tiny_falling_rising):
     assert ds.info.targets["direction"] == {"kind": "class", "description": "vertical direction of travel",
                                             "classes": ["falling", "rising"]}
     assert ds.targets["vz_start"]["unit"] == "m/s" and ds.missing() == 0
+    assert ds.info.format_version == FORMAT_VERSION
     clips = ds.clips("train")
     assert len(clips) == 8 and len({c.group_id for c in clips}) == 4
     frames = ds.read_frames(clips[0])
