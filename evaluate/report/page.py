@@ -78,7 +78,7 @@ def md_table(header: list[str], rows: list[list[str | Cell]]) -> str:
     return "\n".join(lines)
 
 
-def figure() -> Any:
+def pyplot() -> Any:
     """matplotlib (headless backend) with the reports' font sizes."""
     import matplotlib
 
@@ -119,6 +119,19 @@ def skipped_lines(payload: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _notes(payload: dict[str, Any]) -> list[str]:
+    return [f"{e['encoder']}: {n}" for e in payload.get("encoders", []) for n in e.get("notes", [])]
+
+
+def md_footer(payload: dict[str, Any]) -> list[str]:
+    """The markdown twin of base.html's footer: notes, skipped, versions."""
+    out = ["## Notes", "", *(f"- {n}" for n in _notes(payload)), ""] if _notes(payload) else []
+    out += ["## Skipped", "", *(f"- {s}" for s in skipped_lines(payload) or ["nothing was skipped"]), ""]
+    if payload.get("versions"):
+        out += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in payload["versions"].items()), ""]
+    return out
+
+
 def render_page(template: str, title: str, payload: dict[str, Any], sections: list[Section], *,
                 skipped: bool = True, **extra: Any) -> str:
     """An HTML page from ``templates/TEMPLATE`` (each extends base.html: one head, one stylesheet).
@@ -130,7 +143,7 @@ def render_page(template: str, title: str, payload: dict[str, Any], sections: li
                "dataset_columns": [c for c in ("clips", "frames", "content_sha256") if any(c in d for d in datasets)],
                "versions": payload.get("versions", {}),
                "skipped": lost if skipped else None,
-               "notes": [f"{e['encoder']}: {n}" for e in payload.get("encoders", []) for n in e.get("notes", [])],
+               "notes": _notes(payload),
                "config": json.dumps(payload["config"], indent=1) if "config" in payload else ""}
     return _env().get_template(template).render(**context, **extra)
 

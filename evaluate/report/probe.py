@@ -14,22 +14,8 @@ import numpy as np
 
 from evaluate.io import load_run
 from evaluate.metrics import MIN_TEST_GROUPS
-from evaluate.report.page import (
-    SMALL,
-    Figure,
-    Section,
-    Table,
-    ci_text,
-    excludes,
-    figure,
-    fmt,
-    md_table,
-    png,
-    render_page,
-    skipped_lines,
-    table,
-    write_pair,
-)
+from evaluate.report import page
+from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, png
 
 __all__ = ["load_run", "render_html", "render_markdown", "rich_tables", "write_reports"]
 
@@ -122,7 +108,7 @@ def margin_grids(payload: dict[str, Any]) -> list[MarginGrid]:
         for m in ms:
             i, j = keys.index((m["encoder"], m["probe"])), targets.index(m["target"])
             value[i, j], (lo[i, j], hi[i, j]) = m["value"], m["ci95"]
-            marked[i, j] = excludes(m["ci95"], 0.0)
+            marked[i, j] = page.excludes(m["ci95"], 0.0)
             few[i, j] = m.get("test_groups") is not None and m["test_groups"] < MIN_TEST_GROUPS
         grids.append(MarginGrid(dataset, [label[k] for k in keys], targets, value, lo, hi, marked, few))
     return grids
@@ -147,7 +133,7 @@ def margin_heatmap(grids: list[MarginGrid]) -> Any:
     """Encoder × target heatmap of temporal margins, one panel per dataset, colours diverging at 0
     (shared scale, clipped at ±1: the number in the cell is the true value); ★ and a black border
     where the CI excludes 0."""
-    plt = figure()
+    plt = page.pyplot()
     from matplotlib.colors import Normalize
     from matplotlib.patches import Rectangle
 
@@ -240,13 +226,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         out += [f"## {dataset} · {target} ({r0['metric']}, probe {probe})", "",
                 f"Chance: {fmt(r0['chance'])}; n_train {r0['n_train']}, n_test {r0['n_test']}{_unit(r0)}. "
                 f"Cells: {r0['metric']} [95% CI].", "", md_table(*score_rows(payload, rows)), ""]
-    out += ["## Timing", "", md_table(*timing_rows(payload)), ""]
-    notes = [f"- `{e['encoder']}`: {n}" for e in payload["encoders"] for n in e.get("notes", [])]
-    if notes:
-        out += ["## Notes", "", *notes, ""]
-    out += ["## Skipped", "", *(f"- {s}" for s in skipped_lines(payload) or ["nothing was skipped"]), ""]
-    v = payload["versions"]
-    out += ["## Versions", "", ", ".join(f"{k} {val}" for k, val in v.items()), ""]
+    out += ["## Timing", "", md_table(*timing_rows(payload)), "", *page.md_footer(payload)]
     return "\n".join(out)
 
 
@@ -254,15 +234,16 @@ def render_markdown(payload: dict[str, Any]) -> str:
 
 
 def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) -> Any:
-    """Bars per encoder and view with 95% CIs. The y-axis reaches every bar; an R² bar below
-    R2_FLOOR is drawn to the floor, hatched, its true value written under it."""
-    plt = figure()
+    """Bars per encoder and view with 95% CIs. The y-axis reaches every bar and whisker; an R² bar
+    below R2_FLOOR is drawn to the floor, hatched, its true value written under it, and a whisker
+    that runs past the floor ends in a ▼ at the axis."""
+    plt = page.pyplot()
     views = _views(payload)
     encoders = list(dict.fromkeys(r["encoder"] for r in rows))
     r2 = rows[0]["metric"] == "r2"
     width = 0.8 / max(len(views), 1)
     fig, ax = plt.subplots(figsize=(2.2 + 1.5 * len(encoders), 3.6), layout="constrained")
-    lowest = 0.0
+    lowest, beyond = 0.0, []  # beyond: x of whiskers that run below the axis
     for i, view in enumerate(views):
         x = np.arange(len(encoders)) + (i - (len(views) - 1) / 2) * width
         for k, enc in enumerate(encoders):
@@ -273,6 +254,8 @@ def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) ->
             shown = max(v, R2_FLOOR) if r2 else v
             lowest = min(lowest, max(min(shown, lo), R2_FLOOR) if r2 else min(shown, lo))
             err = np.nan_to_num(np.abs([[v - lo], [hi - v]])) if v == shown else None
+            if err is not None and lo < R2_FLOOR and r2:
+                beyond.append(x[k])
             ax.bar(x[k], shown, width, yerr=err, capsize=2, color=f"C{i}", label=view if k == 0 else None,
                    hatch="//" if v != shown else None, edgecolor="white" if v == shown else "black")
             if v != shown:
@@ -283,7 +266,10 @@ def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) ->
     ax.set_xticks(np.arange(len(encoders)), encoders, rotation=15, ha="right", rotation_mode="anchor")
     ax.set_ylabel(rows[0]["metric"])
     clipped = any(t.get_text() for t in ax.texts)
-    ax.set_ylim(lowest - (0.08 + 0.1 * clipped) * (1.05 - lowest) if lowest < 0 else 0, 1.05)
+    bottom = lowest - (0.08 + 0.1 * clipped) * (1.05 - lowest) if lowest < 0 else 0
+    ax.set_ylim(bottom, 1.05)
+    if beyond:
+        ax.plot(beyond, [bottom] * len(beyond), "kv", ms=6, clip_on=False, label="CI runs below the axis")
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
@@ -292,7 +278,7 @@ def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) ->
 def scatter_plot(preds: list[dict[str, Any]], rows: list[dict[str, Any]], title: str) -> Any:
     """Predicted vs true on the original view, one panel per encoder, its R² [95% CI] and MAE in
     the panel, the unit on both axes."""
-    plt = figure()
+    plt = page.pyplot()
     unit = rows[0].get("unit")
     u = f" ({unit})" if unit else ""
     score = {r["encoder"]: r for r in rows if r["view"] == "original"}
@@ -310,7 +296,7 @@ def scatter_plot(preds: list[dict[str, Any]], rows: list[dict[str, Any]], title:
             text = f"R² {fmt(r['value'], 2)} {ci_text(r['ci95'], r.get('test_groups'))}"
             if r.get("mae") is not None:
                 text += f"\nMAE {fmt(r['mae'])}{f' {unit}' if unit else ''}"
-            ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=SMALL,
+            ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=page.SMALL,
                     bbox={"boxstyle": "round", "fc": "white", "ec": "#bbb", "alpha": 0.9})
         ax.set_title(enc)
         ax.set_xlabel(f"true{u}")
@@ -343,7 +329,7 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> s
     sections.append(Section("Timing", "timing", ["Forward ms/clip and overhead / forward only for encoders "
                                                   "with a model: pixels and motion have no forward pass."],
                             [Table(*timing_rows(payload))]))
-    return render_page("probe.html", "evaluate report", payload, sections, heatmap=heatmap,
+    return page.render_page("probe.html", "evaluate report", payload, sections, heatmap=heatmap,
                        summary=[summary_line(g) for g in grids], warnings=payload.get("warnings", []),
                        encoders=[e["encoder"] for e in payload["encoders"]],
                        few_groups=MIN_TEST_GROUPS if any(g.few.any() for g in grids) else 0)
@@ -353,14 +339,14 @@ def write_reports(rundir: str | Path) -> tuple[Path, Path]:
     """(Re)write report.md and report.html from the run folder's results.json and predictions.jsonl."""
     rundir = Path(rundir)
     payload, predictions = load_run(rundir)
-    return write_pair(rundir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, predictions))
+    return page.write_pair(rundir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, predictions))
 
 
 def rich_tables(payload: dict[str, Any]) -> list[Any]:
     """Terminal summary: the temporal margin table, then one table per target (print them with
     page.print_tables, which keeps them whole when stdout is not a terminal)."""
-    tables = [table("temporal margin (original − best static view)", *margin_rows(payload))]
+    tables = [page.table("temporal margin (original − best static view)", *margin_rows(payload))]
     for (dataset, target, probe), rs in _by_target(payload).items():
         title = f"{dataset} · {target} · {rs[0]['metric']} (chance {fmt(rs[0]['chance'])}, probe {probe})"
-        tables.append(table(title, *score_rows(payload, rs)))
+        tables.append(page.table(title, *score_rows(payload, rs)))
     return tables

@@ -12,22 +12,8 @@ from typing import Any
 import numpy as np
 
 from evaluate.io import load_surprise
-from evaluate.report.page import (
-    Cell,
-    Figure,
-    Section,
-    Table,
-    ci_text,
-    excludes,
-    figure,
-    fmt,
-    md_table,
-    png,
-    render_page,
-    skipped_lines,
-    table,
-    write_pair,
-)
+from evaluate.report import page
+from evaluate.report.page import Cell, Figure, Section, Table, ci_text, fmt, md_table, png
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
@@ -40,7 +26,7 @@ KIND_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink",
 def _scored(score: float, ci: list[float]) -> Cell:
     """'value [lo, hi]', coloured where the CI excludes chance (above: the possible twin is the less
     surprising, as it should be; below: the model prefers the impossible one)."""
-    side = "" if not excludes(ci, CHANCE) else "above" if ci[0] > CHANCE else "below"
+    side = "" if not page.excludes(ci, CHANCE) else "above" if ci[0] > CHANCE else "below"
     mark = {"above": " ▲", "below": " ▼", "": ""}[side]
     return Cell(f"{fmt(score)} {ci_text(ci)}{mark}", side, "95% CI excludes 0.5" if side else "")
 
@@ -147,7 +133,7 @@ def surprise_plot(curves: list[dict[str, Any]], title: str) -> Any:
     """One column per context length. Top: mean surprise of possible and impossible clips, all kinds
     pooled. Bottom: the paired difference (impossible − possible), one line per violation kind. Both
     against frames since the violation (0: the first frame that differs); bands: 95% CIs."""
-    plt = figure()
+    plt = page.pyplot()
     contexts = sorted({c["context"] for c in curves})
     kinds = by_kind(curves)
     fig, axes = plt.subplots(2, len(contexts), figsize=(0.6 + 4.0 * len(contexts), 6.2), squeeze=False,
@@ -204,13 +190,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     seeds = seed_table(payload)
     if seeds[1]:
         out += ["## Random-init controls over seeds", "", md_table(*seeds), ""]
-    out += ["## Timing", "", md_table(*timing_table(payload)), ""]
-    notes = [f"- `{e['encoder']}`: {n}" for e in payload["encoders"] for n in e.get("notes", [])]
-    if notes:
-        out += ["## Notes", "", *notes, ""]
-    out += ["## Skipped", "", *(f"- {s}" for s in skipped_lines(payload) or ["nothing was skipped"]), ""]
-    if payload.get("versions"):
-        out += ["## Versions", "", ", ".join(f"{k} {v}" for k, v in payload["versions"].items()), ""]
+    out += ["## Timing", "", md_table(*timing_table(payload)), "", *page.md_footer(payload)]
     return "\n".join(out)
 
 
@@ -234,15 +214,15 @@ def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
                 curves_section.parts.append(Figure(png(surprise_plot(sel, f"{d['name']} · {e['encoder']}")),
                                                    f"surprise over time, {d['name']}, {e['encoder']}"))
     sections += [curves_section, Section("Timing", "timing", [], [Table(*timing_table(payload))])]
-    return render_page("surprise.html", "surprise report", payload, sections,
+    return page.render_page("surprise.html", "surprise report", payload, sections,
                        encoders=[e["encoder"] for e in payload["encoders"]], setup=_setup(payload))
 
 
 def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     payload, curves = load_surprise(out_dir)
-    return write_pair(out_dir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, curves))
+    return page.write_pair(out_dir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, curves))
 
 
 def rich_table(payload: dict[str, Any]) -> Any:
-    return table("surprise: possible vs impossible twins (chance 0.5)", *score_table(payload))
+    return page.table("surprise: possible vs impossible twins (chance 0.5)", *score_table(payload))

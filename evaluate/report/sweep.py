@@ -9,18 +9,8 @@ from typing import Any
 import numpy as np
 
 from evaluate.metrics import psychometric
-from evaluate.report.page import (
-    Figure,
-    Section,
-    Table,
-    ci_text,
-    figure,
-    fmt,
-    md_table,
-    png,
-    render_page,
-    write_pair,
-)
+from evaluate.report import page
+from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, png
 
 
 def result_rows(out: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -50,7 +40,7 @@ def render_markdown(out: dict[str, Any]) -> str:
 def sweep_plot(results: list[dict[str, Any]], title: str) -> Any:
     """Score per bin of the parameter with its 95% CI, the fitted psychometric curve and, where it
     falls in the range, the threshold (red); one panel per encoder."""
-    plt = figure()
+    plt = page.pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(0.4 + 3.4 * len(results), 3.4), squeeze=False, sharey=True,
                              layout="constrained")
     for ax, r in zip(axes[0], results, strict=True):
@@ -78,13 +68,13 @@ def render_html(out: dict[str, Any]) -> str:
     for r in out["results"]:
         panels[(r["dataset"], r["target"], r["probe"])].append(r)
     for (dataset, target, probe), rs in panels.items():
-        sections.append(Section(f"{dataset} · {target}", f"{dataset}-{target}-{probe}", [f"probe {probe}"],
+        sections.append(Section(f"{dataset} · {target}", f"{dataset}-{target}-{probe}", [],
                                 [Figure(png(sweep_plot(rs, f"{dataset} · {target} · probe {probe}")),
                                         f"{target} against {out['config']['param']}")], level=3))
-    return render_page("sweep.html", f"sweep over {out['config']['param']}", out, sections, skipped=False,
+    return page.render_page("sweep.html", f"sweep over {out['config']['param']}", out, sections, skipped=False,
                        rundir=out["rundir"], setup=_setup(out))
 
 
 def write_sweep_reports(stem: Path, out: dict[str, Any]) -> tuple[Path, Path]:
     """STEM.md and STEM.html (STEM is the run folder's sweep-PARAM)."""
-    return write_pair(stem.parent, f"{stem.name}.md", render_markdown(out), f"{stem.name}.html", render_html(out))
+    return page.write_pair(stem.parent, f"{stem.name}.md", render_markdown(out), f"{stem.name}.html", render_html(out))
