@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from evaluate.config import ExecutorName, LoaderName, SplitName, ViewName, choice_enum
 from evaluate.errors import EvaluateError
+from evaluate.report.page import print_tables
 from evaluate.results import SCHEMA_FILES
 from simgen.cli_support import run_app
 from simgen.dataset import DatasetError
@@ -87,8 +88,7 @@ def run(
     with rich_progress(console) as progress:
         results = run_eval(config, log=_log, progress=progress)
     md, page = write_reports(out)
-    for table in rich_tables(results.row()):
-        out_console.print(table)
+    print_tables(rich_tables(results.row()), out_console)
     for clip in results.skipped.clips:
         console.print(f"[yellow]skipped clip[/yellow] {escape(clip.dataset)} {escape(clip.clip)}", soft_wrap=True)
     out_console.print(f"[green]wrote[/green] {out}/results.json, predictions.jsonl, {md.name}, {page.name} "
@@ -133,8 +133,7 @@ def report(rundir: Annotated[Path, typer.Argument(help="run directory holding re
 
     md, page = write_reports(rundir)
     payload, _ = load_run(rundir)
-    for table in rich_tables(payload):
-        out_console.print(table)
+    print_tables(rich_tables(payload), out_console)
     out_console.print(f"[green]wrote[/green] {md} and {page}")
 
 
@@ -162,7 +161,7 @@ def surprise(
                                   contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=_value(split),
                                   device=device, workers=workers, n_bootstrap=bootstrap, skip_bad=skip_bad)
     results = run_surprise(config, log=_log)
-    out_console.print(rich_table(results.row()))
+    print_tables([rich_table(results.row())], out_console)
     out_console.print(f"[green]wrote[/green] {out}/surprise.json, surprise_curves.jsonl, surprise_report.md, "
                       f"surprise_report.html ({results.wall_s:.1f} s)")
 
@@ -191,7 +190,7 @@ def sweep(
                                targets=list(target) if target else None, view=_value(view), probe=probe, bins=bins,
                                n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
     result = run_sweep(config, log=_log)
-    out_console.print(table(f"sweep over {param}", *result_rows(result)))
+    print_tables([table(f"sweep over {param}", *result_rows(result))], out_console)
     out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param}.json, .md, .html")
 
 
