@@ -91,6 +91,9 @@ def render(
     workers: Annotated[int | None, typer.Option(help="processes; default: the number of cores")] = None,
     shard: Annotated[str, typer.Option(help="render shard K of N (1-based), e.g. 2/4")] = "1/1",
     force: Annotated[bool, typer.Option(help="overwrite a dataset made from another spec")] = False,
+    allow_mixed_versions: Annotated[bool, typer.Option(
+        "--allow-mixed-versions", help="finish a dataset another simgen version left incomplete (dataset.json "
+                                       "records both versions)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print a machine-readable summary")] = False,
     executor: Annotated[str, typer.Option(help="local (process pool) or ray")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port")] = None,
@@ -127,7 +130,8 @@ def render(
             rate = f"{rendered / elapsed:.1f}" if rendered and elapsed > 0 else "–"
             progress.update(bar, completed=done, total=total, rate=rate)
 
-        summary = render_dataset(spec, out, workers=workers, shard=shard_kn, force=force, executor=executor,
+        summary = render_dataset(spec, out, workers=workers, shard=shard_kn, force=force,
+                                 allow_mixed_versions=allow_mixed_versions, executor=executor,
                                  address=address, on_progress=on_progress)
     if json_out:
         print(json.dumps(summary.to_dict()))
@@ -164,8 +168,12 @@ def check(
 
     dataset = Dataset(dataset_dir)
     intact, problems = dataset.verify(hashes=hashes)
-    made_by = dataset.info.generator.get("version", "?")
-    if made_by != simgen.__version__:
+    versions = dataset.info.versions
+    made_by = " and ".join(versions)
+    if len(versions) > 1:
+        console.print(f"[yellow]note[/yellow]: holds clips of simgen {made_by} (finished with "
+                      f"--allow-mixed-versions)", highlight=False, soft_wrap=True)
+    elif made_by != simgen.__version__:
         console.print(f"[yellow]note[/yellow]: made by simgen {made_by}, this is {simgen.__version__}: a resume would "
                       f"mix clips of two versions", highlight=False, soft_wrap=True)
     for problem in problems:

@@ -26,7 +26,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +72,14 @@ class DatasetInfo:
     counts: dict[str, int]
     targets: dict[str, dict[str, Any]]
     spec: dict[str, Any]
+    # Generators of runs that added clips after ``generator`` although their simgen version differs
+    # (`simgen render --allow-mixed-versions`), in order. Written only when there are any.
+    resumed_by: list[dict[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name, kind in (("format_version", int), ("generator", dict), ("family", str), ("fingerprint", str),
                            ("seed", int), ("fps", int), ("frames", int), ("width", int), ("height", int),
-                           ("counts", dict), ("targets", dict), ("spec", dict)):
+                           ("counts", dict), ("targets", dict), ("spec", dict), ("resumed_by", list)):
             value = getattr(self, name)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise DatasetError(f"field {name!r} is {value!r}, not a {kind.__name__}")
@@ -85,6 +88,8 @@ class DatasetInfo:
                 raise DatasetError(f"counts.{split} is {n!r}; counts are whole numbers ≥ 0 for {', '.join(SPLITS)}")
         if any(not isinstance(t, dict) for t in self.targets.values()):
             raise DatasetError("targets: each target must be an object")
+        if any(not isinstance(g, dict) for g in self.resumed_by):
+            raise DatasetError("resumed_by: each generator must be an object")
         if self.format_version > FORMAT_VERSION:
             raise DatasetError(f"dataset format_version {self.format_version} is newer than this simgen "
                                f"({FORMAT_VERSION}); upgrade simgen")
@@ -93,19 +98,27 @@ class DatasetInfo:
                 raise DatasetError(f"target {name!r}: kind must be 'class' or 'regression', got {t.get('kind')!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        if not self.resumed_by:
+            del d["resumed_by"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DatasetInfo:
         fields = cls.__dataclass_fields__
-        missing = [k for k in fields if k not in d]
+        missing = [k for k, f in fields.items() if k not in d and f.default_factory is MISSING]
         if missing:
             raise DatasetError(f"missing fields {missing}")
-        return cls(**{k: d[k] for k in fields})
+        return cls(**{k: d[k] for k in fields if k in d})
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def versions(self) -> list[str]:
+        """The simgen versions whose clips the dataset holds: the first run's, then each mixed-in one."""
+        return [g.get("version", "?") for g in (self.generator, *self.resumed_by)]
 
 
 def read_info(root: Path) -> DatasetInfo:
@@ -345,22 +358,27 @@ class DatasetWriter:
     """Write side: opens (or resumes) DIR for one spec, records clips, folds journals.
 
     ``shard`` is (K, N), 1-based. Opening checks that an existing DIR was made from the same
-    resolved spec (fingerprint); anything else is refused unless ``force``.
+    resolved spec (fingerprint); anything else is refused unless ``force``. It also checks that
+    clips it adds come from a simgen version the dataset already holds (``info.generator``): a
+    dataset one version left incomplete is refused unless ``allow_mixed_versions``, which records
+    the new generator in dataset.json's ``resumed_by``. A complete dataset gets no new clips, so
+    any version may open it.
     """
 
     def __init__(self, root: str | os.PathLike, info: DatasetInfo, *, force: bool = False,
-                 shard: tuple[int, int] = (1, 1)):
+                 shard: tuple[int, int] = (1, 1), allow_mixed_versions: bool = False):
         self.root = Path(root)
         self.info = info
         self.shard = shard
         self._journal_file = None
         self._written: set[str] = set()  # files this writer put in place (relative paths), for SHA256SUMS
-        self._open(force)
+        self._open(force, allow_mixed_versions)
 
     # ---- opening
 
-    def _open(self, force: bool) -> None:
+    def _open(self, force: bool, allow_mixed_versions: bool) -> None:
         manifest = self.root / DATASET_FILE
+        mixing = False
         if manifest.exists() and not force:
             existing = read_info(self.root)
             if existing.fingerprint != self.info.fingerprint:
@@ -369,6 +387,12 @@ class DatasetWriter:
                     f"(family {existing.family}, seed {existing.seed}, fingerprint {existing.fingerprint}; "
                     f"this spec: family {self.info.family}, seed {self.info.seed}, fingerprint "
                     f"{self.info.fingerprint}); use another --out, or --force to overwrite it")
+            mixing = self._version not in existing.versions and len(self.completed()) < existing.total
+            if mixing and not allow_mixed_versions:
+                raise DatasetError(
+                    f"{self.root} was partly rendered by simgen {' and '.join(existing.versions)}, and this is "
+                    f"simgen {self._version}: finishing it would mix clips of both; re-render it whole with "
+                    f"--force, or finish it anyway with --allow-mixed-versions (dataset.json records it)")
         elif self.root.exists() and any(self.root.iterdir()) and not manifest.exists() and not force:
             raise DatasetError(f"{self.root} exists, is not empty and is not a simgen dataset; "
                                f"use another --out, or --force to overwrite it")
@@ -381,7 +405,21 @@ class DatasetWriter:
         with self._locked():
             if not manifest.exists():
                 atomic_write_json(manifest, self.info.to_dict())
+            elif mixing:
+                self._record_generator()
             self._fold_journals()
+
+    @property
+    def _version(self) -> str:
+        return self.info.generator.get("version", "?")
+
+    def _record_generator(self) -> None:
+        """Add this run's generator to dataset.json's ``resumed_by`` (once per version). Under the lock."""
+        existing = read_info(self.root)
+        if self._version not in existing.versions:
+            resumed = replace(existing, resumed_by=[*existing.resumed_by, self.info.generator])
+            atomic_write_json(self.root / DATASET_FILE, resumed.to_dict())
+            self._written.add(DATASET_FILE)
 
     def _clear(self) -> None:
         """--force: remove what a simgen dataset consists of, and nothing else."""

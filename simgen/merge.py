@@ -41,6 +41,10 @@ def merge_datasets(out: str | os.PathLike, sources: list[str | os.PathLike]) -> 
         if ds.info.fingerprint != first.info.fingerprint:
             raise DatasetError(f"{ds.root} was made from another spec or seed than {first.root} "
                                f"(fingerprint {ds.info.fingerprint} vs {first.info.fingerprint}); cannot merge")
+        if ds.info.versions != first.info.versions:
+            raise DatasetError(f"{ds.root} was made by simgen {' and '.join(ds.info.versions)}, {first.root} by "
+                               f"simgen {' and '.join(first.info.versions)}; merging would mix clips of both: "
+                               f"re-render the shards with one version")
     writer = DatasetWriter(out, first.info)
     done = writer.completed()
     copied = 0

@@ -71,20 +71,22 @@ def render_task(root: str, spec: SceneSpec, task: GroupTask) -> list[tuple[str, 
 
 
 def render_dataset(spec: SceneSpec, out: str | os.PathLike, *, workers: int | None = None,
-                   shard: tuple[int, int] = (1, 1), force: bool = False, executor: str = "local",
-                   address: str | None = None,
+                   shard: tuple[int, int] = (1, 1), force: bool = False, allow_mixed_versions: bool = False,
+                   executor: str = "local", address: str | None = None,
                    on_progress: Callable[[int, int], None] | None = None) -> RenderSummary:
     """Render what is missing of ``spec`` (or of its shard) into ``out``.
 
     ``executor`` is ``local`` (a process pool of ``workers``) or ``ray`` (tasks on the Ray cluster at
     ``address``, which must see ``out`` on a shared filesystem). ``on_progress(done, total)`` is
-    called after each group, counted in clips.
+    called after each group, counted in clips. ``force`` re-renders a dataset of another spec whole;
+    ``allow_mixed_versions`` finishes one another simgen version left incomplete (see DatasetWriter).
     """
     if executor not in EXECUTORS:
         raise ValueError(f"--executor {executor!r}: allowed: {', '.join(EXECUTORS)}")
     start = time.perf_counter()
     workers = workers or os.cpu_count() or 1
-    writer = DatasetWriter(out, dataset_info(spec), force=force, shard=shard)
+    writer = DatasetWriter(out, dataset_info(spec), force=force, shard=shard,
+                           allow_mixed_versions=allow_mixed_versions)
     tasks = plan(spec, shard)
     done = writer.completed()
     variants = spec.variants

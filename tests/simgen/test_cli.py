@@ -61,3 +61,21 @@ def test_bad_shard_is_one_line(tmp_path):
     proc = simgen("render", str(path), "--out", str(tmp_path / "ds"), "--shard", "3/2", check=False)
     assert proc.returncode == 1 and "--shard '3/2'" in proc.stderr
     assert not (tmp_path / "ds").exists()
+
+
+def test_a_resume_by_another_version_is_refused_in_one_line_unless_allowed(tmp_path):
+    import simgen as package
+
+    path = write_spec(tmp_path / "s.yaml", tiny_spec_dict(counts=(4, 2, 2)))
+    out = tmp_path / "ds"
+    simgen("render", str(path), "--out", str(out), "--shard", "1/2", "--workers", "1")
+    manifest = json.loads((out / "dataset.json").read_text())
+    manifest["generator"]["version"] = "0.0.1"  # as if an older simgen had rendered the first half
+    (out / "dataset.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    refused = simgen("render", str(path), "--out", str(out), "--workers", "1", check=False)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert f"simgen 0.0.1, and this is simgen {package.__version__}" in refused.stderr
+    assert "--force" in refused.stderr and "--allow-mixed-versions" in refused.stderr
+    simgen("render", str(path), "--out", str(out), "--workers", "1", "--allow-mixed-versions")
+    check = simgen("check", str(out), "--hashes")
+    assert f"holds clips of simgen 0.0.1 and {package.__version__}" in check.stderr

@@ -114,6 +114,39 @@ def test_mismatched_spec_is_refused_and_nothing_is_touched(spec, tmp_path):
     assert tree_hashes(out) != before and Dataset(out).info.seed == 4
 
 
+def test_resume_by_another_simgen_version_is_refused_unless_allowed(spec, tmp_path, reference, monkeypatch):
+    import simgen
+
+    out = tmp_path / "ds"
+    made_by = simgen.__version__
+    render_dataset(spec, out, workers=1, shard=(1, 2))  # half of it
+    before = tree_hashes(out)
+    monkeypatch.setattr(simgen, "__version__", "9.9.9")
+    with pytest.raises(DatasetError, match=f"partly rendered by simgen {made_by}, and this is simgen 9.9.9: .*"
+                                           f"--force.*--allow-mixed-versions"):
+        render_dataset(spec, out, workers=1)
+    assert tree_hashes(out) == before
+
+    assert render_dataset(spec, out, workers=1, allow_mixed_versions=True).clips_missing == 0
+    info = Dataset(out).info
+    assert info.generator["version"] == made_by and info.resumed_by[0]["version"] == "9.9.9"
+    assert info.versions == [made_by, "9.9.9"]
+    assert {k: v for k, v in tree_hashes(out).items() if k not in ("dataset.json", "SHA256SUMS")} == \
+        {k: v for k, v in reference.items() if k not in ("dataset.json", "SHA256SUMS")}
+    assert Dataset(out).verify_checksums() == []
+
+    # A version already mixed in needs no flag; a complete dataset gets no clips, so any version may open it.
+    (out / "train" / "train-000000-falling.mp4").unlink()
+    assert render_dataset(spec, out, workers=1).clips_rendered == 2  # the clip's group
+    monkeypatch.setattr(simgen, "__version__", "10.0.0")
+    assert render_dataset(spec, out, workers=1).clips_rendered == 0
+    assert Dataset(out).info.versions == [made_by, "9.9.9"] and Dataset(out).verify_checksums() == []
+
+
+def test_an_ordinary_manifest_has_no_resumed_by(tiny_falling_rising):
+    assert "resumed_by" not in json.loads((tiny_falling_rising / "dataset.json").read_text())
+
+
 def test_foreign_directory_is_refused(spec, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(DatasetError, match="not a simgen dataset"):
@@ -198,6 +231,11 @@ def test_shards_rendered_apart_then_merged_give_identical_bytes(spec, tmp_path, 
     render_dataset(other, tmp_path / "c", workers=1, shard=(1, 2))
     with pytest.raises(DatasetError, match="another spec or seed"):
         merge_datasets(tmp_path / "all2", [tmp_path / "a", tmp_path / "c"])
+    manifest = json.loads((tmp_path / "b" / "dataset.json").read_text())
+    manifest["generator"]["version"] = "0.0.1"  # shard b as if rendered by another simgen
+    (tmp_path / "b" / "dataset.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="made by simgen 0.0.1.*merging would mix"):
+        merge_datasets(tmp_path / "all3", [tmp_path / "a", tmp_path / "b"])
 
 
 def test_ray_executor_gives_identical_bytes(spec, tmp_path, reference):
