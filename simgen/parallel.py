@@ -127,7 +127,7 @@ def _execute_ray(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: in
                  include_dashboard=False)
     remote = ray.remote(num_cpus=1)(render_tasks)
     cpus = max(1, int(ray.cluster_resources().get("CPU", workers)))
-    queue, pending = iter(_chunks(tasks, cpus)), []
+    queue, pending = iter(chunk_tasks(tasks, cpus)), []
     for chunk in queue:
         pending.append(remote.remote(root, spec, chunk))
         if len(pending) >= 2 * cpus:
@@ -146,7 +146,7 @@ def render_tasks(root: str, spec: SceneSpec,
     return [render_task(root, spec, task) for task in tasks]
 
 
-def _chunks(tasks: list[GroupTask], workers: int) -> list[list[GroupTask]]:
+def chunk_tasks(tasks: list[GroupTask], workers: int) -> list[list[GroupTask]]:
     # The parent shares the cores with the workers and spends ~1 ms of CPU per round trip (pickling,
     # the pool's threads), ~4% of a core beside 2 workers at 18 ms a clip. Chunks of up to 8 groups
     # cut that, while each worker still gets 16 or more chunks, so the last ones balance.
@@ -162,7 +162,7 @@ def _execute(root: str, spec: SceneSpec, tasks: list[GroupTask], workers: int) -
     # spawn, not fork: the parent may run a progress thread, and PyBullet holds no state worth sharing.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-        pending, queue = set(), iter(_chunks(tasks, workers))
+        pending, queue = set(), iter(chunk_tasks(tasks, workers))
         # Keep a bounded number of chunks in flight, so memory does not grow with the dataset.
         for chunk in queue:
             pending.add(pool.submit(render_tasks, root, spec, chunk))

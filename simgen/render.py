@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from simgen._pybullet import p
+from simgen.bullet import p
 from simgen.trajectory import Lighting
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class Renderer:
         frames = trajectory.frames[start:]
         out = np.empty((len(frames), self.settings.height, self.settings.width, 3), np.uint8)
         lighting = [frame.lighting for frame in frames]
-        static = _StaticLayer.draw(self, world, trajectory, lighting[0]) if self._can_layer(lighting) else None
+        static = StaticLayer.draw(self, world, trajectory, lighting[0]) if self._can_layer(lighting) else None
         try:
             last_rgba: dict[str, Any] = {}
             for i, frame in enumerate(frames):
@@ -188,7 +188,7 @@ class Renderer:
         return self.layered and not self.settings.shadows and all(light == lighting[0] for light in lighting)
 
 
-class _StaticLayer:
+class StaticLayer:
     """The bodies a trajectory never poses, drawn once, under each frame's posed bodies."""
 
     def __init__(self, rgba: np.ndarray, depth: np.ndarray, poses: dict[int, tuple]):
@@ -200,7 +200,7 @@ class _StaticLayer:
 
     @classmethod
     def draw(cls, renderer: Renderer, world: World, trajectory: Trajectory,
-             lighting: Lighting) -> _StaticLayer | None:
+             lighting: Lighting) -> StaticLayer | None:
         posed = set(trajectory.body_ids.values())
         static = [body for body in world.bodies() if body not in posed]
         if not static:

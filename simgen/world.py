@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simgen._heap import keep_freed_memory
-from simgen._pybullet import p, quiet_c_output
+from simgen.bullet import p, quiet_c_output
+from simgen.heap import keep_freed_memory
 from simgen.io import atomic_path
 from simgen.shapes import SHAPES, TEXTURES, Shape
 

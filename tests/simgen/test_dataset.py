@@ -57,17 +57,17 @@ def test_two_workers_taking_chunks_of_groups_give_identical_bytes(spec, tmp_path
     import simgen.parallel as parallel
 
     # Big datasets go to the workers several groups at a time; this one is too small for that.
-    monkeypatch.setattr(parallel, "_chunks",
+    monkeypatch.setattr(parallel, "chunk_tasks",
                         lambda tasks, workers: [tasks[i:i + 3] for i in range(0, len(tasks), 3)])
     render_dataset(spec, tmp_path / "ds", workers=2)
     assert tree_hashes(tmp_path / "ds") == reference
 
 
 def test_chunks_cover_every_group_in_order_and_leave_each_worker_many():
-    from simgen.parallel import _chunks
+    from simgen.parallel import chunk_tasks
 
     for n, workers, size in ((8, 2, 1), (100, 2, 3), (1000, 2, 8), (1000, 64, 1)):
-        chunks = _chunks(list(range(n)), workers)
+        chunks = chunk_tasks(list(range(n)), workers)
         assert [t for c in chunks for t in c] == list(range(n))
         assert max(len(c) for c in chunks) == size
         assert len(chunks) >= min(n, 16 * workers)

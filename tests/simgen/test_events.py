@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simgen._pybullet import p
+from simgen.bullet import p
 from simgen.events import CollisionEvent, ContactAccumulator
 from simgen.world import World
 

@@ -17,14 +17,14 @@ def frames_both_ways(raw: dict, monkeypatch) -> tuple[list[np.ndarray], list[np.
     """Every clip's frames rendered plainly and layered, and how many renders drew a static layer."""
     spec = parse_spec(raw)
     layers = []
-    draw = render._StaticLayer.draw.__func__
+    draw = render.StaticLayer.draw.__func__
 
     def counted(cls, *args):
         layer = draw(cls, *args)
         layers.append(layer is not None)
         return layer
 
-    monkeypatch.setattr(render._StaticLayer, "draw", classmethod(counted))
+    monkeypatch.setattr(render.StaticLayer, "draw", classmethod(counted))
     out = {}
     for layered in (False, True):
         monkeypatch.setattr(render.Renderer, "layered", layered)
