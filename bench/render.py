@@ -26,7 +26,7 @@ from rich.table import Table
 from timing import calls_timed
 
 from simgen.engine import plan
-from simgen.parallel import _chunks, render_dataset, render_task
+from simgen.parallel import chunk_tasks, render_dataset, render_task
 from simgen.render import Renderer
 from simgen.spec import parse_spec
 
@@ -89,7 +89,7 @@ def scaling(spec, workdir: Path, workers: list[int]) -> dict:
     """Wall time of a whole render at each worker count, and how long the pool took to get going.
 
     ``startup_s`` is when the first chunk of groups finished (a worker takes several at a time on
-    big runs, simgen.parallel._chunks), less that many groups' time in the single-process run:
+    big runs, simgen.parallel.chunk_tasks), less that many groups' time in the single-process run:
     spawning the workers and importing simgen, numpy, pydantic and pybullet in each (~0.25 s here). It
     is paid once per render, so it weighs on short runs only.
     """
@@ -109,7 +109,7 @@ def scaling(spec, workdir: Path, workers: list[int]) -> dict:
     base = times[workers[0]]
     tasks = plan(spec)
     group_s = base / len(tasks)
-    first_chunk = {n: 1 if n == 1 else len(_chunks(tasks, n)[0]) for n in times}
+    first_chunk = {n: 1 if n == 1 else len(chunk_tasks(tasks, n)[0]) for n in times}
     return {str(n): {"seconds": t, "speedup": base / t, "startup_s": max(0.0, firsts[n] - first_chunk[n] * group_s)}
             for n, t in times.items()}
 
@@ -154,7 +154,7 @@ def scene_costs(size: int = 256, frames: int = 30) -> dict[str, float]:
     """ms per getCameraImage of controlled scenes through simgen's World and Renderer, with
     falling_rising's camera (5.5 m away, level, 45°) and its largest object (0.3 m): what the
     pixels, the meshes' triangles, textures and shadows each cost."""
-    from simgen._pybullet import p
+    from simgen.bullet import p
     from simgen.render import Camera
     from simgen.world import World
 
@@ -202,9 +202,9 @@ def main() -> None:
                         help="single-worker work of each scaling run (s)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, not a measurement)")
     args = parser.parse_args()
-    from simgen.families import family_names
+    from simgen.families import FAMILIES
 
-    families = args.families or family_names()
+    families = args.families or FAMILIES.names()
     groups = 2 if args.quick else args.groups
     cores = os.cpu_count() or 1
     console = Console()
