@@ -47,16 +47,8 @@ class RichProgress(Progress):
 
 @contextmanager
 def rich_progress(console) -> Iterator[RichProgress]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from simgen.cli_support import progress_bar
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bars:
+    with progress_bar(console) as bars:
+        bars.live.transient = True  # the bars go when the run ends; the log lines and tables stay
         yield RichProgress(bars)

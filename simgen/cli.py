@@ -13,16 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from simgen.cli_support import run_app
+from simgen.cli_support import progress_bar, run_app
 from simgen.dataset import DatasetError
 from simgen.spec import SpecError
 from simgen.video import VideoError
@@ -117,9 +109,7 @@ def render(
     shard_kn = parse_shard(shard)
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: must be ≥ 1")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]} clips/s"), TimeElapsedColumn(), TextColumn("eta"),
-                  TimeRemainingColumn(), console=console, disable=json_out or not console.is_terminal) as progress:
+    with progress_bar(console, rate=True, disable=json_out or not console.is_terminal) as progress:
         bar = progress.add_task(f"{spec.family} → {out}", total=None, rate="–")
         first: list[tuple[int, float]] = []  # (clips already done, time) at the first call: rate excludes resumed clips
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -82,3 +83,22 @@ def _click_exceptions() -> tuple[type[BaseException], ...]:
         except (ImportError, AttributeError):
             continue
     return tuple(found)
+
+
+def progress_bar(console: Any, *, rate: bool = False, disable: bool = False) -> Any:
+    """The rich progress display both CLIs use: description, bar, done/total, [clips/s,] elapsed, eta.
+    With ``rate``, each task carries a ``rate`` field (text) shown as clips/s."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if rate:
+        columns.append(TextColumn("{task.fields[rate]} clips/s"))
+    columns += [TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    return Progress(*columns, console=console, disable=disable)
