@@ -8,6 +8,7 @@ bootstrap calls them a thousand times per result.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,9 +57,54 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 SECONDARY = {"class": ("accuracy",), "regression": ("spearman", "mae")}
 
 
+def circular_r2(period: float) -> Callable[[np.ndarray, np.ndarray], float]:
+    """R² of an angle's two components (cos, sin), averaged: 1 for exact angles, 0 for a predictor
+    that knows only the mean direction. An angle regressed as a number would count 359° and 1° as
+    far apart."""
+    def fn(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        a, b = 2 * np.pi * y_true.astype(float) / period, 2 * np.pi * y_pred.astype(float) / period
+        return float(np.nanmean([r2(np.cos(a), np.cos(b)), r2(np.sin(a), np.sin(b))]))
+
+    return fn
+
+
+def angular_error(period: float) -> Callable[[np.ndarray, np.ndarray], float]:
+    """Mean absolute difference of two angles, the short way round, in the angle's unit."""
+    def fn(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        d = np.mod(y_pred.astype(float) - y_true.astype(float) + period / 2, period) - period / 2
+        return float(np.mean(np.abs(d)))
+
+    return fn
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How one target is scored: the primary metric (higher is better; margins use it), its chance
+    level, and the secondary metrics."""
+
+    kind: str  # class | regression
+    period: float | None = None  # circular regression targets: scored by angle, not as a number
+
+    @property
+    def name(self) -> str:
+        return "circular_r2" if self.period else PRIMARY[self.kind]
+
+    def primary(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return circular_r2(self.period)(y_true, y_pred) if self.period else METRICS[self.name](y_true, y_pred)
+
+    def chance(self, y_true: np.ndarray) -> float:
+        """The primary metric of a predictor that knows nothing: 1/K balanced accuracy, R² 0."""
+        return 1.0 / len(np.unique(y_true)) if self.kind == "class" else 0.0
+
+    def secondary(self, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        if self.period:
+            return {"angular_error": angular_error(self.period)(y_true, y_pred)}
+        return {name: METRICS[name](y_true, y_pred) for name in SECONDARY[self.kind]}
+
+
 def chance(kind: str, y_true: np.ndarray) -> float:
     """The primary metric of a predictor that knows nothing: 1/K balanced accuracy, R² 0."""
-    return 1.0 / len(np.unique(y_true)) if kind == "class" else 0.0
+    return Metric(kind).chance(y_true)
 
 
 def group_resamples(groups: np.ndarray, n: int = N_BOOTSTRAP, seed: int = 0) -> list[np.ndarray]:
@@ -78,34 +124,30 @@ def ci95(values: list[float]) -> list[float]:
     return [float(lo), float(hi)]
 
 
-def score(kind: str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
+def score(metric: Metric | str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
           n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
     """Primary metric with its CI, the chance level and the secondary metrics."""
-    primary = PRIMARY[kind]
-    fn = METRICS[primary]
+    metric = Metric(metric) if isinstance(metric, str) else metric
     samples = group_resamples(groups, n_bootstrap, seed)
-    out: dict[str, Any] = {"metric": primary, "value": fn(y_true, y_pred),
-                           "ci95": ci95([fn(y_true[i], y_pred[i]) for i in samples]),
-                           "chance": chance(kind, y_true)}
-    for name in SECONDARY[kind]:
-        out[name] = METRICS[name](y_true, y_pred)
-    return out
+    return {"metric": metric.name, "value": metric.primary(y_true, y_pred),
+            "ci95": ci95([metric.primary(y_true[i], y_pred[i]) for i in samples]),
+            "chance": metric.chance(y_true), **metric.secondary(y_true, y_pred)}
 
 
-def temporal_margin(kind: str, y_true: np.ndarray, groups: np.ndarray, original: np.ndarray,
-                    static: dict[str, np.ndarray], n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    """original score minus the best static view's score, with a paired group bootstrap CI
-    (the same resampled groups score every view)."""
-    fn = METRICS[PRIMARY[kind]]
+def floored_margin(metric: Metric | str, y_true: np.ndarray, groups: np.ndarray, original: np.ndarray,
+                   control: np.ndarray, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
+    """``original − max(chance, control)``, with a paired group-bootstrap CI (the same resampled
+    groups score both). The floor keeps a control that scores below chance (an R² of −1.4) from
+    inflating the margin of an encoder that knows nothing."""
+    metric = Metric(metric) if isinstance(metric, str) else metric
+    floor = metric.chance(y_true)
 
-    def margin(index: np.ndarray | slice) -> tuple[float, str]:
-        scores = {view: fn(y_true[index], pred[index]) for view, pred in static.items()}
-        best = max(scores, key=lambda v: -np.inf if np.isnan(scores[v]) else scores[v])
-        return fn(y_true[index], original[index]) - scores[best], best
+    def margin(index: np.ndarray | slice) -> float:
+        return metric.primary(y_true[index], original[index]) - max(floor, metric.primary(y_true[index], control[index]))
 
-    value, best_view = margin(slice(None))
     samples = group_resamples(groups, n_bootstrap, seed)
-    return {"value": value, "ci95": ci95([margin(i)[0] for i in samples]), "best_static_view": best_view}
+    return {"value": margin(slice(None)), "ci95": ci95([margin(i) for i in samples]), "floor": floor,
+            "original": metric.primary(y_true, original), "control": metric.primary(y_true, control)}
 
 
 def psychometric(theta: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:

@@ -37,49 +37,125 @@ class Record(BaseModel):
 
 
 class Score(Record):
-    """One probe's score on one target of one dataset, for one encoder under one view."""
+    """One probe's score on one target of one dataset, for one encoder: fitted on ``fit_view``'s
+    train clips and tested on ``view``'s test clips. Within-view rows have ``fit_view == view``;
+    cross-view rows are the probe fitted on ``original`` predicting another view without refitting."""
 
-    omit_if_none = ("accuracy", "spearman", "mae")
+    omit_if_none = ("accuracy", "spearman", "mae", "angular_error", "subset")
 
     dataset: str
     target: str
     kind: TargetKind
     encoder: str
-    view: str
+    view: str = Field(description="the view of the test clips")
+    fit_view: str = Field(description="the view of the clips the probe was fitted on")
     probe: str
-    metric: Literal["balanced_accuracy", "r2"]
+    metric: Literal["balanced_accuracy", "r2", "circular_r2"]
     value: float
     ci95: Interval = Field(description="95% CI from a bootstrap over test groups")
     chance: float = Field(description="the metric of a predictor that knows nothing")
     accuracy: float | None = None  # classes only
     spearman: float | None = None  # regression only
     mae: float | None = None  # regression only, in the target's unit
+    angular_error: float | None = None  # circular targets only: mean error in the target's unit
     n_train: int
     n_test: int
     test_groups: int
     unit: str | None
+    subset: str | None = Field(None, description="'moves=linear': scored only on the clips where the target is "
+                                                 "defined")
     probe_params: dict[str, Any] = Field(description="what the probe chose (C, alpha, learning rate...)")
 
 
 class Margin(Record):
-    """Original-view score minus the best static view's, same encoder, target and probe."""
+    """How much of a score needs time: the original view's score minus its control's, the control
+    floored at chance. ``static``: control ``single_frame`` (what one frame gives); ``order``:
+    control ``shuffled`` (the same frames, order destroyed)."""
+
+    omit_if_none = ("subset",)
 
     dataset: str
     target: str
     kind: TargetKind
     encoder: str
     probe: str
-    value: float
+    margin_type: Literal["static", "order"]
+    control_view: str
+    value: float = Field(description="original − max(floor, control)")
     ci95: Interval = Field(description="paired bootstrap over test groups")
-    best_static_view: str
+    floor: float = Field(description="the chance level the control is floored at")
+    original: float
+    control: float
+    degenerate_control: bool = Field(description="the encoder's features under the control view are the same "
+                                                 "for every clip (e.g. frame differences of a repeated frame): "
+                                                 "judge the target by the oracles and track instead")
     test_groups: int
+    subset: str | None = None
+
+
+class ReversalScore(Record):
+    """The probe fitted on ``original`` predicting the *reversed* test clips, scored against the labels
+    the reversal should have (``rule``: direction swaps, vz_start becomes −vz_end...). A probe that
+    reads time scores high; one that reads static cues scores at chance."""
+
+    dataset: str
+    target: str
+    kind: TargetKind
+    encoder: str
+    probe: str
+    rule: str
+    metric: Literal["balanced_accuracy", "r2", "circular_r2"]
+    value: float
+    ci95: Interval
+    chance: float
+    accuracy: float | None = None
+    spearman: float | None = None
+    mae: float | None = None
+    angular_error: float | None = None
+    n_test: int
+    test_groups: int
+
+    omit_if_none = ("accuracy", "spearman", "mae", "angular_error")
+
+
+class IdentifiabilityScore(Record):
+    value: float
+    ci95: Interval
+    chance: float
+    metric: str
+
+
+class Identifiability(Record):
+    """What one frame's ground truth, all frames' ground truth, and a pixel tracker give of a target."""
+
+    omit_if_none = ("oracle_static", "oracle_full", "track", "track_single_frame")
+
+    dataset: str
+    target: str
+    probe: str
+    verdict: Literal["static", "temporal", "not identified", "unknown"] = Field(
+        description="static: oracle-static's CI lies above chance (one frame gives it); temporal: not static, and "
+                    "oracle-full's CI lies above chance; not identified: neither; unknown: an oracle is missing")
+    oracle_static: IdentifiabilityScore | None = None
+    oracle_full: IdentifiabilityScore | None = None
+    track: IdentifiabilityScore | None = None
+    track_single_frame: IdentifiabilityScore | None = None
 
 
 class TargetInfo(Record):
+    """A target as the dataset declares it (dataset.json)."""
+
+    omit_if_none = ("reversal", "defined_when", "period", "residual_on")
+
     kind: TargetKind
     classes: list[str]
     unit: str | None
     description: str
+    reversal: dict[str, Any] | None = Field(None, description="its value on the time-reversed clip: rule same, "
+                                                              "negate, swap_classes, rotate or undefined")
+    defined_when: dict[str, str] | None = None
+    period: float | None = None
+    residual_on: list[str] | None = None
 
 
 class DatasetRecord(Record):
@@ -145,6 +221,8 @@ class RunResults(ResultFile[RunConfig]):
 
     results: list[Score]
     temporal_margins: list[Margin]
+    reversal_sensitivity: list[ReversalScore]
+    identifiability: list[Identifiability]
     warnings: list[str]
     skipped: RunSkipped
     wall_s: float

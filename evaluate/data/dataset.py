@@ -7,17 +7,13 @@ dataset. Only ``simgen.dataset`` and ``simgen.video`` are imported: never pybull
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evaluate.errors import BadClipError, EvaluateError
 from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
-from simgen.video import VideoError
 
 TRAIN_SPLITS = ("train", "val")  # the probe is fitted on both; C/alpha are tuned by grouped CV inside them
 TEST_SPLIT = "test"
@@ -32,6 +28,29 @@ class Target:
     classes: tuple[str, ...] = ()
     unit: str | None = None
     description: str = ""
+    # How the value on the time-reversed clip follows from the original clip's targets:
+    # {"rule": same|negate|swap_classes|rotate|undefined, "of": target?, "degrees": float?}; None: not declared.
+    reversal: dict[str, Any] | None = None
+    defined_when: dict[str, str] | None = None  # {class target: class}: scored only on those clips
+    period: float | None = None  # circular targets (e.g. 360 for degrees)
+    residual_on: tuple[str, ...] = ()  # scored as the part these targets do not explain (log-log OLS)
+
+    def expected_after_reversal(self, targets: dict[str, Any]) -> Any:
+        """This target's value on the time reversal of a clip whose targets are ``targets``; None
+        when it is not declared or undefined."""
+        rule = (self.reversal or {}).get("rule")
+        value = targets.get((self.reversal or {}).get("of") or self.name)
+        if value is None or rule in (None, "undefined"):
+            return None
+        if rule == "same":
+            return value
+        if rule == "negate":
+            return -float(value)
+        if rule == "swap_classes" and len(self.classes) == 2:
+            return self.classes[1 - self.classes.index(str(value))] if str(value) in self.classes else None
+        if rule == "rotate" and self.period:
+            return float(np.mod(float(value) + float(self.reversal.get("degrees", 0.0)), self.period))
+        return None
 
 
 @dataclass
@@ -64,7 +83,8 @@ def open_dataset(root: str | Path, *, skip_bad: bool = False) -> EvalDataset:
     ``skipped``."""
     ds = Dataset(root)
     info = ds.info
-    targets = [Target(name, t["kind"], tuple(t.get("classes") or ()), t.get("unit"), t.get("description", ""))
+    targets = [Target(name, t["kind"], tuple(t.get("classes") or ()), t.get("unit"), t.get("description", ""),
+                      t.get("reversal"), t.get("defined_when"), t.get("period"), tuple(t.get("residual_on") or ()))
                for name, t in info.targets.items()]
     h = hashlib.sha256((ds.root / DATASET_FILE).read_bytes())
     for split in SPLITS:

@@ -1,13 +1,17 @@
 """Views: the temporal controls. Each maps (T, H, W, 3) uint8 frames to frames of the same shape.
 
 - ``original``: as rendered.
-- ``shuffled``: frames permuted, with a fixed seed per clip.
+- ``shuffled``: frames permuted, with a fixed seed per clip. The **order** control: the same
+  frames, order destroyed.
 - ``reversed``: frames in reverse order.
-- ``single_frame``: one frame, drawn with a seed per clip, repeated T times.
-- ``frame_mean``: the average frame (rounded to uint8), repeated T times.
+- ``single_frame``: one frame, drawn with a seed per clip, repeated T times. The **static**
+  control: what one frame gives.
+- ``frame_mean``: the average frame (rounded to uint8), repeated T times. Not a static control: a
+  long exposure, which keeps motion blur (a moving light leaves a streak) and integrated brightness
+  (a blinking light averages to a level a steady one never shows), but loses order.
 
-``single_frame`` and ``frame_mean`` carry no order at all: they are the static views against
-which the temporal margin is measured.
+The margins subtract a control: static margin = original − max(chance, single_frame), order margin
+= original − max(chance, shuffled).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simgen.registry import Registry
+
 
 def clip_rng(view: str, clip_id: str, seed: int = 0) -> np.random.Generator:
     """A generator seeded from (seed, view, clip id): stable across runs, machines and clip order."""
@@ -40,24 +45,26 @@ class View:
     """A view of a clip: which frames it shows (``select``), or how it summarises them (``make``)."""
 
     help: str
-    static: bool  # no order at all: the temporal margin is measured against these
+    control: str | None  # "static" or "order": the margin this view is the control of
     select: Callable[[int, str], np.ndarray] | None = None  # (n frames, clip id) -> frame indices
     make: Callable[[np.ndarray], np.ndarray] | None = None  # frames -> frames, when not a selection
 
 
 VIEW_REGISTRY: Registry[View] = Registry("view")
-VIEW_REGISTRY.register("original", View("the clip as rendered", False, lambda n, _: np.arange(n)))
-VIEW_REGISTRY.register("shuffled", View("frames permuted (fixed seed per clip)", False,
+VIEW_REGISTRY.register("original", View("the clip as rendered", None, lambda n, _: np.arange(n)))
+VIEW_REGISTRY.register("shuffled", View("frames permuted (fixed seed per clip): the order control", "order",
                                         lambda n, clip_id: clip_rng("shuffled", clip_id).permutation(n)))
-VIEW_REGISTRY.register("reversed", View("frames in reverse order", False, lambda n, _: np.arange(n)[::-1]))
+VIEW_REGISTRY.register("reversed", View("frames in reverse order", None, lambda n, _: np.arange(n)[::-1]))
 VIEW_REGISTRY.register("single_frame", View(
-    "one frame (seeded per clip) repeated to the clip length", True,
+    "one frame (seeded per clip) repeated to the clip length: the static control", "static",
     lambda n, clip_id: np.full(n, int(clip_rng("single_frame", clip_id).integers(n)))))
-VIEW_REGISTRY.register("frame_mean", View("the average frame repeated to the clip length", True,
+VIEW_REGISTRY.register("frame_mean", View("the average frame repeated to the clip length: a long exposure (keeps blur and "
+                                          "integrated brightness, loses order)", None,
                                           make=lambda frames: np.repeat(mean_frame(frames)[None], len(frames), axis=0)))
 
 VIEWS = tuple(VIEW_REGISTRY)
-STATIC_VIEWS = tuple(name for name, view in VIEW_REGISTRY.items() if view.static)
+# margin type -> the view it subtracts
+CONTROL_VIEWS = {view.control: name for name, view in VIEW_REGISTRY.items() if view.control}
 VIEW_HELP = {name: view.help for name, view in VIEW_REGISTRY.items()}
 
 

@@ -82,6 +82,23 @@ class CachedRows(Rows):
         """(rows :n, rows n:)."""
         return CachedRows(self.paths[:n]), CachedRows(self.paths[n:])
 
+    def take(self, index: np.ndarray | list[int]) -> CachedRows:
+        """These rows, in this order."""
+        return CachedRows([self.paths[int(i)] for i in index])
+
+    @classmethod
+    def concat(cls, parts: list[CachedRows]) -> CachedRows:
+        return cls([path for part in parts for path in part.paths])
+
+    def is_constant(self) -> bool:
+        """Every row equal to the first: features that cannot tell any two clips apart (e.g. frame
+        differences of a repeated frame), which makes a control view degenerate."""
+        if not len(self):
+            return True
+        first = self.block(0, 1)[0]
+        return all(np.array_equal(self.block(lo, hi), np.broadcast_to(first, (hi - lo, *first.shape)))
+                   for lo, hi in self.blocks())
+
 
 def as_rows(x: Rows | np.ndarray) -> Rows:
     return x if isinstance(x, Rows) else ArrayRows(x)

@@ -23,20 +23,24 @@ import numpy as np
 
 from evaluate.config import RunConfig
 from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
-from evaluate.data.views import STATIC_VIEWS, check_views
+from evaluate.data.targets import TargetData, prepare_target
+from evaluate.data.views import CONTROL_VIEWS, check_views
 from evaluate.embed.base import EXECUTORS, Bad, Embedded
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.encoders import parse_spec
 from evaluate.errors import EncoderError, EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, plain, versions, write_json
-from evaluate.metrics import MIN_TEST_GROUPS, score, temporal_margin
-from evaluate.probes import Probe, ProbeSkipped, get_probe
+from evaluate.metrics import MIN_TEST_GROUPS, floored_margin, score
+from evaluate.probes import Probe, ProbeFit, ProbeSkipped, get_probe
 from evaluate.probes.rows import CachedRows
 from evaluate.progress import Advance, Log, Progress
 from evaluate.results import (
     DatasetRecord,
     EncoderRecord,
+    Identifiability,
+    IdentifiabilityScore,
     Margin,
+    ReversalScore,
     RunResults,
     RunSkipped,
     Score,
@@ -48,15 +52,6 @@ from simgen.io import atomic_path
 from simgen.registry import did_you_mean
 
 FORMAT_VERSION = 1
-
-
-@dataclass
-class TargetData:
-    name: str
-    kind: str
-    unit: str | None
-    y_train: np.ndarray
-    y_test: np.ndarray
 
 
 @dataclass
@@ -78,7 +73,6 @@ class Split:
         self.idents = [clip_identity(c) for c in (*self.train, *self.test)]
         self.g_train = np.array([c.group_id for c in self.train])
         self.g_test = np.array([c.group_id for c in self.test])
-        self.test_groups = len(set(self.g_test))
         self.is_val = np.array([c.split == "val" for c in self.train])  # for probes that select on val
 
     def targets(self, wanted: list[str] | None) -> tuple[list[TargetData], list[SkippedTarget]]:
@@ -87,16 +81,11 @@ class Split:
         for target in self.dataset.targets:
             if wanted and target.name not in wanted:
                 continue
-            y_train = np.array([c.targets.get(target.name) for c in self.train], dtype=object)
-            y_test = np.array([c.targets.get(target.name) for c in self.test], dtype=object)
-            reason = ("the test split is empty (render more clips: a larger -n)" if not len(self.test) else
-                      "the train and val splits are empty (render more clips: a larger -n)" if not len(self.train)
-                      else "some clips have no value for it" if any(v is None for v in (*y_train, *y_test)) else None)
-            if reason:
-                skipped.append(SkippedTarget(dataset=self.dataset.name, target=target.name, reason=reason))
-                continue
-            cast = float if target.kind == "regression" else str
-            out.append(TargetData(target.name, target.kind, target.unit, y_train.astype(cast), y_test.astype(cast)))
+            prepared = prepare_target(target, self.train, self.test)
+            if isinstance(prepared, str):
+                skipped.append(SkippedTarget(dataset=self.dataset.name, target=target.name, reason=prepared))
+            else:
+                out.append(prepared)
         return out, skipped
 
 
@@ -106,55 +95,105 @@ class Probed:
 
     scores: list[Score] = field(default_factory=list)
     margins: list[Margin] = field(default_factory=list)
+    reversal: list[ReversalScore] = field(default_factory=list)
     skipped: list[SkippedTarget] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def fit_target(probe: Probe, target: TargetData, x_train: CachedRows, groups: np.ndarray, x_test: CachedRows,
+               **extra) -> ProbeFit:
+    """Fit ``probe`` on one target and predict; a circular target is fitted as its (cos, sin) and
+    predicted as the angle of the two predictions."""
+    period = target.info.period
+    if not period:
+        return probe.fit_predict(target.kind, x_train, target.y_train, groups, x_test, **extra)
+    angle = 2 * np.pi * target.y_train / period
+    fits = {part: probe.fit_predict("regression", x_train, fn(angle), groups, x_test, **extra)
+            for part, fn in (("cos", np.cos), ("sin", np.sin))}
+    predicted = np.mod(np.arctan2(fits["sin"].y_pred, fits["cos"].y_pred) * period / (2 * np.pi), period)
+    return ProbeFit(predicted, {part: fit.params for part, fit in fits.items()})
 
 
 def probe_encoder(split: Split, record: Embedded, views: list[str], targets: list[TargetData],
                   probes: dict[str, Probe], cache: EmbeddingCache, n_bootstrap: int, predictions: IO[str],
                   advance: Advance) -> Probed:
-    """Fit every probe on every target under every view, one view's matrix at a time; the test
-    predictions go to ``predictions`` as json lines."""
-    dataset, test, out = split.dataset, split.test, Probed()
-    preds: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (target, probe) -> view -> y_pred
+    """Fit every probe on every target under every view, one view's matrix at a time, and score it
+    on that view's test clips (within-view). The probe fitted on ``original`` also predicts every
+    other view's test clips without refitting (cross-view), which gives reversal sensitivity.
+    Within-view test predictions go to ``predictions`` as json lines."""
+    dataset, n_train, out = split.dataset, len(split.train), Probed()
+    rows = {v: CachedRows.from_cache(cache, record.groups[(dataset.name, v)], split.idents) for v in views}
+    degenerate = {v for v in CONTROL_VIEWS.values() if v in rows and rows[v].is_constant()}
+    within: dict[tuple[str, str], dict[str, ProbeFit]] = {}  # (target, probe) -> view -> fit
+    cross: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (target, probe) -> test view -> y_pred
     given_up: set[tuple[str, str]] = set()
     for view in views:
-        x_train, x_test = CachedRows.from_cache(cache, record.groups[(dataset.name, view)], split.idents).split(
-            len(split.train))
         for target in targets:
+            x_train = rows[view].take(target.train_rows)
+            test_views = views if view == "original" else [view]  # the original fit predicts every view
+            x_test = CachedRows.concat([rows[v].take(n_train + target.test_rows) for v in test_views])
             for probe_name, probe in probes.items():
                 advance(1)
-                if (target.name, probe_name) in given_up:
+                key = (target.name, probe_name)
+                if key in given_up:
                     continue
                 t0 = time.perf_counter()
+                extra = {"is_val": split.is_val[target.train_rows]} if getattr(probe, "uses_val_split", False) else {}
                 try:
-                    extra = {"is_val": split.is_val} if getattr(probe, "uses_val_split", False) else {}
-                    fit = probe.fit_predict(target.kind, x_train, target.y_train, split.g_train, x_test, **extra)
+                    fit = fit_target(probe, target, x_train, split.g_train[target.train_rows], x_test, **extra)
                 except ProbeSkipped as e:
-                    given_up.add((target.name, probe_name))
+                    given_up.add(key)
                     out.skipped.append(SkippedTarget(dataset=dataset.name, target=target.name, reason=str(e)))
                     continue
-                preds.setdefault((target.name, probe_name), {})[view] = fit.y_pred
-                out.scores.append(Score(
-                    dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder, view=view,
-                    probe=probe_name, **score(target.kind, target.y_test, fit.y_pred, split.g_test, n_bootstrap),
-                    n_train=len(split.train), n_test=len(test), test_groups=split.test_groups, unit=target.unit,
-                    probe_params=fit.params))
-                predictions.writelines(
-                    json.dumps({"dataset": dataset.name, "clip_id": c.clip_id, "group_id": c.group_id,
-                                "target": target.name, "kind": target.kind, "encoder": record.encoder, "view": view,
-                                "probe": probe_name, "y_true": plain(yt), "y_pred": plain(yp)}) + "\n"
-                    for c, yt, yp in zip(test, target.y_test, fit.y_pred, strict=True))
+                parts = np.split(fit.y_pred, len(test_views))
+                if view == "original":
+                    cross[key] = dict(zip(test_views, parts, strict=True))
+                within.setdefault(key, {})[view] = ProbeFit(parts[test_views.index(view)], fit.params)
+                _write_predictions(predictions, dataset.name, record.encoder, view, probe_name, target,
+                                   [split.test[i] for i in target.test_rows], within[key][view].y_pred)
                 out.seconds += time.perf_counter() - t0
-    for (target_name, probe_name), by_view in preds.items():
-        target = next(t for t in targets if t.name == target_name)
-        static = {v: by_view[v] for v in STATIC_VIEWS if v in by_view}
-        if "original" in by_view and static:
-            out.margins.append(Margin(
-                dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder, probe=probe_name,
-                **temporal_margin(target.kind, target.y_test, split.g_test, by_view["original"], static, n_bootstrap),
-                test_groups=split.test_groups))
+    for target in targets:
+        g_test = split.g_test[target.test_rows]
+        common = dict(dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder)
+        sizes = dict(n_train=len(target.train_rows), n_test=len(target.test_rows), test_groups=len(set(g_test)),
+                     unit=target.info.unit, subset=target.subset)
+        for probe_name in probes:
+            fits, cross_preds = within.get((target.name, probe_name), {}), cross.get((target.name, probe_name), {})
+            for view, fit in fits.items():
+                out.scores.append(Score(**common, view=view, fit_view=view, probe=probe_name, **sizes,
+                                        **score(target.metric, target.y_test, fit.y_pred, g_test, n_bootstrap),
+                                        probe_params=fit.params))
+            for view, y_pred in cross_preds.items():
+                if view != "original":
+                    out.scores.append(Score(**common, view=view, fit_view="original", probe=probe_name, **sizes,
+                                            **score(target.metric, target.y_test, y_pred, g_test, n_bootstrap),
+                                            probe_params=fits["original"].params))
+            for margin_type, control in CONTROL_VIEWS.items():
+                if "original" in fits and control in fits:
+                    out.margins.append(Margin(
+                        **common, probe=probe_name, margin_type=margin_type, control_view=control,
+                        **floored_margin(target.metric, target.y_test, g_test, fits["original"].y_pred,
+                                         fits[control].y_pred, n_bootstrap),
+                        degenerate_control=control in degenerate, test_groups=len(set(g_test)), subset=target.subset))
+            if "reversed" in cross_preds and target.reversed_test is not None:
+                defined = np.array([v is not None for v in target.reversed_test])
+                if defined.any():
+                    cast = float if target.kind == "regression" else str
+                    out.reversal.append(ReversalScore(
+                        **common, probe=probe_name, rule=target.info.reversal["rule"],
+                        **score(target.metric, target.reversed_test[defined].astype(cast),
+                                cross_preds["reversed"][defined], g_test[defined], n_bootstrap),
+                        n_test=int(defined.sum()), test_groups=len(set(g_test[defined]))))
     return out
+
+
+def _write_predictions(predictions: IO[str], dataset: str, encoder: str, view: str, probe: str, target: TargetData,
+                       clips: list, y_pred: np.ndarray) -> None:
+    predictions.writelines(
+        json.dumps({"dataset": dataset, "clip_id": c.clip_id, "group_id": c.group_id, "target": target.name,
+                    "kind": target.kind, "encoder": encoder, "view": view, "probe": probe, "y_true": plain(yt),
+                    "y_pred": plain(yp)}) + "\n"
+        for c, yt, yp in zip(clips, target.y_test, y_pred, strict=True))
 
 
 def skip_encoder(spec: str, error: Exception, log: Log) -> SkippedEncoder:
@@ -252,15 +291,17 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
         warnings = few_groups_warnings(datasets, bad)
         for w in warnings:
             log(f"[yellow]warning[/yellow] {w}")
+        order = _report_order(datasets, embedded, views, list(inputs.probes))
         results = RunResults(
             format_version=FORMAT_VERSION, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=config.model_copy(update={"cache": str(cache.root)}), versions=versions(),
             datasets=[dataset_record(d) for d in datasets],
             encoders=[EncoderRecord(encoder=r.encoder, identity=r.identity, notes=r.notes, timings=r.timings)
                       for r in embedded],
-            results=sorted(scores, key=_report_order(datasets, embedded, views, list(inputs.probes))),
-            temporal_margins=sorted((m for p in probed for m in p.margins),
-                                    key=_report_order(datasets, embedded, views, list(inputs.probes))),
+            results=sorted(scores, key=order),
+            temporal_margins=sorted((m for p in probed for m in p.margins), key=order),
+            reversal_sensitivity=sorted((r for p in probed for r in p.reversal), key=order),
+            identifiability=identifiability(scores, datasets),
             warnings=warnings,
             skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
                                clips=[SkippedClip(dataset=d, clip=why) for (d, _), why in bad.items()]),
@@ -273,23 +314,61 @@ def dataset_record(d: EvalDataset) -> DatasetRecord:
     return DatasetRecord(
         name=d.name, path=str(d.root), fingerprint=d.fingerprint, content_sha256=d.content_hash, clips=len(d.clips),
         frames=d.frames, resolution=[d.width, d.height],
-        targets={t.name: {"kind": t.kind, "classes": list(t.classes), "unit": t.unit, "description": t.description}
-                 for t in d.targets})
+        targets={t.name: {"kind": t.kind, "classes": list(t.classes), "unit": t.unit, "description": t.description,
+                          "reversal": t.reversal, "defined_when": t.defined_when, "period": t.period,
+                          "residual_on": list(t.residual_on) or None} for t in d.targets})
 
 
 def _report_order(datasets: list[EvalDataset], embedded: list[Embedded], views: list[str], probes: list[str]):
-    """Sort key: (dataset, target, encoder, probe, view), each in the order the run was given, which
-    is the order the reports read."""
+    """Sort key: (dataset, target, encoder, probe, margin type, within before cross-view, view), each
+    in the order the run was given, which is the order the reports read."""
     rank = {**{("d", d.name): i for i, d in enumerate(datasets)},
             **{("t", d.name, t.name): i for d in datasets for i, t in enumerate(d.targets)},
             **{("e", r.encoder): i for i, r in enumerate(embedded)},
-            **{("p", p): i for i, p in enumerate(probes)}, **{("v", v): i for i, v in enumerate(views)}}
+            **{("p", p): i for i, p in enumerate(probes)}, **{("v", v): i for i, v in enumerate(views)},
+            **{("m", m): i for i, m in enumerate(CONTROL_VIEWS)}}
 
-    def key(row: Score | Margin) -> tuple[int, ...]:
+    def key(row: Score | Margin | ReversalScore) -> tuple[int, ...]:
+        view = getattr(row, "view", None)
         return (rank["d", row.dataset], rank["t", row.dataset, row.target], rank["e", row.encoder],
-                rank["p", row.probe], rank["v", row.view] if isinstance(row, Score) else 0)
+                rank["p", row.probe], rank.get(("m", getattr(row, "margin_type", None)), 0),
+                int(view is not None and row.fit_view != view), rank.get(("v", view), 0))
 
     return key
+
+
+# The weight-free encoders that answer "is the target in one frame, in the states, in the pixels".
+ORACLE_STATIC, ORACLE_FULL, TRACK = "oracle-static", "oracle-full", "track"
+
+
+def identifiability(scores: list[Score], datasets: list[EvalDataset]) -> list[Identifiability]:
+    """Per target (and probe), what the ground-truth oracles and the pixel tracker score: whether one
+    frame's complete state gives the target (static), only the states over time do (temporal), or
+    neither (not identified from states). Within-view scores on the original view, plus ``track``
+    under ``single_frame``; empty unless the run has an oracle."""
+    by = {(s.dataset, s.target, s.probe, s.encoder.split(",")[0], s.view): s for s in scores if s.fit_view == s.view}
+    out = []
+    for d in datasets:
+        for t in d.targets:
+            for probe in dict.fromkeys(s.probe for s in scores):
+                static, full = by.get((d.name, t.name, probe, ORACLE_STATIC, "original")), \
+                    by.get((d.name, t.name, probe, ORACLE_FULL, "original"))
+                if static is None and full is None:
+                    continue
+                track, track_static = by.get((d.name, t.name, probe, TRACK, "original")), \
+                    by.get((d.name, t.name, probe, TRACK, "single_frame"))
+
+                def above(s: Score | None) -> bool:
+                    return s is not None and s.ci95[0] > s.chance
+
+                verdict = ("static" if above(static) else "temporal" if above(full)
+                           else "unknown" if static is None or full is None else "not identified")
+                out.append(Identifiability(
+                    dataset=d.name, target=t.name, probe=probe, verdict=verdict,
+                    **{name: IdentifiabilityScore(value=s.value, ci95=s.ci95, chance=s.chance, metric=s.metric)
+                       for name, s in (("oracle_static", static), ("oracle_full", full), ("track", track),
+                                       ("track_single_frame", track_static)) if s is not None}))
+    return out
 
 
 def _reasons(skipped: list[SkippedTarget]) -> str:

@@ -53,13 +53,17 @@ def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
             "n_train", "n_test"}
     for r in payload["results"]:
         assert keys <= set(r)
-    # 3 encoders x 5 views x 4 targets (accel_z is constant: skipped, reported)
-    assert len(payload["results"]) == 3 * 5 * 4
+    # 3 encoders x 4 targets (accel_z is constant: skipped, reported) x (5 within-view + 4 cross-view scores)
+    within = [r for r in payload["results"] if r["fit_view"] == r["view"]]
+    assert len(within) == 3 * 4 * 5 and len(payload["results"]) == 3 * 4 * (5 + 4)
     assert any(t["target"] == "accel_z" and "constant" in t["reason"] for t in payload["skipped"]["targets"])
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
-    assert len(lines) == len(payload["results"]) * 4  # 4 test clips each
+    assert len(lines) == len(within) * 4  # within-view predictions, 4 test clips each
     assert {"clip_id", "target", "encoder", "view", "probe", "y_true", "y_pred"} <= set(lines[0])
-    assert len(payload["temporal_margins"]) == 3 * 4
+    assert len(payload["temporal_margins"]) == 3 * 4 * 2  # a static and an order margin each
+    # direction, vz_start and vz_end declare how they transform under reversal; height_start does not
+    assert {(r["encoder"], r["target"]) for r in payload["reversal_sensitivity"]} == {
+        (e, t) for e in ("pixels", "motion", "random-vjepa2:tiny") for t in ("direction", "vz_start", "vz_end")}
     md = (out / "report.md").read_text()
     assert "Temporal margin" in md and "random-vjepa2:tiny" in md and "accel_z" in md
     page = (out / "report.html").read_text()
@@ -127,7 +131,27 @@ def test_order_is_what_separates_falling_from_rising(falling_rising_64, tmp_path
             static = score[(enc, view)]
             assert static["value"] <= 0.65 and static["ci95"][0] <= 0.5 <= static["ci95"][1], static
             assert original["value"] - static["value"] >= 0.3
-    margins = {m["encoder"]: m for m in payload["temporal_margins"]}
+    margins = {m["encoder"]: m for m in payload["temporal_margins"] if m["margin_type"] == "static"}
     assert all(m["value"] >= 0.3 and m["ci95"][0] > 0 for m in margins.values())
+    assert margins["motion"]["degenerate_control"] and not margins["pixels"]["degenerate_control"]
     # frame_mean is bit-identical for a clip and its twin: the probe cannot but guess
     assert score[("pixels", "frame_mean")]["value"] == 0.5
+
+
+def test_reversed_view_cannot_test_time_within_view_but_can_across(falling_rising_64, tmp_path):
+    """A falling clip reversed *is* its rising twin. So the reversed view, fitted and tested within
+    itself, is the original dataset with each twin pair's feature rows swapped and the labels kept:
+    the probe learns the mirrored rule and must score exactly as on original, whatever it knows about
+    time. Fitted once on original and tested on reversed clips (cross-view), the same probe must get
+    every direction wrong against the original labels and right against the reversed ones: that is
+    reversal sensitivity, and it does test time."""
+    payload = run(RunConfig(datasets=[str(falling_rising_64)], encoders=["pixels", "motion"], out=str(tmp_path / "run"),
+                            views=["original", "reversed"], targets=["direction"], n_bootstrap=200)).row()
+    within = {(r["encoder"], r["view"]): r for r in payload["results"] if r["fit_view"] == r["view"]}
+    cross = {r["encoder"]: r for r in payload["results"] if r["fit_view"] != r["view"]}
+    reversal = {r["encoder"]: r for r in payload["reversal_sensitivity"]}
+    for encoder in ("pixels", "motion"):
+        assert within[(encoder, "reversed")]["value"] == within[(encoder, "original")]["value"]
+        assert cross[encoder]["value"] == 1 - within[(encoder, "original")]["value"]
+        assert reversal[encoder]["rule"] == "swap_classes"
+        assert reversal[encoder]["value"] == within[(encoder, "original")]["value"] >= 0.95

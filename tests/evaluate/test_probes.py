@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import evaluate.probes.rows as rows
-from evaluate.metrics import balanced_accuracy, group_resamples, r2, score, temporal_margin
+from evaluate.metrics import balanced_accuracy, floored_margin, group_resamples, r2, score
 from evaluate.probes import ProbeSkipped, get_probe
 from evaluate.probes.linear import ridge_path, standardise_and_rotate
 
@@ -90,14 +90,28 @@ def test_metrics_known_values():
     assert r2(np.array([1.0, 2, 3]), np.array([1.0, 2, 3])) == 1.0
 
 
-def test_temporal_margin_is_original_minus_best_static():
+def test_margin_is_original_minus_its_control():
     y = np.tile(["f", "r"], 10)
     groups = np.repeat(np.arange(10), 2)
-    m = temporal_margin("class", y, groups, original=y.copy(),
-                        static={"single_frame": np.full(20, "f"), "frame_mean": y.copy()})
-    assert m["value"] == 0.0 and m["best_static_view"] == "frame_mean"
-    m = temporal_margin("class", y, groups, original=y.copy(), static={"frame_mean": np.full(20, "f")})
+    m = floored_margin("class", y, groups, original=y.copy(), control=y.copy())
+    assert m["value"] == 0.0 and (m["original"], m["control"], m["floor"]) == (1.0, 1.0, 0.5)
+    m = floored_margin("class", y, groups, original=y.copy(), control=np.full(20, "f"))
     assert m["value"] == 0.5 and m["ci95"] == [0.5, 0.5]
+
+
+def test_a_control_below_chance_does_not_raise_the_margin():
+    """The issue's example: an encoder that knows nothing (R² −0.81 on original) against a control
+    that scores worse than a constant (R² −1.44) must not show a margin of +0.63: the control is
+    floored at chance (R² 0), so the margin is the original's −0.81."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=200)
+    groups = np.arange(200)
+    original = y + rng.normal(scale=1.35, size=200)  # R² ≈ −0.8
+    control = y + rng.normal(scale=1.6, size=200)  # R² ≈ −1.5
+    m = floored_margin("regression", y, groups, original, control, n_bootstrap=200)
+    assert m["control"] < m["original"] < 0 and m["floor"] == 0.0
+    assert m["value"] == pytest.approx(m["original"]) and m["value"] < 0
+    assert m["ci95"][1] <= 0.0 + 1e-12  # no resample can make a margin above 0 from an original below chance
 
 
 @pytest.mark.parametrize("block_bytes", [4 << 20, 8 * 200 * 7])  # one row block, and many ragged ones
