@@ -4,20 +4,16 @@ ffmpeg binary: a GPU box may have torch but neither of simgen's two."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from evaluate.errors import BadClipError, EvaluateError
-from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
-from simgen.video import VideoError
-
 from evaluate.data.dataset import EvalDataset
+from evaluate.errors import BadClipError, EvaluateError
+from simgen.dataset import ClipRef
+from simgen.video import VideoError
 
 
 def video_decoder() -> str:

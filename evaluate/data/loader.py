@@ -3,22 +3,17 @@ default) or torch DataLoader workers, with pinned memory on CUDA."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from evaluate.errors import BadClipError, EvaluateError
-from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
-from simgen.video import VideoError
-
 from evaluate.data.dataset import EvalDataset
 from evaluate.data.decode import read_clip
-
+from evaluate.errors import BadClipError
+from simgen.dataset import ClipRef
 
 LOADERS = ("auto", "threads", "torch")
 
