@@ -25,14 +25,82 @@ if TYPE_CHECKING:
     from simgen.world import World
 
 
+REVERSAL_RULES = ("same", "negate", "swap_classes", "rotate", "undefined")
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """How a target's value on the time-reversed clip follows from the original clip's targets.
+
+    - ``same``: time-even, the value is unchanged;
+    - ``negate``: minus the value of target ``of`` (default: the target itself);
+    - ``swap_classes``: a two-class target whose classes swap;
+    - ``rotate``: add ``degrees``, modulo the target's ``period`` (a circular target);
+    - ``undefined``: the original clip's targets do not give it (e.g. a state at the clip's other end).
+    """
+
+    rule: Literal["same", "negate", "swap_classes", "rotate", "undefined"]
+    of: str | None = None
+    degrees: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rule not in REVERSAL_RULES:
+            raise ValueError(f"reversal rule {self.rule!r}; allowed: {', '.join(REVERSAL_RULES)}")
+        if self.of is not None and self.rule != "negate":
+            raise ValueError(f"reversal: 'of' goes with rule 'negate', not {self.rule!r}")
+        if (self.degrees is not None) != (self.rule == "rotate"):
+            raise ValueError("reversal: rule 'rotate' needs 'degrees', and only it takes them")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"rule": self.rule}
+        if self.of is not None:
+            d["of"] = self.of
+        if self.degrees is not None:
+            d["degrees"] = self.degrees
+        return d
+
+
+SAME, UNDEFINED = Reversal("same"), Reversal("undefined")
+
+
 @dataclass(frozen=True)
 class TargetInfo:
-    """A per-clip target, as declared in dataset.json."""
+    """A per-clip target, as declared in dataset.json.
+
+    The optional fields are written only when set, so a target without them writes the same bytes:
+
+    - ``reversal``: its value on the time-reversed clip (:class:`Reversal`);
+    - ``defined_when``: ``{class_target: class_value}``; the target means something only on those
+      clips and is scored only there (the value written on the other clips is a placeholder);
+    - ``period``: a circular target's period (e.g. 360 for an angle in degrees);
+    - ``residual_on``: targets whose explained part is removed before scoring: evaluate scores the
+      residual of a log-log least-squares fit of this target on those (fitted on train+val).
+    """
 
     kind: Literal["class", "regression"]
     description: str
     unit: str | None = None
     classes: tuple[str, ...] | None = None
+    reversal: Reversal | None = None
+    defined_when: Mapping[str, str] | None = None
+    period: float | None = None
+    residual_on: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        rule = self.reversal.rule if self.reversal else None
+        if rule == "swap_classes" and (self.kind != "class" or len(self.classes or ()) != 2):
+            raise ValueError("reversal 'swap_classes' needs a class target with two classes")
+        if rule in ("negate", "rotate") and self.kind != "regression":
+            raise ValueError(f"reversal {rule!r} needs a regression target")
+        if rule == "rotate" and self.period is None:
+            raise ValueError("reversal 'rotate' needs a circular target (a period)")
+        if self.period is not None and (self.kind != "regression" or not self.period > 0):
+            raise ValueError("period: only a regression target has one, and it is > 0")
+        if self.defined_when is not None and (not self.defined_when or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.defined_when.items())):
+            raise ValueError("defined_when: a non-empty {class_target: class_value} mapping")
+        if self.residual_on is not None and (self.kind != "regression" or not self.residual_on):
+            raise ValueError("residual_on: a non-empty list of targets, on a regression target")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "description": self.description}
@@ -40,7 +108,57 @@ class TargetInfo:
             d["unit"] = self.unit
         if self.classes:
             d["classes"] = list(self.classes)
+        if self.period is not None:
+            d["period"] = self.period
+        if self.defined_when is not None:
+            d["defined_when"] = dict(self.defined_when)
+        if self.reversal is not None:
+            d["reversal"] = self.reversal.to_dict()
+        if self.residual_on is not None:
+            d["residual_on"] = list(self.residual_on)
         return d
+
+    def defined_on(self, values: Mapping[str, Any]) -> bool:
+        """Whether this target means something on the clip whose targets are ``values``."""
+        return all(values.get(k) == v for k, v in (self.defined_when or {}).items())
+
+
+def check_targets(family: str, targets: Mapping[str, TargetInfo]) -> None:
+    """The names a target's fields refer to exist and are of the right kind."""
+    for name, t in targets.items():
+        where = f"{family}: target {name!r}"
+        if t.reversal and t.reversal.of is not None:
+            other = targets.get(t.reversal.of)
+            if other is None or other.kind != "regression":
+                raise ValueError(f"{where}: reversal 'of' {t.reversal.of!r} is not a regression target")
+        for key, value in (t.defined_when or {}).items():
+            other = targets.get(key)
+            if other is None or other.kind != "class" or value not in (other.classes or ()):
+                raise ValueError(f"{where}: defined_when {key}={value!r} is not a class of a class target")
+        for other in t.residual_on or ():
+            if other == name or other not in targets or targets[other].kind != "regression":
+                raise ValueError(f"{where}: residual_on {other!r} is not another regression target")
+
+
+def reversed_targets(targets: Mapping[str, TargetInfo], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The targets of the time-reversed clip, from those of the clip (``values``), by each target's
+    ``reversal``. Left out: targets without a rule, ``undefined`` ones, and those not defined on
+    the clip (``defined_when``)."""
+    out: dict[str, Any] = {}
+    for name, t in targets.items():
+        if t.reversal is None or t.reversal.rule == "undefined" or name not in values or not t.defined_on(values):
+            continue
+        rule, value = t.reversal.rule, values[name]
+        if rule == "same":
+            out[name] = value
+        elif rule == "negate":
+            out[name] = -values[t.reversal.of or name]
+        elif rule == "swap_classes":
+            a, b = t.classes
+            out[name] = b if value == a else a
+        elif rule == "rotate":
+            out[name] = (value + t.reversal.degrees) % t.period
+    return out
 
 
 @dataclass(frozen=True)
@@ -62,6 +180,9 @@ class FamilyInfo:
     @property
     def violation_kinds(self) -> tuple[str, ...]:
         return self.spec_model.violation_kinds
+
+    def __post_init__(self) -> None:
+        check_targets(self.name, self.targets)
 
     def load_simulation(self) -> Simulation:
         return _load_simulation(self.simulation)

@@ -175,7 +175,7 @@ def test_kill_9_then_rerun_gives_identical_bytes(tmp_path):
 def test_reader_and_manifest(tiny_falling_rising):
     ds = Dataset(tiny_falling_rising)
     assert ds.info.targets["direction"] == {"kind": "class", "description": "vertical direction of travel",
-                                            "classes": ["falling", "rising"]}
+                                            "classes": ["falling", "rising"], "reversal": {"rule": "swap_classes"}}
     assert ds.targets["vz_start"]["unit"] == "m/s" and ds.missing() == 0
     assert ds.info.format_version == FORMAT_VERSION
     clips = ds.clips("train")

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import FamilyInfo, TargetInfo
+from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Reversal, TargetInfo
 from simgen.shapes import SHAPES, TEXTURES
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
@@ -64,14 +64,29 @@ FAMILY = FamilyInfo(
     name="falling_rising",
     description="one object in free vertical flight; the rising clip is the falling clip's exact time reversal",
     spec_model=FallingRisingSpec,
+    # Time reversal: the rising twin *is* the falling clip reversed, so each rule below holds exactly
+    # between the twins (tests/simgen/test_targets.py checks it on rendered groups).
     targets={
-        "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising")),
-        "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s"),
-        "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s"),
+        # Reversed, a fall is a rise and a rise a fall.
+        "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising"),
+                                reversal=Reversal("swap_classes")),
+        # Reversal swaps the clip's ends and negates velocities: v'(t) = -v(T - t).
+        "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s",
+                               reversal=Reversal("negate", of="vz_end")),
+        "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s",
+                             reversal=Reversal("negate", of="vz_start")),
+        # a'(t) = dv'/dt = a(T - t): acceleration is time-even (gravity does not reverse).
         "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities",
-                              "m/s^2"),
+                              "m/s^2", reversal=SAME),
+        # The reversed clip starts at the original's last height, which is not a target.
         "height_start": TargetInfo("regression", "height of the object's centre above the floor at the first frame",
-                                   "m"),
+                                   "m", reversal=UNDEFINED),
+        # |v| at the middle time is the same for the clip and its reversal (the middle stays the middle);
+        # unlike vz_start/vz_end, direction does not explain it.
+        "speed_mid": TargetInfo("regression", "vertical speed |vz| at the middle of the clip: at the middle frame, "
+                                              "or with an even number of frames |mean vz of the two middle frames| "
+                                              "(the speed at the middle time under constant acceleration)", "m/s",
+                                reversal=SAME),
     },
     simulation="simgen.families.falling_rising.sim:FallingRising",
 )

@@ -55,7 +55,7 @@ class FallingRising(Simulation):
         t = np.array([f.t for f in frames])
         accel = float(np.polyfit(t, vz, 1)[0]) if len(t) > 1 else -g
         targets = {"direction": "falling", "vz_start": float(vz[0]), "vz_end": float(vz[-1]),
-                   "accel_z": accel, "height_start": float(z[0])}
+                   "accel_z": accel, "height_start": float(z[0]), "speed_mid": speed_mid(vz)}
         return Trajectory(frames, {"object": body}, targets, focus=(0.0, 0.0, float((z.max() + z.min()) / 2)))
 
     def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
@@ -73,10 +73,24 @@ class FallingRising(Simulation):
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         falling = trajectory.targets
+        reversed_states = time_reverse(states)
+        # speed_mid is measured on the rising clip's own states: equal to the falling one's by symmetry.
         rising = {"direction": "rising", "vz_start": -falling["vz_end"], "vz_end": -falling["vz_start"],
-                  "accel_z": falling["accel_z"], "height_start": states[-1]["bodies"]["object"]["position"][2]}
+                  "accel_z": falling["accel_z"], "height_start": states[-1]["bodies"]["object"]["position"][2],
+                  "speed_mid": speed_mid([s["bodies"]["object"]["linear_velocity"][2] for s in reversed_states])}
         return [Clip("falling", frames, states, falling, []),
-                Clip("rising", frames[::-1], time_reverse(states), rising, [])]
+                Clip("rising", frames[::-1], reversed_states, rising, [])]
+
+
+def speed_mid(vz) -> float:
+    """|vz| at the middle of the clip: the middle frame's, or with an even number of frames |the mean of
+    the two middle frames'|, which is |vz| at the middle time when vz is linear in t (free fall). A
+    clip and its reversal (vz reversed and negated) give the same value, bit for bit."""
+    vz = [float(v) for v in vz]
+    n = len(vz)
+    if n % 2:
+        return abs(vz[n // 2])
+    return abs((vz[n // 2 - 1] + vz[n // 2]) / 2)
 
 
 def time_reverse(states: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,14 +8,35 @@ both. How mass is made visible, and how the targets are measured, is in ``sim.py
 
 from __future__ import annotations
 
+import colorsys
 import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import FamilyInfo, TargetInfo
+from simgen.families.base import SAME, UNDEFINED, FamilyInfo, TargetInfo
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
+
+# Material palette: hue falls linearly with log10(density) from blue (light: foam, cork) to red
+# (dense: stone, metal). Saturation and value are fixed, so shading changes brightness, not hue.
+# Declared here (no PyBullet) so that readers of the labels can recompute each body's colour.
+PALETTE_LOG10_DENSITY = (0.0, 3.5)  # kg/m^3: 1 → hue 0.70 (blue), ~3160 → hue 0 (red)
+PALETTE_HUE = (0.70, 0.0)
+PALETTE_SATURATION = 0.85
+PALETTE_VALUE = 0.9
+
+
+def density_rgba(density: float) -> tuple[float, float, float, float]:
+    """The material colour of a body of ``density`` kg/m^3 (see PALETTE_*)."""
+    lo, hi = PALETTE_LOG10_DENSITY
+    x = min(max((math.log10(density) - lo) / (hi - lo), 0.0), 1.0)
+    hue = PALETTE_HUE[0] + x * (PALETTE_HUE[1] - PALETTE_HUE[0])
+    return (*colorsys.hsv_to_rgb(hue, PALETTE_SATURATION, PALETTE_VALUE), 1.0)
+
+
+def volume(shape: str, size: float) -> float:
+    return 4 / 3 * math.pi * size**3 if shape == "sphere" else (2 * size) ** 3
 
 
 class ImpactParams(Params):
@@ -66,19 +87,49 @@ FAMILY = FamilyInfo(
     name="impact",
     description="an object dropped or thrown onto the floor or onto a resting box: approach, impact, rebound",
     spec_model=ImpactSpec,
+    # Time reversal. Each collision, reversed, is a collision with before and after swapped and velocities
+    # negated: its impulse m·Δv, its per-step forces (m·a, a time-even) and so its peak force are unchanged,
+    # its approach speed becomes its separation speed, and its restitution e becomes 1/e. But the targets
+    # describe the *first* impact, and the reversed clip's first impact is the original's *last* one. In
+    # the default spec the object has more than one collision event in almost every clip (23 of the 24
+    # clips of `-n 24 --seed 0`: rebounds, skids and settling contacts), and the last one is not a target.
+    # So every first-impact target is `undefined` under reversal; only `mass` is `same`.
     targets={
-        "impact_impulse": TargetInfo("regression", "normal impulse of the first impact (Σ normalForce·dt)", "N*s"),
+        # Last impact's impulse (same per collision, but the last, not the first, collision).
+        "impact_impulse": TargetInfo("regression", "normal impulse of the first impact (Σ normalForce·dt)", "N*s",
+                                     reversal=UNDEFINED),
+        # Reversed, the approach speed is the last impact's separation speed.
         "impact_speed": TargetInfo("regression", "relative normal approach speed just before the first impact",
-                                   "m/s"),
+                                   "m/s", reversal=UNDEFINED),
+        # Peak per-step force is time-even per collision, but of the last collision.
         "peak_force": TargetInfo("regression", "largest per-step normal force of the first impact; depends on "
-                                               "the physics timestep (see physics.timestep)", "N"),
+                                               "the physics timestep (see physics.timestep)", "N",
+                                 reversal=UNDEFINED),
+        # Reversed, e of a collision becomes 1/e (and of the last collision).
         "restitution": TargetInfo("regression", "measured restitution of the first impact: relative normal "
-                                                "speed after / before"),
+                                                "speed after / before", reversal=UNDEFINED),
+        # Reversed, a collision's separation speed is its approach speed: the reversed clip counts the
+        # impacts *approached* faster than bounce_speed (≥ n_bounces, and more when a rebound is slow).
         "n_bounces": TargetInfo("regression", "impacts in the clip after which the object separates faster "
-                                              "than params.bounce_speed", "count"),
-        "mass": TargetInfo("regression", "mass of the moving object; visible as size × the density palette", "kg"),
-        "impact_time": TargetInfo("regression", "time of the first impact from the first frame", "s"),
-        "surface": TargetInfo("class", "what the object hits first", classes=("floor", "object")),
+                                              "than params.bounce_speed", "count", reversal=UNDEFINED),
+        # A property of the object, the same in every frame.
+        "mass": TargetInfo("regression", "mass of the moving object; visible as size × the density palette", "kg",
+                           reversal=SAME),
+        # Reversed: clip duration − t_end of the last impact; the rules cannot express it.
+        "impact_time": TargetInfo("regression", "time of the first impact from the first frame", "s",
+                                  reversal=UNDEFINED),
+        # Reversed: what the object hits last (a box, then the floor, in some clips).
+        "surface": TargetInfo("class", "what the object hits first", classes=("floor", "object"),
+                              reversal=UNDEFINED),
+        # Impulse / mass is time-even per collision like the impulse, and undefined for the same reason.
+        "delta_v": TargetInfo("regression", "normal impulse / mass of the first impact: the change of normal "
+                                            "velocity the contact causes (the recorded change plus the "
+                                            "g·(t_end − t_start) gravity takes during it)", "m/s",
+                              reversal=UNDEFINED),
+        "impulse_given_mass": TargetInfo("regression", "impact_impulse, scored as the part that mass does not "
+                                                       "explain: the residual of a log-log least-squares fit on "
+                                                       "mass (fitted on train+val)", "N*s",
+                                         reversal=UNDEFINED, residual_on=("mass",)),
     },
     simulation="simgen.families.impact.sim:Impact",
 )

@@ -1,10 +1,10 @@
 """Impact, simulated: the approach, the impact and the rebound, with measured impulses.
 
-Mass is visible through a documented material palette: the colour's hue encodes density
-(:func:`density_rgba`), and the size is visible, so mass = density × volume can be read from the
-video. Restitution is *measured* from the simulated first impact (relative normal velocity after /
-before): PyBullet's effective restitution differs from the coefficient set and varies from impact
-to impact with where in the step the contact was detected.
+Mass is visible through a documented material palette (declared in params.py, without PyBullet):
+the colour's hue encodes density (:func:`density_rgba`), and the size is visible, so mass = density ×
+volume can be read from the video. Restitution is *measured* from the simulated first impact
+(relative normal velocity after / before): PyBullet's effective restitution differs from the
+coefficient set and varies from impact to impact with where in the step the contact was detected.
 
 Impulses come from :class:`simgen.events.ContactAccumulator`, which aggregates PyBullet's
 per-step contacts into collision events; every event is written to the clip json.
@@ -12,7 +12,6 @@ per-step contacts into collision events; every event is written to the clip json
 
 from __future__ import annotations
 
-import colorsys
 import dataclasses
 import math
 from collections.abc import Callable
@@ -23,28 +22,10 @@ import numpy as np
 from simgen import violations
 from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
+from simgen.families.impact.params import density_rgba, volume
 from simgen.spec.models import SceneSpec
 from simgen.trajectory import BodyFrame, Frame, Trajectory
 from simgen.world import World
-
-# Material palette: hue falls linearly with log10(density) from blue (light: foam, cork) to red
-# (dense: stone, metal). Saturation and value are fixed, so shading changes brightness, not hue.
-PALETTE_LOG10_DENSITY = (0.0, 3.5)  # kg/m^3: 1 → hue 0.70 (blue), ~3160 → hue 0 (red)
-PALETTE_HUE = (0.70, 0.0)
-PALETTE_SATURATION = 0.85
-PALETTE_VALUE = 0.9
-
-
-def density_rgba(density: float) -> tuple[float, float, float, float]:
-    """The material colour of a body of ``density`` kg/m^3 (see PALETTE_*)."""
-    lo, hi = PALETTE_LOG10_DENSITY
-    x = min(max((math.log10(density) - lo) / (hi - lo), 0.0), 1.0)
-    hue = PALETTE_HUE[0] + x * (PALETTE_HUE[1] - PALETTE_HUE[0])
-    return (*colorsys.hsv_to_rgb(hue, PALETTE_SATURATION, PALETTE_VALUE), 1.0)
-
-
-def volume(shape: str, size: float) -> float:
-    return 4 / 3 * math.pi * size**3 if shape == "sphere" else (2 * size) ** 3
 
 
 class Impact(Simulation):
@@ -114,6 +95,8 @@ class Impact(Simulation):
             "mass": float(params["mass"]),
             "impact_time": first.t_start,
             "surface": "floor" if "floor" in first.bodies else "object",
+            "delta_v": first.normal_impulse / float(params["mass"]),
+            "impulse_given_mass": first.normal_impulse,
         }
         z = np.array([f.bodies["object"].position[2] for f in frames])
         focus = (0.0, 0.0, float(z.min() + z.max()) / 2)

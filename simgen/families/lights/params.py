@@ -28,12 +28,17 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import model_validator
 
-from simgen.families.base import FamilyInfo, TargetInfo
+from simgen.families.base import SAME, FamilyInfo, Reversal, TargetInfo
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
 KINDS = {("static", "blinking"): "star", ("static", "steady"): "planet",
          ("linear", "steady"): "satellite", ("linear", "blinking"): "aircraft"}
+
+
+# The clips on which the kinematic and the blink targets mean something (see TargetInfo.defined_when).
+LINEAR = {"moves": "linear"}
+BLINKING = {"blinks": "blinking"}
 
 
 class LightsParams(Params):
@@ -100,16 +105,31 @@ FAMILY = FamilyInfo(
     description="point lights in a night sky: static or moving × steady or blinking (star, planet, satellite, "
                 "aircraft)",
     spec_model=LightsSpec,
+    # Time reversal: a reversed light moves along the same line at the same speed, the other way; a
+    # reversed blink train has the same frequency and the same fraction of each period bright. So
+    # every target is time-even except the direction of travel, which turns by 180°. speed_px and
+    # direction_deg come from the first and last image positions, which reversal swaps: |Δxy| is
+    # unchanged and atan2 of −Δxy is 180° away (tests/simgen/test_targets.py checks both).
     targets={
-        "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear")),
-        "blinks": TargetInfo("class", "whether the main light blinks", classes=("steady", "blinking")),
-        "kind": TargetInfo("class", "moves × blinks", classes=("star", "planet", "satellite", "aircraft")),
-        "speed": TargetInfo("regression", "speed in the sky plane (0 when static)", "m/s"),
-        "speed_px": TargetInfo("regression", "mean image speed: image displacement / clip duration", "px/s"),
-        "direction_deg": TargetInfo("regression", "image direction of travel, counter-clockwise from the image "
-                                                  "x axis with y up (0 when static)", "deg"),
-        "blink_hz": TargetInfo("regression", "blink frequency (0 when steady)", "Hz"),
-        "duty_cycle": TargetInfo("regression", "fraction of each period at the bright level (1 when steady)"),
+        "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear"), reversal=SAME),
+        "blinks": TargetInfo("class", "whether the main light blinks", classes=("steady", "blinking"),
+                             reversal=SAME),
+        "kind": TargetInfo("class", "moves × blinks", classes=("star", "planet", "satellite", "aircraft"),
+                           reversal=SAME),
+        "speed": TargetInfo("regression", "speed in the sky plane; defined only when moves is linear (written "
+                                          "as 0 when static)", "m/s", reversal=SAME, defined_when=LINEAR),
+        "speed_px": TargetInfo("regression", "mean image speed: image displacement / clip duration; defined only "
+                                             "when moves is linear (written as 0 when static)", "px/s",
+                               reversal=SAME, defined_when=LINEAR),
+        "direction_deg": TargetInfo("regression", "image direction of travel, counter-clockwise from the image x "
+                                                  "axis with y up, in [0, 360); circular; defined only when moves "
+                                                  "is linear (written as 0 when static)", "deg",
+                                    reversal=Reversal("rotate", degrees=180.0), defined_when=LINEAR, period=360.0),
+        "blink_hz": TargetInfo("regression", "blink frequency; defined only when blinks is blinking (written as 0 "
+                                             "when steady)", "Hz", reversal=SAME, defined_when=BLINKING),
+        "duty_cycle": TargetInfo("regression", "fraction of each blink period at the bright level; defined only "
+                                               "when blinks is blinking (written as 1 when steady)",
+                                 reversal=SAME, defined_when=BLINKING),
     },
     simulation="simgen.families.lights.sim:Lights",
 )
