@@ -53,17 +53,18 @@ def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
             "n_train", "n_test"}
     for r in payload["results"]:
         assert keys <= set(r)
-    # 3 encoders x 4 targets (accel_z is constant: skipped, reported) x (5 within-view + 4 cross-view scores)
+    # 3 encoders x 5 targets (accel_z is constant: skipped, reported) x (5 within-view + 4 cross-view scores)
     within = [r for r in payload["results"] if r["fit_view"] == r["view"]]
-    assert len(within) == 3 * 4 * 5 and len(payload["results"]) == 3 * 4 * (5 + 4)
+    assert len(within) == 3 * 5 * 5 and len(payload["results"]) == 3 * 5 * (5 + 4)
     assert any(t["target"] == "accel_z" and "constant" in t["reason"] for t in payload["skipped"]["targets"])
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(lines) == len(within) * 4  # within-view predictions, 4 test clips each
     assert {"clip_id", "target", "encoder", "view", "probe", "y_true", "y_pred"} <= set(lines[0])
-    assert len(payload["temporal_margins"]) == 3 * 4 * 2  # a static and an order margin each
-    # direction, vz_start and vz_end declare how they transform under reversal; height_start does not
+    assert len(payload["temporal_margins"]) == 3 * 5 * 2  # a static and an order margin each
+    # every target but height_start declares how it transforms under reversal
     assert {(r["encoder"], r["target"]) for r in payload["reversal_sensitivity"]} == {
-        (e, t) for e in ("pixels", "motion", "random-vjepa2:tiny") for t in ("direction", "vz_start", "vz_end")}
+        (e, t) for e in ("pixels", "motion", "random-vjepa2:tiny") for t in ("direction", "vz_start", "vz_end",
+                                                                            "speed_mid")}
     md = (out / "report.md").read_text()
     assert "Temporal margin" in md and "random-vjepa2:tiny" in md and "accel_z" in md
     page = (out / "report.html").read_text()

@@ -25,8 +25,9 @@ def test_every_step_is_counted_to_its_total(tiny_falling_rising, tmp_path):
     embedding = {d: s for d, s in progress.steps.items() if d.startswith("embedding")}
     assert len(embedding) == 2 and all(total == advanced == 16 for total, advanced in embedding.values())
     total, advanced = progress.steps["probing"]
-    # 2 encoders x 2 views x 4 probed targets (accel_z is constant: counted, then skipped) x 1 probe
-    assert total == advanced == 2 * 2 * 5 and len(results.results) == 2 * 2 * 4
+    # 2 encoders x 2 views x 6 targets (accel_z is constant: counted, then skipped) x 1 probe; the scores are
+    # within-view for both views and cross-view (fitted on original) for single_frame
+    assert total == advanced == 2 * 2 * 6 and len(results.results) == 2 * 5 * (2 + 1)
     # a second run embeds nothing: its embedding steps are empty, the probing step is the same
     progress = Recorder()
     run(config, progress=progress)
