@@ -1,5 +1,6 @@
-"""Shared machinery of the transformers-backed encoders: finding and hashing checkpoints,
-reading their preprocessing, resizing and normalising in torch (no torchvision), devices."""
+"""Shared machinery of the transformers-backed encoders: finding and hashing checkpoints (their
+files, and the encoder's tensors), reading their preprocessing, resizing and normalising in torch
+(no torchvision), devices."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 PREPROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 _HASHES: dict[tuple[str, int, int], str] = {}
+_TENSOR_HASHES: dict[tuple[str, int, int], dict[str, str]] = {}
+RESIZES = ("full", "hf")
 
 
 def resolve_checkpoint(kind: str, name: str) -> Path:
@@ -72,9 +75,86 @@ def hash_weights(directory: Path) -> str:
     return total.hexdigest()[:16]
 
 
+def tensor_digest(tensor: Any) -> str:
+    """sha256 of a tensor's shape and its values as float32 (bf16 and fp16 widen exactly), so the
+    same values hash the same whatever dtype a checkpoint stores them in."""
+    import torch
+
+    t = tensor.detach().to("cpu", torch.float32).contiguous()
+    h = hashlib.sha256(repr(tuple(t.shape)).encode())
+    h.update(memoryview(t.numpy()).cast("B"))
+    return h.hexdigest()
+
+
+def combine_digests(digests: dict[str, str]) -> str:
+    """One 16-hex digest over (name, tensor digest) pairs, in name order."""
+    total = hashlib.sha256()
+    for name in sorted(digests):
+        total.update(f"{name}\0{digests[name]}\n".encode())
+    return total.hexdigest()[:16]
+
+
+def _file_tensor_digests(path: Path) -> dict[str, str]:
+    """{tensor name as stored: tensor_digest} of one weight file, memoised by (path, size, mtime)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _TENSOR_HASHES:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:  # one tensor in memory at a time
+                _TENSOR_HASHES[key] = {name: tensor_digest(f.get_tensor(name)) for name in f.keys()}  # noqa: SIM118
+        else:
+            import torch
+
+            try:
+                state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:  # the legacy (non-zip) format cannot be memory-mapped
+                state = torch.load(str(path), map_location="cpu", weights_only=True)
+            _TENSOR_HASHES[key] = {name: tensor_digest(t) for name, t in state.items() if hasattr(t, "shape")}
+    return _TENSOR_HASHES[key]
+
+
+def checkpoint_tensor_digests(directory: Path, prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    """{tensor name: tensor_digest} over a checkpoint's weight files, a leading ``prefixes`` entry
+    (a head model's base-model prefix, e.g. ``vjepa2.``) taken off each name."""
+    out: dict[str, str] = {}
+    for path in sorted(p for p in directory.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()):
+        for name, digest in _file_tensor_digests(path).items():
+            for prefix in prefixes:
+                if name.startswith(prefix):
+                    name = name[len(prefix):]
+                    break
+            out[name] = digest
+    return out
+
+
+def weights_digest(stored: dict[str, str], names: list[str], what: str, notes: list[str]) -> str:
+    """The digest of the tensors ``names`` (the module's own parameter names) as ``stored`` in the
+    checkpoint (:func:`checkpoint_tensor_digests`). Names the checkpoint lacks were initialised at
+    random by from_pretrained: noted, and hashed as missing (so no two such loads look alike)."""
+    missing = [n for n in names if n not in stored]
+    if missing:
+        notes.append(f"{len(missing)} of the {what}'s {len(names)} tensors are not in the checkpoint (initialised "
+                     f"at random), e.g. {missing[0]}")
+    return combine_digests({n: stored.get(n, "missing") for n in names})
+
+
+def module_digest(module: Any, prefix: str = "") -> str:
+    """The digest of a module's parameters and buffers as they are in memory (as float32)."""
+    named = [*module.named_parameters(), *module.named_buffers()]
+    return combine_digests({prefix + name: tensor_digest(t) for name, t in named})
+
+
 @dataclass(frozen=True)
 class Preprocessing:
-    """Resize the whole frame to (height, width), then (x * rescale - mean) / std."""
+    """Frames to (height, width), then (x * rescale - mean) / std.
+
+    ``resize``: ``full`` resizes the whole frame to (height, width) (no crop: objects at the edges
+    stay in); ``hf`` does what transformers' VJEPA2VideoProcessor does, the preprocessing of Meta's
+    evaluations: the shortest edge to ``short_edge`` (height·256/224), the other in proportion, both
+    through uint8 as torchvision rounds them, then a centre crop of (height, width).
+    """
 
     height: int
     width: int
@@ -82,9 +162,21 @@ class Preprocessing:
     std: tuple[float, float, float]
     rescale: float = 1 / 255
     source: str = ""
+    resize: str = "full"
+    short_edge: int | None = None  # resize=hf: the shortest edge before the crop
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def with_resize(self, resize: str, short_edge: int | None = None) -> Preprocessing:
+        """This preprocessing with ``resize`` (full or hf); hf's shortest edge defaults to
+        int(height·256/224), as VJEPA2VideoProcessor computes it from its crop size."""
+        if resize not in RESIZES:
+            raise EncoderError(f"resize={resize!r}; use resize=full (the whole frame to the crop size) or resize=hf "
+                               f"(shortest edge to crop·256/224, then a centre crop, as VJEPA2VideoProcessor)")
+        if resize == "full":
+            return replace(self, resize="full", short_edge=None)
+        return replace(self, resize="hf", short_edge=short_edge or int(self.height * 256 / 224))
 
 
 def _size(value: Any) -> tuple[int, int] | None:
@@ -118,6 +210,16 @@ def read_preprocessing(directory: Path | None, fallback_size: int, notes: list[s
     notes.append(f"no preprocessor config in the checkpoint: resize to the model's {fallback_size}px and "
                  f"ImageNet mean/std")
     return Preprocessing(fallback_size, fallback_size, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="fallback")
+
+
+def processor_short_edge(directory: Path | None) -> int | None:
+    """``size.shortest_edge`` of the checkpoint's processor json, if it has one."""
+    for fname in PREPROCESSOR_FILES:
+        path = directory / fname if directory else None
+        if path and path.is_file():
+            size = json.loads(path.read_text()).get("size")
+            return int(size["shortest_edge"]) if isinstance(size, dict) and "shortest_edge" in size else None
+    return None
 
 
 def load_pretrained(model_cls: Any, directory: Path, name: str, dtype: Any, device: str) -> Any:
@@ -197,19 +299,68 @@ def _normaliser(mean: tuple[float, ...], std: tuple[float, ...], device: str) ->
 
 
 def preprocess_tensor(x: Any, prep: Preprocessing, dtype) -> Any:
-    """(B, T, H, W, 3) uint8 tensor -> (B, T, 3, h, w) on the same device: whole-frame bilinear
-    resize with antialiasing (no centre crop: objects at the edges stay in), then normalisation.
-    Every frame is resized on its own, so a view that selects frames commutes with this. Resizing
-    runs in float32, then the tensor is cast to the model's dtype."""
+    """(B, T, H, W, 3) uint8 tensor -> (B, T, 3, h, w) on the same device: the resize of
+    ``prep.resize`` (``full``: whole-frame bilinear resize with antialiasing, no centre crop, so
+    objects at the edges stay in; ``hf``: :func:`processor_resize`), then normalisation. Every frame
+    is resized on its own, so a view that selects frames commutes with this. Resizing runs in
+    float32 (``hf``: through uint8, as the processor), then the tensor is cast to the model's dtype."""
     import torch.nn.functional as F
 
     b, t, h, w, c = x.shape
-    x = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2).float()
-    if (h, w) != (prep.height, prep.width):
-        x = F.interpolate(x, size=(prep.height, prep.width), mode="bilinear", antialias=True, align_corners=False)
+    x = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2)
+    if prep.resize == "hf":
+        x = processor_resize(x, prep).float()
+    else:
+        x = x.float()
+        if (h, w) != (prep.height, prep.width):
+            x = F.interpolate(x, size=(prep.height, prep.width), mode="bilinear", antialias=True, align_corners=False)
     mean, std = _normaliser(tuple(prep.mean), tuple(prep.std), str(x.device))
     x = (x * prep.rescale - mean) / std
     return x.reshape(b, t, c, prep.height, prep.width).to(dtype)
+
+
+def processor_size(height: int, width: int, short_edge: int) -> tuple[int, int]:
+    """(height, width) after transformers' shortest-edge resize (get_resize_output_image_size with
+    default_to_square=False): the short side to ``short_edge``, the long one to int(short_edge·long/short)."""
+    if width <= height:
+        return int(short_edge * height / width), short_edge
+    return short_edge, int(short_edge * width / height)
+
+
+def processor_resize(x: Any, prep: Preprocessing) -> Any:
+    """(N, 3, H, W) uint8 -> (N, 3, height, width) uint8, as VJEPA2VideoProcessor (transformers'
+    TorchvisionBackend.resize and center_crop, torchvision's resize_image): bilinear with
+    antialiasing to :func:`processor_size`, in uint8 on a CPU (torch's native uint8 kernel, which
+    torchvision picks on AVX2/AVX-512 and ARM CPUs) and in float32 rounded to uint8 elsewhere (a
+    GPU), as torchvision does; then the crop at top int((H' - height)/2), left int((W' - width)/2).
+    Tested against the processor's output (tests/evaluate/test_vjepa2_readout.py): equal to float32
+    rounding where the uint8 kernel runs, within one uint8 level per pixel where it does not."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    new_h, new_w = processor_size(h, w, prep.short_edge or int(prep.height * 256 / 224))
+    if new_h < prep.height or new_w < prep.width:
+        raise EncoderError(f"resize=hf: frames of {h}x{w} resize to {new_h}x{new_w}, smaller than the "
+                           f"{prep.height}x{prep.width} crop")
+    if (new_h, new_w) != (h, w):
+        if x.device.type == "cpu" and _native_uint8_resize():
+            x = F.interpolate(x.contiguous(), size=(new_h, new_w), mode="bilinear", align_corners=False,
+                              antialias=True)
+        else:  # torchvision's fallback: float32, rounded back (bilinear weights are >= 0: no overshoot)
+            x = F.interpolate(x.float(), size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
+            x = x.round_().to(torch.uint8)
+    top, left = int((new_h - prep.height) / 2.0), int((new_w - prep.width) / 2.0)
+    return x[:, :, top:top + prep.height, left:left + prep.width]
+
+
+def _native_uint8_resize() -> bool:
+    """Whether torchvision resizes uint8 frames natively on this CPU (its _do_native_uint8_resize_on_cpu)."""
+    import platform
+
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") or platform.machine() in ("aarch64", "arm64")
 
 
 def preprocess(clips: list[np.ndarray] | np.ndarray, prep: Preprocessing, device: str, dtype) -> Any:
@@ -231,11 +382,14 @@ def pool_tokens(tokens: Any, pool: str, time_steps: int) -> Any:
     return tokens.reshape(b, time_steps, n // time_steps, d).mean(dim=2).reshape(b, time_steps * d)
 
 
-def check_pool(kind: str, pool: str, tokens_allowed: bool = False) -> str:
-    if pool == "tokens" and tokens_allowed:
+def check_pool(kind: str, pool: str, tokens_allowed: bool = False, classifier_allowed: bool = False) -> str:
+    if (pool == "tokens" and tokens_allowed) or (pool == "classifier" and classifier_allowed):
         return pool
     if pool not in ("mean", "time"):
         also = " or pool=tokens (every token, float16, for --probe attentive)" if tokens_allowed else ""
+        if pool == "classifier" and tokens_allowed:
+            raise EncoderError(f"{kind}: pool=classifier needs a V-JEPA 2 classifier checkpoint (config.json's "
+                               f"architectures: VJEPA2ForVideoClassification, e.g. facebook/vjepa2-vitl-fpc16-256-ssv2)")
         raise EncoderError(f"{kind}: pool={pool!r}; use pool=mean (all tokens) or pool=time (one vector per tubelet "
                            f"step){also}")
     return pool

@@ -12,6 +12,7 @@ import numpy as np
 from evaluate.encoders.base import Encoder, register, resample_frames
 from evaluate.encoders.hf import (
     check_pool,
+    checkpoint_tensor_digests,
     hash_weights,
     load_pretrained,
     model_dtype,
@@ -20,6 +21,7 @@ from evaluate.encoders.hf import (
     read_preprocessing,
     resolve_checkpoint,
     to_host_async,
+    weights_digest,
 )
 
 
@@ -52,10 +54,17 @@ class ImageAlbum(Encoder):
         self.prep = read_preprocessing(directory, int(vision_cfg.image_size), self.notes)
         self.checkpoint = {"source": spec.arg, "weights_sha256": hash_weights(directory),
                            "model_type": model.config.model_type}
+        # The tower's tensors as the checkpoint names them (vision_model.* in a CLIP or SigLIP checkpoint).
+        prefix = "vision_model." if self.tower is not model else ""
+        stored = checkpoint_tensor_digests(directory, prefixes=(f"{model.base_model_prefix}.",))
+        self.encoder_sha256 = weights_digest(stored, [prefix + n for n in self.tower.state_dict()], "image tower",
+                                             self.notes)
         self.tower.eval().to(self.device)
 
     def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "checkpoint": self.checkpoint, "preprocessing": self.prep.to_dict(),
+        """``encoder_sha256``: sha256 of the tower's tensors as float32 values (see the video encoders)."""
+        return {"kind": self.kind, "checkpoint": self.checkpoint, "encoder_sha256": self.encoder_sha256,
+                "preprocessing": self.prep.to_dict(),
                 "pool": self.pool, "layer": self.layer, "frames": self.frames,
                 "dtype": str(self.dtype).removeprefix("torch.")}
 

@@ -1,10 +1,22 @@
 """Video transformers from transformers: ``vjepa2:<id|dir>``, ``videomae:<id|dir>`` and the
 random-weight control ``random-vjepa2[:size]``.
 
-Frame counts: V-JEPA 2 takes any multiple of its tubelet size (2); a clip with an odd count
-is padded by repeating its last frame (noted in the report). VideoMAE has a fixed number of
-position embeddings, so clips are resampled to ``config.num_frames`` at evenly spaced indices.
-``frames=N`` resamples every clip to N frames first, for any of them.
+Readout: ``pool=time`` by default, the mean over space of each tubelet step, concatenated in time
+order (as ``pixels`` and ``motion`` stack their frames); ``pool=mean`` averages every token,
+``pool=tokens`` keeps them all (for the attentive probe), and a V-JEPA 2 classifier checkpoint
+(``*-ssv2``, ``*-diving48``: config architectures ``VJEPA2ForVideoClassification``) offers
+``pool=classifier``, its trained attentive pooler's output, the vector its classification head reads.
+
+Frames: ``frames=N`` resamples every clip to N frames at evenly spaced indices; with ``step=S``
+every S-th frame is taken from the first, then the first N of those (V-JEPA 2's sampling: it is
+pretrained on 16 frames at about 4 fps, so ``frames=16,step=4`` on a 24 fps clip of 64 frames);
+a clip too short for N is padded with its last sampled frame, as V-JEPA's loader does. V-JEPA 2
+takes any multiple of its tubelet size (2); a clip with an odd count is padded by repeating its last
+frame (noted in the report). VideoMAE has a fixed number of position embeddings, so clips are
+resampled to ``config.num_frames`` at evenly spaced indices.
+
+Preprocessing: ``resize=full`` (default) resizes the whole frame to the crop size; ``resize=hf`` is
+the checkpoint's video processor (shortest edge, then a centre crop), what Meta's numbers use.
 """
 
 from __future__ import annotations
@@ -20,29 +32,39 @@ from evaluate.encoders.hf import (
     IMAGENET_STD,
     Preprocessing,
     check_pool,
+    checkpoint_tensor_digests,
     hash_weights,
     load_pretrained,
     model_dtype,
+    module_digest,
     pick_device,
     pool_tokens,
     preprocess,
     preprocess_tensor,
+    processor_short_edge,
     read_preprocessing,
     resolve_checkpoint,
     select_hidden,
     to_device,
     to_host_async,
+    weights_digest,
 )
 from evaluate.errors import EncoderError
 
 VIDEO_OPTIONS = {
-    "pool": "mean (all tokens, default), time (mean over space per tubelet step, concatenated) or tokens "
-            "(every token as (N, D) float16, for --probe attentive)",
+    "pool": "time (default: the mean over space of each tubelet step, concatenated in time order, as pixels and "
+            "motion stack frames), mean (all tokens) or tokens (every token as (N, D) float16, for --probe attentive)",
     "layer": "read hidden_states[layer] (1..L, negative from the end) instead of the final output",
-    "frames": "resample every clip to this many frames first",
+    "frames": "N frames per clip: resampled at evenly spaced indices, or with step=S the first N of every S-th frame",
+    "step": "take every S-th frame first, from the first (V-JEPA 2's frame step: frames=16,step=4 on a 64-frame "
+            "24 fps clip covers 2.6 s at 6 fps); a clip too short for frames=N repeats its last sampled frame",
+    "resize": "full (default: the whole frame to the crop size) or hf (the checkpoint's video processor: shortest "
+              "edge to crop·256/224 for V-JEPA 2, then a centre crop; what Meta's evaluations use)",
 }
 VJEPA2_OPTIONS = {
     **VIDEO_OPTIONS,
+    "pool": VIDEO_OPTIONS["pool"] + ", or classifier (a VJEPA2ForVideoClassification checkpoint such as "
+            "vjepa2-vitl-fpc16-256-ssv2: its trained attentive pooler's output, before the classification head)",
     "forward": "fast (default: simgen's forward of the same weights, evaluate/encoders/fast_vjepa2.py) or "
                "transformers (VJEPA2Model's own); the two agree to the dtype's rounding",
     "compile": "1: torch.compile each block of the fast forward (fuses the elementwise work: 1.26-1.27x -> "
@@ -76,15 +98,26 @@ def random_config(size: str) -> Any:
 class _VideoTransformer(Encoder):
     option_help = VIDEO_OPTIONS
     fixed_frames: int | None = None  # the model's own frame count, when it cannot take others
+    classifier_pool = False  # whether pool=classifier is offered (a classifier checkpoint)
 
     def __init__(self, spec, device="cpu"):
         super().__init__(spec, device)
-        self.pool = check_pool(self.kind, self.option("pool", "mean"), tokens_allowed=True)
         self.layer = self.option("layer", None, int)
         self.frames = self.option("frames", None, int)
+        self.step = self.option("step", None, int)
+        for key, value in (("frames", self.frames), ("step", self.step)):
+            if value is not None and value < 1:
+                raise EncoderError(f"{self.name}: {key}={value}; it must be 1 or more")
         self.device = pick_device(device)
         self.dtype = model_dtype(self.device)
+        self.encoder_sha256 = ""
+        pool = self.option("pool", "time")
+        check_pool(self.kind, pool, tokens_allowed=True, classifier_allowed=isinstance(self, VJEPA2))  # before loading
         self.model, self.checkpoint, self.prep = self._load()
+        self.pool = check_pool(self.kind, pool, tokens_allowed=True, classifier_allowed=self.classifier_pool)
+        if self.pool == "classifier" and self.layer is not None:
+            raise EncoderError(f"{self.name}: pool=classifier reads the final output (the pooler's input); drop layer=")
+        self.prep = self.prep.with_resize(self.option("resize", "full"), self._short_edge())
         cfg = self.model.config
         self.tubelet = int(getattr(cfg, "tubelet_size", 1))
         self.patch = int(cfg.patch_size)
@@ -96,16 +129,44 @@ class _VideoTransformer(Encoder):
     def _load(self) -> tuple[Any, dict[str, Any], Preprocessing]:
         raise NotImplementedError
 
-    def _load_pretrained(self, model_cls: Any, fallback_attr: str) -> tuple[Any, dict[str, Any], Preprocessing]:
-        directory = resolve_checkpoint(self.kind, self.spec.arg)
+    def _short_edge(self) -> int | None:
+        """resize=hf: the shortest edge before the centre crop (None: V-JEPA 2's crop·256/224)."""
+        return None
+
+    def _load_pretrained(self, model_cls: Any, fallback_attr: str, directory: Any = None,
+                         backbone: str | None = None) -> tuple[Any, dict[str, Any], Preprocessing]:
+        """Load ``model_cls`` from the checkpoint; ``backbone`` names the attribute of the loaded model
+        that embeds (a head model's base model), whose tensors ``encoder_sha256`` hashes."""
+        directory = directory or resolve_checkpoint(self.kind, self.spec.arg)
+        self.directory = directory
         digest = hash_weights(directory)
-        model = load_pretrained(model_cls, directory, self.name, self.dtype, self.device)
+        loaded = load_pretrained(model_cls, directory, self.name, self.dtype, self.device)
+        model = getattr(loaded, backbone) if backbone else loaded
+        self.stored_digests = checkpoint_tensor_digests(directory, prefixes=(f"{model.base_model_prefix}.",))
+        self.encoder_sha256 = weights_digest(self.stored_digests, self._encoder_tensor_names(model), "encoder",
+                                             self.notes)
         size = getattr(model.config, fallback_attr)
         prep = read_preprocessing(directory, int(size), self.notes)
-        return model, {"source": str(self.spec.arg), "weights_sha256": digest, "model_type": model.config.model_type}, prep
+        checkpoint = {"source": str(self.spec.arg), "weights_sha256": digest, "model_type": model.config.model_type}
+        if backbone:
+            checkpoint["architecture"] = type(loaded).__name__
+        return loaded, checkpoint, prep
+
+    def _encoder_tensor_names(self, model: Any) -> list[str]:
+        """The names (as the model's state dict has them) of the tensors the embeddings depend on."""
+        return list(model.state_dict())
 
     def frames_for_model(self, frames: np.ndarray) -> np.ndarray:
-        if self.frames:
+        if self.step:
+            index = np.arange(0, len(frames), self.step)
+            if self.frames:
+                if len(index) < self.frames:
+                    self._note(f"clips of {len(frames)} frames hold {len(index)} frames at step={self.step}, fewer "
+                               f"than frames={self.frames}: padded with the last sampled frame")
+                    index = np.concatenate([index, np.repeat(index[-1:], self.frames - len(index))])
+                index = index[:self.frames]
+            frames = frames[index]
+        elif self.frames:
             frames = resample_frames(frames, self.frames)
         if self.fixed_frames and len(frames) != self.fixed_frames:
             self._note(f"clips of {len(frames)} frames resampled to the model's {self.fixed_frames}")
@@ -121,9 +182,16 @@ class _VideoTransformer(Encoder):
             self.notes.append(note)
 
     def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "checkpoint": self.checkpoint, "preprocessing": self.prep.to_dict(),
-                "pool": self.pool, "layer": self.layer, "frames": self.frames, "fixed_frames": self.fixed_frames,
-                "tubelet": self.tubelet, "dtype": str(self.dtype).removeprefix("torch.")}
+        """What the embeddings depend on. ``encoder_sha256`` is the sha256 (16 hex digits) of the encoder's
+        tensors as float32 values (the predictor and any classification head left out): equal for two specs, or two
+        checkpoints, whose encoders hold the same weights (a frozen-backbone classifier and its base
+        model, say). ``token_grid`` is (height, width) in tokens of each tubelet step: pool=tokens
+        emits (time steps × height × width, D), time major."""
+        return {"kind": self.kind, "checkpoint": self.checkpoint, "encoder_sha256": self.encoder_sha256,
+                "preprocessing": self.prep.to_dict(), "pool": self.pool, "layer": self.layer, "frames": self.frames,
+                "step": self.step, "fixed_frames": self.fixed_frames, "tubelet": self.tubelet,
+                "token_grid": [self.prep.height // self.patch, self.prep.width // self.patch],
+                "dtype": str(self.dtype).removeprefix("torch.")}
 
     def _forward(self, x: Any) -> Any:
         raise NotImplementedError
@@ -189,19 +257,26 @@ class _VideoTransformer(Encoder):
 
         with self.timed("forward_s"), torch.inference_mode():
             # Queued on the GPU, with the copy of the result to the host; nothing here waits for it.
-            pooled = pool_tokens(self._forward(x).float(), self.pool, x.shape[1] // self.tubelet)
+            pooled = self._pool(self._forward(x), x.shape[1] // self.tubelet)
             result = to_host_async(pooled, np.float16 if self.pool == "tokens" else np.float32)
         self.timings["clips"] += len(x)
         return self.timed_wait(result)
+
+    def _pool(self, tokens: Any, time_steps: int) -> Any:
+        """(B, N, D) tokens of the model -> the float32 embedding of ``self.pool``."""
+        return pool_tokens(tokens.float(), self.pool, time_steps)
 
 
 @register
 class VJEPA2(_VideoTransformer):
     kind = "vjepa2"
-    description = "V-JEPA 2 video encoder (transformers AutoModel), hub id or local dir"
+    description = ("V-JEPA 2 video encoder (transformers VJEPA2Model, or VJEPA2ForVideoClassification for a "
+                   "classifier checkpoint such as -ssv2), hub id or local dir")
     example = "vjepa2:facebook/vjepa2-vitl-fpc64-256"
     arg_required = arg_allowed = True
     option_help = VJEPA2_OPTIONS
+    head_model: Any = None  # a classifier checkpoint's VJEPA2ForVideoClassification; self.model is its .vjepa2
+    pooler_sha256: str | None = None
 
     def __init__(self, spec, device="cpu"):
         super().__init__(spec, device)
@@ -222,19 +297,44 @@ class VJEPA2(_VideoTransformer):
         self._first_compiled_call = True
         self.fast = None
         self.padded_batch: dict[tuple[int, ...], int] = {}  # clip shape -> batch it is padded to when compiled
+        if self.head_model is not None:  # the pooler (and head) to the device, before the fast forward takes views
+            self.head_model.eval().to(self.device)
         if self.forward_kind == "fast":
             from evaluate.encoders.fast_vjepa2 import FastVJEPA2Encoder
 
             self.fast = FastVJEPA2Encoder(self.model, compile=self.compiled)
 
     def _load(self):
-        from transformers import AutoModel
+        import json
 
-        return self._load_pretrained(AutoModel, "crop_size")
+        from transformers import AutoModel, VJEPA2ForVideoClassification
+
+        directory = resolve_checkpoint(self.kind, self.spec.arg)
+        config = json.loads((directory / "config.json").read_text())
+        if "VJEPA2ForVideoClassification" not in (config.get("architectures") or []):
+            return self._load_pretrained(AutoModel, "crop_size", directory)
+        head, checkpoint, prep = self._load_pretrained(VJEPA2ForVideoClassification, "crop_size", directory,
+                                                       backbone="vjepa2")
+        self.head_model, self.classifier_pool = head, True
+        checkpoint["num_labels"] = int(head.config.num_labels)
+        self.pooler_sha256 = weights_digest(self.stored_digests, [f"pooler.{n}" for n in head.pooler.state_dict()],
+                                            "pooler", self.notes)
+        if not any(n.startswith("predictor.") for n in self.stored_digests):
+            self._note("this classifier checkpoint has no predictor weights: the predictor (surprise) is random")
+        return head.vjepa2, checkpoint, prep
+
+    def _encoder_tensor_names(self, model):
+        return [n for n in model.state_dict() if not n.startswith("predictor.")]  # embeddings never use it
 
     def identity(self):
         # The forwards differ in rounding (bf16 on a GPU), so their embeddings are cached apart.
-        return {**super().identity(), "forward": self.forward_kind, "compiled": self.compiled}
+        extra = {"pooler_sha256": self.pooler_sha256} if self.pool == "classifier" else {}
+        return {**super().identity(), **extra, "forward": self.forward_kind, "compiled": self.compiled}
+
+    def _pool(self, tokens, time_steps):
+        if self.pool == "classifier":  # as VJEPA2ForVideoClassification.forward, before self.classifier
+            return self.head_model.pooler(tokens).float()
+        return super()._pool(tokens, time_steps)
 
     def _forward(self, x):
         if self.fast is not None:
@@ -282,6 +382,10 @@ class VideoMAE(_VideoTransformer):
         self.fixed_frames = int(loaded[0].config.num_frames)
         return loaded
 
+    def _short_edge(self):
+        # VideoMAE's video processor resizes the shortest edge to its size.shortest_edge (224), then crops.
+        return processor_short_edge(self.directory) or self.prep.height
+
     def _forward(self, x):
         outputs = self.model(pixel_values=x, output_hidden_states=self.layer is not None)
         return select_hidden(outputs, self.layer, self.name)
@@ -294,7 +398,8 @@ class RandomVJEPA2(VJEPA2):
                    f"without pretraining; sizes {', '.join(RANDOM_SIZES)} (default large = ViT-L; giant = ViT-g)")
     example = "random-vjepa2:small"
     arg_required = False
-    option_help = {**VJEPA2_OPTIONS, "seed": "seed of the random weights (default 0); several seeds give a spread"}
+    option_help = {**VJEPA2_OPTIONS, "pool": VIDEO_OPTIONS["pool"],
+                   "seed": "seed of the random weights (default 0); several seeds give a spread"}
     seed = 0
 
     def _load(self):
@@ -307,7 +412,9 @@ class RandomVJEPA2(VJEPA2):
             raise EncoderError(f"random-vjepa2:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
         hidden, layers, heads, crop, _ = RANDOM_SIZES[size]
         config = random_config(size)
-        model = random_model(config, self.seed).to(self.dtype)
+        model = random_model(config, self.seed)
+        self.encoder_sha256 = module_digest(model.encoder, "encoder.")  # float32, as drawn
+        model = model.to(self.dtype)
         prep = Preprocessing(crop, crop, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="random-vjepa2")
         checkpoint = {"random_size": size, "seed": self.seed, "config": [hidden, layers, heads, crop],
                       "init": "normal-0.02-once", "torch": torch.__version__,

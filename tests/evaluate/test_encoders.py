@@ -57,7 +57,7 @@ def test_tiny_vjepa2_loads_through_from_pretrained(tiny_vjepa2):
     assert enc.prep.source == "video_preprocessor_config.json"
     x = clips(3)  # 64x64 frames: resized (whole frame) to the checkpoint's 32
     a = enc.encode(x)
-    assert a.shape == (3, 48) and a.dtype == np.float32
+    assert enc.pool == "time" and a.shape == (3, 4 * 48) and a.dtype == np.float32  # pool=time by default
     assert np.array_equal(a, build_encoder(f"vjepa2:{tiny_vjepa2}").encode(x))  # deterministic
     assert np.allclose(enc.encode(x[:1]), a[:1], atol=1e-5)  # batching does not change a clip's embedding
 
@@ -66,8 +66,11 @@ def test_pool_time_and_layer_selection(tiny_vjepa2):
     x = clips(2)
     timed = build_encoder(f"vjepa2:{tiny_vjepa2},pool=time").encode(x)
     assert timed.shape == (2, (8 // 2) * 48)  # one vector per tubelet step
-    final = build_encoder(f"vjepa2:{tiny_vjepa2}").encode(x)
-    layer1 = build_encoder(f"vjepa2:{tiny_vjepa2},layer=1").encode(x)
+    np.testing.assert_array_equal(build_encoder(f"vjepa2:{tiny_vjepa2}").encode(x), timed)  # the default
+    final = build_encoder(f"vjepa2:{tiny_vjepa2},pool=mean").encode(x)
+    # Every step has as many tokens, so the mean of the steps' means is the mean of all tokens.
+    np.testing.assert_allclose(timed.reshape(2, 4, 48).mean(axis=1), final, rtol=1e-5, atol=1e-6)
+    layer1 = build_encoder(f"vjepa2:{tiny_vjepa2},layer=1,pool=mean").encode(x)
     assert layer1.shape == (2, 48) and not np.allclose(layer1, final)
     with pytest.raises(EncoderError, match="out of range"):
         build_encoder(f"vjepa2:{tiny_vjepa2},layer=9").encode(x)
