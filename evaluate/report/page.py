@@ -38,19 +38,36 @@ def excludes(ci: list[float] | None, value: float) -> bool:
 
 @dataclass(frozen=True)
 class Cell:
-    """A table cell with an HTML class (colour, emphasis) and a tooltip; plain text elsewhere."""
+    """A table cell with an HTML class (colour, emphasis), a tooltip and a badge (HTML: a pill after
+    the text; markdown and terminal: '[badge]'); plain text elsewhere."""
 
     text: str
     cls: str = ""
     title: str = ""
+    badge: str = ""
 
     def __str__(self) -> str:
-        return self.text
+        return with_badge(self.text, self.badge)
+
+
+def with_badge(text: str, badge: str) -> str:
+    """The plain-text form of a badge: 'mass [static]'."""
+    return f"{text} [{badge}]" if badge else text
+
+
+def scored(value: float, ci: list[float], chance: float, test_groups: int | None = None, *,
+           marks: bool = False) -> Cell:
+    """'value [lo, hi]', coloured where the CI excludes chance (class 'above' or 'below'); with
+    ``marks``, ▲/▼ after it too."""
+    side = "" if not excludes(ci, chance) else "above" if ci[0] > chance else "below"
+    mark = {"above": " ▲", "below": " ▼", "": ""}[side] if marks else ""
+    return Cell(f"{fmt(value)} {ci_text(ci, test_groups)}{mark}", side,
+                f"95% CI excludes chance ({fmt(chance, 2)})" if side else "")
 
 
 @dataclass
 class Table:
-    header: list[str]
+    header: list[str | Cell]
     rows: list[list[str | Cell]]
     caption: str = ""
 
@@ -70,10 +87,11 @@ class Section:
     text: list[str] = field(default_factory=list)
     parts: list[Figure | Table] = field(default_factory=list)
     level: int = 2
+    badge: str = ""  # a pill after the title (e.g. 'static')
 
 
-def md_table(header: list[str], rows: list[list[str | Cell]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def md_table(header: list[str | Cell], rows: list[list[str | Cell]]) -> str:
+    lines = ["| " + " | ".join(str(h).replace("|", "\\|") for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -133,13 +151,14 @@ def md_footer(payload: dict[str, Any]) -> list[str]:
 
 
 def render_page(template: str, title: str, payload: dict[str, Any], sections: list[Section], *,
-                skipped: bool = True, **extra: Any) -> str:
+                skipped: bool = True, lead: list[Section] | None = None, **extra: Any) -> str:
     """An HTML page from ``templates/TEMPLATE`` (each extends base.html: one head, one stylesheet).
     The header and footer show what the run and surprise payloads share: creation time, datasets
-    with their content hashes, notes, skipped encoders/clips/targets, versions and the config."""
+    with their content hashes, notes, skipped encoders/clips/targets, versions and the config.
+    ``lead`` sections come first, before the template's headline block."""
     lost = skipped_lines(payload)
     datasets = payload.get("datasets", [])
-    context = {"title": title, "sections": sections, "created": payload.get("created", ""), "datasets": datasets,
+    context = {"title": title, "sections": sections, "lead": lead or [], "created": payload.get("created", ""), "datasets": datasets,
                "dataset_columns": [c for c in ("clips", "frames", "content_sha256") if any(c in d for d in datasets)],
                "versions": payload.get("versions", {}),
                "skipped": lost if skipped else None,
@@ -156,17 +175,18 @@ def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page:
     return paths
 
 
-def table(title: str, header: list[str], rows: list[list[str | Cell]]) -> Any:
+def table(title: str, header: list[str | Cell], rows: list[list[str | Cell]]) -> Any:
     """A rich table from a header and rows of strings (the terminal twin of md_table). Cells fold
     rather than end in '…' when the console is narrow; print with :func:`print_tables` to get them
     on one line when stdout is not a terminal."""
     from rich.table import Table as RichTable
+    from rich.text import Text
 
-    t = RichTable(title=title)
+    t = RichTable(title=Text(title))
     for h in header:
-        t.add_column(h, overflow="fold")
-    for row in rows:
-        t.add_row(*map(str, row))
+        t.add_column(Text(str(h)), overflow="fold")
+    for row in rows:  # Text: a cell's '[static]' or '[0.40, 0.60]' is text, not rich markup
+        t.add_row(*(Text(str(c)) for c in row))
     return t
 
 

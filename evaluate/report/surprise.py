@@ -13,7 +13,7 @@ import numpy as np
 
 from evaluate.io import load_surprise
 from evaluate.report import page
-from evaluate.report.page import Cell, Figure, Section, Table, ci_text, fmt, md_table, png
+from evaluate.report.page import Cell, Figure, Section, Table, md_table, png
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
@@ -26,9 +26,7 @@ KIND_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink",
 def _scored(score: float, ci: list[float]) -> Cell:
     """'value [lo, hi]', coloured where the CI excludes chance (above: the possible twin is the less
     surprising, as it should be; below: the model prefers the impossible one)."""
-    side = "" if not page.excludes(ci, CHANCE) else "above" if ci[0] > CHANCE else "below"
-    mark = {"above": " ▲", "below": " ▼", "": ""}[side]
-    return Cell(f"{fmt(score)} {ci_text(ci)}{mark}", side, "95% CI excludes 0.5" if side else "")
+    return page.scored(score, ci, CHANCE, marks=True)
 
 
 def score_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:

@@ -1,7 +1,9 @@
-"""The reports from hand-made payloads: the margin heatmap marks exactly the cells whose CI excludes
-0, bars below −0.5 are drawn (not cut), one <head> per page with everything escaped, timing that
-means something for weight-free encoders, the surprise page's provenance and per-kind numbers, and
-rich tables that keep full names when piped."""
+"""The reports from hand-made payloads: the identifiability table first and static targets badged
+everywhere, the margin heatmap marks exactly the cells whose CI excludes 0 (degenerate controls
+marked, never starred), both margins plotted with their CIs, within-view and cross-view scores
+kept apart, reversal sensitivity, bars below −0.5 drawn (not cut), one <head> per page with
+everything escaped, timing that means something for weight-free encoders, the surprise page's
+provenance and per-kind numbers, and rich tables that keep full names when piped."""
 
 from __future__ import annotations
 
@@ -14,22 +16,31 @@ from matplotlib.patches import Rectangle
 from rich.console import Console
 
 from evaluate.report import probe, surprise, sweep
-from evaluate.report.page import print_tables
+from evaluate.report.page import Cell, print_tables
 
 VIEWS = ["original", "shuffled", "single_frame"]
 LONG = "falling_rising_with_a_long_name"
+CROSS = 0.123  # every cross-view score: it must show up in the cross-view table only
 
 
-def _result(dataset, target, encoder, view, value, ci, kind="regression", **extra):
-    metric = "r2" if kind == "regression" else "balanced_accuracy"
-    return {"dataset": dataset, "target": target, "kind": kind, "encoder": encoder, "view": view, "probe": "linear",
-            "metric": metric, "value": value, "ci95": ci, "chance": 0.0 if kind == "regression" else 0.5,
-            "n_train": 80, "n_test": 40, "test_groups": 40, **extra}
+def _result(dataset, target, encoder, view, value, ci, kind="regression", fit_view=None, **extra):
+    metric = extra.pop("metric", "r2" if kind == "regression" else "balanced_accuracy")
+    return {"dataset": dataset, "target": target, "kind": kind, "encoder": encoder, "view": view,
+            "fit_view": fit_view or view, "probe": "linear", "metric": metric, "value": value, "ci95": ci,
+            "chance": 0.0 if kind == "regression" else 0.5, "n_train": 80, "n_test": 40, "test_groups": 40,
+            "unit": None, "probe_params": {}, **extra}
 
 
-def _margin(dataset, target, encoder, value, ci, test_groups=40):
-    return {"dataset": dataset, "target": target, "encoder": encoder, "probe": "linear", "value": value, "ci95": ci,
-            "best_static_view": "single_frame", "test_groups": test_groups}
+def _margin(dataset, target, encoder, value, ci, test_groups=40, margin_type="static", degenerate=False, **extra):
+    control = {"static": "single_frame", "order": "shuffled"}[margin_type]
+    return {"dataset": dataset, "target": target, "kind": "regression", "encoder": encoder, "probe": "linear",
+            "margin_type": margin_type, "control_view": control, "value": value, "ci95": ci, "floor": 0.0,
+            "original": 0.8, "control": 0.8 - value, "degenerate_control": degenerate, "test_groups": test_groups,
+            **extra}
+
+
+def _score(value, chance=0.0, metric="r2"):
+    return {"value": value, "ci95": [value - 0.1, value + 0.05], "chance": chance, "metric": metric}
 
 
 @pytest.fixture
@@ -41,18 +52,47 @@ def run_payload():
     speed = {"pixels": (-1.19, -1.46, -3.7), "vjepa2:<b>tiny</b>": (0.8, 0.1, 0.0)}
     results += [_result(LONG, "speed", enc, view, v, [v - 0.3, v + 0.2], unit="m/s", mae=0.5)
                 for enc, values in speed.items() for view, v in zip(VIEWS, values, strict=True)]
+    # cross-view: fitted on original, tested on the other views
+    results += [_result(LONG, target, enc, view, CROSS, [0.1, 0.2], kind=kind, fit_view="original")
+                for target, kind in (("direction", "class"), ("speed", "regression"))
+                for enc in encoders for view in VIEWS[1:]]
+    # impact: mass (static by identifiability), a circular target scored on a subset
+    results += [_result("impact", "mass", "pixels", view, 0.7, [0.6, 0.8], unit="kg", mae=0.2) for view in VIEWS]
+    results += [_result("impact", "heading", "pixels", view, 0.4, [0.3, 0.5], unit="deg", metric="circular_r2",
+                        angular_error=31.5, subset="moves=linear") for view in VIEWS]
     margins = [
         _margin(LONG, "direction", "pixels", 0.42, [0.30, 0.51]),  # excludes 0: marked
         _margin(LONG, "direction", "vjepa2:<b>tiny</b>", 0.05, [-0.02, 0.11]),  # includes 0
         _margin(LONG, "speed", "pixels", -0.27, [-0.40, -0.10]),  # excludes 0 (below): marked
         _margin(LONG, "speed", "vjepa2:<b>tiny</b>", 0.70, [0.0, 0.9]),  # touches 0: not marked
+        _margin(LONG, "direction", "pixels", 0.31, [0.20, 0.40], margin_type="order"),
+        _margin(LONG, "speed", "vjepa2:<b>tiny</b>", -2.5, [-3.0, -0.2], margin_type="order"),  # off the axis
         _margin("impact", "mass", "pixels", 0.0002, [0.0001, 0.0004], test_groups=5),  # tiny, few groups
+        # degenerate: its CI excludes 0, yet it is never starred nor counted
+        _margin("impact", "heading", "pixels", 0.6, [0.5, 0.7], degenerate=True, subset="moves=linear"),
+        _margin("impact", "heading", "pixels", 0.1, [-0.1, 0.3], margin_type="order", subset="moves=linear"),
+    ]
+    reversal = [{"dataset": LONG, "target": "direction", "kind": "class", "encoder": enc, "probe": "linear",
+                 "rule": "swap_classes", "metric": "balanced_accuracy", "value": v, "ci95": [v - 0.05, v + 0.02],
+                 "chance": 0.5, "accuracy": v, "n_test": 40, "test_groups": 20}
+                for enc, v in (("pixels", 0.97), ("vjepa2:<b>tiny</b>", 0.51))]
+    identifiability = [
+        {"dataset": "impact", "target": "mass", "probe": "linear", "verdict": "static",
+         "oracle_static": _score(0.9), "oracle_full": _score(0.95), "track": _score(0.8),
+         "track_single_frame": _score(0.7)},
+        {"dataset": LONG, "target": "direction", "probe": "linear", "verdict": "temporal",
+         "oracle_static": _score(0.5, 0.5, "balanced_accuracy"), "oracle_full": _score(1.0, 0.5, "balanced_accuracy")},
     ]
     return {
         "created": "2026-01-01T00:00:00+00:00",
         "config": {"views": VIEWS},
-        "datasets": [{"name": LONG, "clips": 120, "frames": 16, "content_sha256": "ab" * 32},
-                     {"name": "impact", "clips": 40, "frames": 40, "content_sha256": "cd" * 32}],
+        "datasets": [{"name": LONG, "clips": 120, "frames": 16, "content_sha256": "ab" * 32,
+                      "targets": {"direction": {"kind": "class", "classes": ["falling", "rising"], "unit": None,
+                                                "description": "d", "reversal": {"rule": "swap_classes"}}}},
+                     {"name": "impact", "clips": 40, "frames": 40, "content_sha256": "cd" * 32,
+                      "targets": {"heading": {"kind": "regression", "classes": [], "unit": "deg", "description": "h",
+                                              "period": 360.0, "defined_when": {"moves": "linear"},
+                                              "reversal": {"rule": "rotate", "degrees": 180.0}}}}],
         "encoders": [
             {"encoder": "pixels", "identity": {"kind": "pixels", "size": 16}, "notes": [],
              "timings": {"clips": 600, "forward_s": 0.001, "preprocess_s": 1.0, "decode_wait_s": 2.0,
@@ -62,6 +102,8 @@ def run_payload():
                          "probe_s": 2.0, "embed_wall_s": 20.0, "load_s": 1.5, "cache_hits": 4}}],
         "results": results,
         "temporal_margins": margins,
+        "reversal_sensitivity": reversal,
+        "identifiability": identifiability,
         "skipped": {"encoders": [{"encoder": "vjepa2:big", "reason": "no weights"}],
                     "clips": [{"dataset": LONG, "clip": "train/000007"}],
                     "targets": [{"dataset": LONG, "target": "accel_z", "reason": "constant target"}]},
@@ -70,14 +112,26 @@ def run_payload():
     }
 
 
+def test_the_hand_made_records_fit_the_results_schema(run_payload):
+    from evaluate.results import Identifiability, Margin, ReversalScore, Score
+
+    for model, key in ((Score, "results"), (Margin, "temporal_margins"), (ReversalScore, "reversal_sensitivity"),
+                       (Identifiability, "identifiability")):
+        for record in run_payload[key]:
+            model.model_validate(record)
+
+
 def test_heatmap_marks_exactly_the_cells_whose_ci_excludes_zero(run_payload):
     grids = {g.dataset: g for g in probe.margin_grids(run_payload)}
     g = grids[LONG]
     assert g.rows == ["pixels", "vjepa2:<b>tiny</b>"] and g.targets == ["direction", "speed"]
     assert g.marked.tolist() == [[True, True], [False, False]]
-    assert grids["impact"].marked.tolist() == [[True]] and grids["impact"].few.tolist() == [[True]]
-    # a marked margin that rounds to 0.00 gets a third digit, † for too few test groups
-    assert grids["impact"].cell_text(0, 0) == "+0.000★†"
+    impact = grids["impact"]
+    assert impact.targets == ["mass", "heading | moves=linear"] and impact.static == [True, False]
+    assert impact.marked.tolist() == [[True, False]] and impact.few.tolist() == [[True, False]]
+    assert impact.degenerate.tolist() == [[False, True]]
+    # a marked margin that rounds to 0.00 gets a third digit, † for too few test groups; degenerate: n/a
+    assert impact.cell_text(0, 0) == "+0.000★†" and impact.cell_text(0, 1) == "n/a"
 
     fig = probe.margin_heatmap(list(grids.values()))
     ax = [a for a in fig.axes if a.get_title(loc="left") == LONG][0]
@@ -88,16 +142,134 @@ def test_heatmap_marks_exactly_the_cells_whose_ci_excludes_zero(run_payload):
     assert boxes == starred
     texts = sorted(t.get_text() for t in ax.texts)
     assert texts == ["+0.05", "+0.42★", "+0.70", "-0.27★"]
+    # impact: the degenerate cell is hatched and says n/a; mass' tick label carries the static badge
+    ax = [a for a in fig.axes if a.get_title(loc="left") == "impact"][0]
+    assert [p.get_hatch() for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()] == ["///"]
+    assert sorted(t.get_text() for t in ax.texts) == ["+0.000★†", "n/a"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["mass [static]", "heading | moves=linear"]
 
 
 def test_summary_line_names_the_best_margin_and_counts_targets(run_payload):
-    g = probe.margin_grids(run_payload)[0]
-    assert probe.summary_line(g) == (f"{LONG}: best margin +0.70 [0.00, 0.90] (vjepa2:<b>tiny</b>, speed); 2 of 2 "
-                                     "targets have a margin whose 95% CI excludes 0 (1 above, 1 below)")
+    grids = probe.margin_grids(run_payload)
+    assert probe.summary_line(grids[0]) == (
+        f"{LONG}: best static margin +0.70 [0.00, 0.90] (vjepa2:<b>tiny</b>, speed); 2 of 2 targets have a static "
+        "margin whose 95% CI excludes 0 (1 above, 1 below)")
+    # the degenerate +0.60 is neither the best nor counted
+    assert probe.summary_line(grids[1]) == (
+        "impact: best static margin +0.00 [0.00, 0.00]† (pixels, mass [static]); 1 of 2 targets have a static "
+        "margin whose 95% CI excludes 0; 1 degenerate (not counted)")
+
+
+def test_within_and_cross_view_rows_are_not_double_counted(run_payload):
+    rows = probe._by_target(run_payload)[(LONG, "speed", None, "linear")]
+    assert len(rows) == 2 * len(VIEWS) and all(r["fit_view"] == r["view"] for r in rows)
+    header, table = probe.score_rows(run_payload, [r for r in run_payload["results"] if r["target"] == "speed"])
+    assert header[:4] == ["encoder", *VIEWS] and len(table) == 2
+    assert not any(f"{CROSS:.3f}" in c for row in table for c in row)
+    fig = probe.bar_plot(run_payload, [r for r in run_payload["results"] if r["target"] == "direction"], "d")
+    assert len([p for p in fig.axes[0].patches if isinstance(p, Rectangle)]) == 2 * len(VIEWS)
+    cross = probe.cross_rows(run_payload, LONG)
+    assert cross.header == ["target", "encoder", "original (fitted)", "shuffled", "single_frame"]
+    assert len(cross.rows) == 4  # (direction, speed) × two encoders, once each
+    assert all(str(c).startswith(f"{CROSS:.3f}") for row in cross.rows for c in row[3:])
+    assert cross.caption.endswith("Metric (chance): bal. acc. (0.50): direction; R² (0.00): speed")
+    assert probe.cross_rows(run_payload, "impact") is None  # no cross-view rows there
+    md = probe.render_markdown(run_payload)
+    within = md[md.index(f"## {LONG} · direction"):]
+    assert f"{CROSS:.3f}" not in within and md.count(f"{CROSS:.3f}") == 8
+    assert "## Cross-view: fitted on original" in md
+
+
+def test_degenerate_margins_are_marked_and_both_margins_shown(run_payload):
+    header, rows = probe.margin_rows(run_payload)
+    assert header == ["dataset", "target", "encoder", "probe", "original", "static control (single_frame)",
+                      "static margin [95% CI]", "order control (shuffled)", "order margin [95% CI]"]
+    row = next(r for r in rows if str(r[1]) == "heading | moves=linear")
+    control, static, order = row[5], row[6], row[8]
+    assert isinstance(static, Cell) and static.cls == "degenerate" and static.text == "‡ +0.600 [0.50, 0.70]"
+    assert "judge by the oracles and track" in static.title and control.cls == "degenerate"
+    assert order.cls == "" and order.text == "+0.100 [-0.10, 0.30]"
+    direction = next(r for r in rows if r[1].text == "direction" and r[2] == "pixels")
+    assert [str(c) for c in direction[4:]] == ["0.800", "0.380", "+0.420 [0.30, 0.51]", "0.490",
+                                               "+0.310 [0.20, 0.40]"]
+    assert direction[6].cls == "above" and direction[8].cls == "above"
+    header, rows = probe.margin_rows(run_payload, "impact")
+    assert header[0] == "target" and len(rows) == 2
+    page = probe.render_html(run_payload, [])
+    assert 'class="degenerate" title="degenerate control' in page and "judge the target by the oracles" in page
+
+
+def test_margins_are_plotted_with_their_cis(run_payload):
+    fig = probe.margin_plot(run_payload, LONG)
+    ax = fig.axes[0]
+    assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() != "None"
+            and len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]] == [0]  # the 0 line
+    markers = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
+    assert sorted(m.get_marker() for m in markers) == ["<", "D", "o", "o", "o", "o"]  # −2.5 runs off: ◀
+    assert [t.get_text() for t in ax.texts] == ["-2.50"]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["direction", "pixels", "vjepa2:<b>tiny</b>", "speed", "pixels", "vjepa2:<b>tiny</b>"]
+    whiskers = [line for line in ax.get_lines() if line.get_linestyle() == "-" and len(set(line.get_ydata())) == 1
+                and line.get_xdata()[0] != line.get_xdata()[1]]
+    assert len(whiskers) == 6 and [0.30, 0.51] in [list(np.round(w.get_xdata(), 2)) for w in whiskers]
+    impact = probe.margin_plot(run_payload, "impact").axes[0]
+    hollow = [m for m in impact.get_lines() if m.get_linestyle() == "None" and m.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1  # the degenerate static margin
+    assert "mass [static]" in [t.get_text() for t in impact.get_yticklabels()]
+    page = probe.render_html(run_payload, [])
+    assert page.count('alt="') == 7 and page.count("margins with 95% CIs") == 2  # one plot per dataset
+
+
+def test_identifiability_comes_first_and_static_targets_get_the_badge(run_payload):
+    page = probe.render_html(run_payload, [])
+    body = page[page.index("</nav>"):]  # after the header, which lists the encoders
+    assert body.index('id="identifiability"') < body.index('id="glance"') < body.index("<img")
+    assert body.index('id="identifiability"') < body.index(">pixels<")  # before any encoder's score
+    # the badge: in the per-target heading, in the margin table, in the targets' tables
+    assert re.search(r'<h3>impact · mass <span class="badge badge-static">static</span></h3>', page)
+    assert page.count('<span class="badge badge-static">static</span>') >= 3
+    assert "direction <span class" not in page  # temporal: no badge
+    md = probe.identifiability_markdown(run_payload)
+    assert md.index(f"### {LONG}") < md.index("### impact")  # the payload's dataset order
+    assert "| target | metric (chance) | oracle-static | oracle-full | track (original) | track (single_frame) | " \
+           "verdict |" in md
+    assert "| mass | R² (0.00) | 0.900 [0.80, 0.95] | 0.950 [0.85, 1.00] | 0.800 [0.70, 0.85] | " \
+           "0.700 [0.60, 0.75] | static |" in md
+    assert "| direction | bal. acc. (0.50) | 0.500 [0.40, 0.55] | 1.000 [0.90, 1.05] | – | – | temporal |" in md
+    full = probe.render_markdown(run_payload)
+    assert full.index("## Identifiability") < full.index("## At a glance") < full.index("## Temporal margins")
+    assert "## impact · mass [static] (r2, probe linear)" in full and "| mass [static] | pixels |" in full
+    assert probe.identifiability_markdown({**run_payload, "identifiability": []}) == ""
+    assert 'id="identifiability"' not in probe.render_html({**run_payload, "identifiability": []}, [])
+
+
+def test_reversal_section_explains_and_tabulates(run_payload):
+    page = probe.render_html(run_payload, [])
+    assert page.index('id="margins"') < page.index('id="reversal"') < page.index('id="cross-view"')
+    assert "High: the probe reads time" in page and "Chance: it reads static cues" in page
+    t = probe.reversal_rows(run_payload, LONG)
+    assert [str(h) for h in t.header] == ["encoder", "direction"]
+    assert [str(c) for c in t.rows[0]] == ["rule", "swap_classes"]
+    assert [str(c) for c in t.rows[2]] == ["pixels", "0.970 [0.92, 0.99]"] and t.rows[2][1].cls == "above"
+    assert [str(c) for c in t.rows[3]] == ["vjepa2:<b>tiny</b>", "0.510 [0.46, 0.53]"] and t.rows[3][1].cls == ""
+    md = probe.render_markdown(run_payload)
+    assert "## Reversal sensitivity" in md and "| pixels | 0.970 [0.92, 0.99] |" in md
+
+
+def test_subset_and_circular_targets_are_named_and_measured(run_payload):
+    rows = probe._by_target(run_payload)[("impact", "heading", "moves=linear", "linear")]
+    header, table = probe.score_rows(run_payload, rows)
+    assert header[-1] == "angular error, original (deg)" and table[0][-1] == "31.500"
+    md = probe.render_markdown(run_payload)
+    assert "## impact · heading \\| moves=linear" not in md  # headings are not tables: no escaping
+    assert "## impact · heading | moves=linear (circular_r2, probe linear)" in md
+    assert "Scored only on the clips with moves=linear." in md
+    # the dataset's declarations: reversal rule, where defined, period
+    assert "| impact | heading | regression | deg | rotate +180° | moves=linear | 360 | – | – | h |" in md
 
 
 def test_bars_below_minus_half_are_drawn_not_cut(run_payload):
-    rows = [r for r in run_payload["results"] if r["target"] == "speed"]
+    rows = [r for r in run_payload["results"] if r["target"] == "speed" and r["fit_view"] == r["view"]]
     fig = probe.bar_plot(run_payload, rows, "speed")
     ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 3) for p in ax.patches if p.get_height() < 0)
@@ -119,15 +291,16 @@ def test_run_html_one_head_escaped_with_headline_and_provenance(run_payload):
     assert page.count("<head>") == 1 and page.count("<style>") == 1 and page.count("<html") == 1
     assert "<b>tiny</b>" not in page and "vjepa2:&lt;b&gt;tiny&lt;/b&gt;" in page  # autoescaped
     assert page.index('id="glance"') < page.index('id="margins"') < page.index('id="timing"')
-    assert page.count("data:image/png;base64,") == 1 + 2  # heatmap, a bar plot per target
+    # heatmap, a margins plot per dataset, a bar plot per target (direction, speed, mass, heading)
+    assert page.count("data:image/png;base64,") == 1 + 2 + 4
     assert "ab" * 32 in page and "no weights" in page and "train/000007" in page and "accel_z" in page
-    assert "2 of 2 targets have a margin whose 95% CI excludes 0" in page
+    assert "2 of 2 targets have a static margin whose 95% CI excludes 0" in page
 
 
 def test_markdown_says_the_unit_and_has_the_mae_column(run_payload):
     md = probe.render_markdown(run_payload)
     assert "MAE in" not in md and "unit: m/s" in md and "| MAE, original (m/s) |" in md
-    assert "## At a glance" in md and f"- {LONG}: best margin +0.70" in md and "Temporal margin" in md
+    assert "## At a glance" in md and f"- {LONG}: best static margin +0.70" in md and "Temporal margin" in md
 
 
 def test_timing_shows_wall_time_and_no_forward_for_weight_free_encoders(run_payload):
@@ -143,7 +316,11 @@ def test_piped_rich_tables_keep_full_names(run_payload):
     console = Console(file=buf, width=80, force_terminal=False, color_system=None)
     print_tables(probe.rich_tables(run_payload), console)
     out = buf.getvalue()
-    assert re.search(rf"│ {LONG} +│ speed +│ vjepa2:<b>tiny</b> +│ linear +│ 0.800 +│ single_frame +│", out)
+    assert re.search(rf"│ {LONG} +│ speed +│ vjepa2:<b>tiny</b> +│ linear +│ 0.800 +│ 0.100 +│ \+0.700 \[0.00, 0.90\] +│"
+                     r" 3.300 +│ -2.500 \[-3.00, -0.20\] +│", out)
+    assert re.search(r"│ impact +│ heading \| moves=linear +│ pixels +│ .*‡", out)  # degenerate, marked
+    assert re.search(r"│ impact +│ mass \[static\] +│", out)  # the badge is text, not rich markup
+    assert "identifiability · impact" in out and "reversal sensitivity" in out
     assert "…" not in out
     assert max(map(len, out.splitlines())) > 80 and console.width == 80
 
