@@ -260,6 +260,7 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
         except EncoderError as e:
             skipped_encoders.append(skip_encoder(spec, e, log))
         gc.collect()  # the encoder is gone: give its memory back before the next one loads
+    note_shared_weights(embedded, log)
     if not embedded:
         reasons = "; ".join(e.reason for e in skipped_encoders)  # each names its encoder
         raise EvaluateError(f"every encoder was skipped ({reasons}); nothing was evaluated, no report written")
@@ -308,6 +309,21 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
             wall_s=time.perf_counter() - started)
         write_json(out_dir / RESULTS_FILE, results.row())
     return results
+
+
+def note_shared_weights(embedded: list[Embedded], log: Log) -> None:
+    """Encoders with the same weights (a fine-tuned checkpoint whose backbone was frozen, the same
+    random seed) are one model read out twice, not two models: say so in the later one's notes."""
+    first: dict[str, str] = {}
+    for record in embedded:
+        digest = record.identity.get("encoder_sha256")
+        if digest and digest in first:
+            note = (f"same encoder weights as {first[digest]} (encoder_sha256 {digest}): one model, read out "
+                    f"differently, not a second model")
+            record.notes.append(note)
+            log(f"[yellow]note[/yellow] {record.encoder}: {note}")
+        elif digest:
+            first[digest] = record.encoder
 
 
 def dataset_record(d: EvalDataset) -> DatasetRecord:

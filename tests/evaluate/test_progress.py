@@ -43,3 +43,15 @@ def test_rich_bars_are_drawn_on_a_terminal():
         advance(4)
         progress.done(advance)
     assert "probing falling_rising" in out.getvalue()
+
+
+def test_encoders_with_the_same_weights_are_reported_as_one_model():
+    from evaluate.embed.base import Embedded
+    from evaluate.tasks.probe import note_shared_weights
+
+    records = [Embedded(name, {"encoder_sha256": digest}, [], {}, {})
+               for name, digest in (("vjepa2:base", "ab"), ("vjepa2:base-ssv2,pool=classifier", "ab"), ("pixels", None))]
+    logged = []
+    note_shared_weights(records, logged.append)
+    assert records[0].notes == [] and records[2].notes == []
+    assert records[1].notes and "same encoder weights as vjepa2:base" in records[1].notes[0] and len(logged) == 1
