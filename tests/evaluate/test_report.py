@@ -390,3 +390,13 @@ def test_sweep_html_is_the_same_page():
     assert page.count("<head>") == 1 and page.count("data:image/png;base64,") == 1
     assert "sweep over mass" in page and "2.000 [1.50, 2.50]" in page
     assert np.isfinite(out["results"][0]["threshold"])
+
+
+def test_readme_tables_are_spliced_between_markers():
+    from evaluate.report.readme import splice
+
+    text = "intro\n<!-- identifiability:begin -->\nold table\n<!-- identifiability:end -->\nafter\n"
+    out = splice(text, "identifiability", "| a | b |")
+    assert out == "intro\n<!-- identifiability:begin -->\n| a | b |\n<!-- identifiability:end -->\nafter\n"
+    with pytest.raises(ValueError, match="markers"):
+        splice("no markers here", "identifiability", "x")
