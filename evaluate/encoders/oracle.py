@@ -19,8 +19,8 @@ in their order, up to :data:`GENERIC_SLOTS`.
 
 Size and colour come from the clip's ``params``, where each family keeps them: falling_rising's
 ``shape``, ``size``, ``hue``/``saturation``/``value``, ``texture``; impact's ``shape``, ``size`` and
-the material palette (colour from density = mass / volume: :func:`density_rgb`, a copy of
-simgen.families.impact.sim's, which imports pybullet), and ``target_size``/``target_mass`` for its
+the material palette (colour from density = mass / volume, simgen's own ``density_rgba``, which
+lives with impact's parameters and needs no PyBullet), and ``target_size``/``target_mass`` for its
 box; lights' ``radius``/``distractor_radius``, and the colour and brightness each frame records.
 
 **Nothing that encodes motion**: no velocities, no times, no blink or speed parameters. One frame
@@ -56,6 +56,7 @@ import numpy as np
 
 from evaluate.encoders.base import Encoder, register
 from evaluate.errors import EncoderError
+from simgen.families.impact.params import density_rgba, volume
 from simgen.shapes import SHAPES, TEXTURES
 
 ENTITY_FEATURES = (
@@ -66,26 +67,6 @@ ENTITY_FEATURES = (
 SCENE_FEATURES = ("eye_x", "eye_y", "eye_z", "target_x", "target_y", "target_z", "fov", "bg_r", "bg_g", "bg_b")
 GENERIC_SLOTS = 8
 _INDEX = {name: i for i, name in enumerate(ENTITY_FEATURES)}
-
-# impact's material palette (simgen.families.impact.sim, PALETTE_*): hue falls linearly with
-# log10(density) from 0.70 (blue) at 1 kg/m³ to 0 (red) at 10^3.5 kg/m³; saturation and value fixed.
-PALETTE_LOG10_DENSITY = (0.0, 3.5)
-PALETTE_HUE = (0.70, 0.0)
-PALETTE_SATURATION = 0.85
-PALETTE_VALUE = 0.9
-
-
-def density_rgb(density: float) -> tuple[float, float, float]:
-    """impact's material colour of a body of ``density`` kg/m³."""
-    lo, hi = PALETTE_LOG10_DENSITY
-    x = min(max((math.log10(density) - lo) / (hi - lo), 0.0), 1.0)
-    return colorsys.hsv_to_rgb(PALETTE_HUE[0] + x * (PALETTE_HUE[1] - PALETTE_HUE[0]), PALETTE_SATURATION,
-                               PALETTE_VALUE)
-
-
-def volume(shape: str, size: float) -> float:
-    return 4 / 3 * math.pi * size**3 if shape == "sphere" else (2 * size) ** 3
-
 
 @cache
 def dataset_spec(root: Path) -> dict[str, Any]:
@@ -115,10 +96,10 @@ def appearance(family: str, params: dict[str, Any], name: str) -> dict[str, Any]
                 "rgb": colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"])}
     if family == "impact" and name == "object":
         shape, size = params["shape"], params["size"]
-        return {"shape": shape, "size": size, "rgb": density_rgb(params["mass"] / volume(shape, size))}
+        return {"shape": shape, "size": size, "rgb": density_rgba(params["mass"] / volume(shape, size))[:3]}
     if family == "impact" and name == "target":
         size = params["target_size"]
-        return {"shape": "box", "size": size, "rgb": density_rgb(params["target_mass"] / volume("box", size))}
+        return {"shape": "box", "size": size, "rgb": density_rgba(params["target_mass"] / volume("box", size))[:3]}
     if family == "lights":
         return {"shape": "sphere", "size": params["radius"] if name == "light" else params["distractor_radius"]}
     return {}

@@ -145,15 +145,6 @@ def test_track_builds_each_view_like_the_numpy_views(fr64):
     assert not single[:, :, 8 * slots:].any()  # odometers: one frame repeated never moves
 
 
-def test_impact_palette_matches_simgen():
-    pytest.importorskip("pybullet")
-    from evaluate.encoders.oracle import density_rgb
-    from simgen.families.impact.sim import density_rgba
-
-    for density in (0.5, 1.0, 30.0, 800.0, 3162.0, 10_000.0):
-        assert density_rgb(density) == pytest.approx(density_rgba(density)[:3])
-
-
 def test_encoders_are_listed_with_versions():
     for spec in ("oracle-static", "oracle-full", "track"):
         encoder = build_encoder(spec)
