@@ -124,3 +124,18 @@ def test_config_errors_are_one_line_naming_the_flag(values, message):
     with pytest.raises(ConfigError) as info:
         RunConfig.build(datasets=["d"], encoders=["pixels"], out="o", **values)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_evaluate_never_imports_pybullet():
+    """A GPU box has torch and transformers but no pybullet: every evaluate module, the oracles that
+    read simgen's label code among them, must import without it, and `evaluate ls` must run."""
+    import subprocess
+    import sys
+
+    modules = [m for m in _modules() if m.startswith("evaluate")]
+    code = ("import sys, importlib; sys.modules['pybullet'] = None\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "from evaluate.cli import main; sys.argv = ['evaluate', 'ls']; main()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "oracle-static" in proc.stdout and "track" in proc.stdout
