@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The main job: render the demo datasets (resumable: a second `make demo` renders nothing), then
-# evaluate the weight-free baselines and a random-init V-JEPA 2 on them. Each step says how long it took.
+# evaluate the weight-free baselines, a random-init V-JEPA 2 and the controls (oracles, track) on them.
+# Each step says how long it took.
 demo: $(STAMP)
 	@t0=$$(date +%s); \
 	$(BIN)/simgen ls && \
@@ -27,7 +28,7 @@ demo: $(STAMP)
 	  $(BIN)/simgen preview data/$$d --out data/$$d/preview.png || exit 1; done && \
 	t1=$$(date +%s) && echo "demo: rendered (or resumed) the datasets in $$((t1 - t0)) s" && \
 	$(BIN)/evaluate run data/falling_rising data/impact data/lights \
-	  -e pixels -e motion -e random-vjepa2:tiny --out runs/demo && \
+	  -e pixels -e motion -e random-vjepa2:tiny -e oracle-static -e oracle-full -e track --out runs/demo && \
 	echo "demo: evaluated in $$(($$(date +%s) - t1)) s" && \
 	echo "demo datasets are in $(CURDIR)/data/ (preview.png in each); the evaluation report is $(CURDIR)/runs/demo/report.html (and report.md)"
 

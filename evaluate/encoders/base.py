@@ -169,3 +169,12 @@ def pad_to_multiple(frames: np.ndarray, multiple: int) -> np.ndarray:
     if extra:
         frames = np.concatenate([frames, np.repeat(frames[-1:], extra, axis=0)])
     return frames
+
+
+def odometers(states: np.ndarray) -> np.ndarray:
+    """Per frame (axis 0), Σ|Δ| of every feature over the frames so far (0 at the first): how far a
+    thing has travelled and how much it has changed, which a linear probe cannot read from stacked
+    states (a static and a moving light have the same state at every frame, on average)."""
+    out = np.zeros_like(states)
+    out[1:] = np.cumsum(np.abs(np.diff(states, axis=0)), axis=0)
+    return out

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.encoders.base import Encoder, register
+from evaluate.encoders.base import Encoder, odometers, register
 from evaluate.errors import EncoderError
 from simgen.families.impact.params import density_rgba, volume
 from simgen.shapes import SHAPES, TEXTURES
@@ -233,13 +233,6 @@ class OracleFull(_Oracle):
         if not self.odometer:
             return shown.reshape(-1)
         return np.concatenate([shown, odometers(shown)], axis=1).reshape(-1)
-
-
-def odometers(states: np.ndarray) -> np.ndarray:
-    """(T, D): per frame, Σ|Δ| of each feature over the frames so far (0 at the first)."""
-    out = np.zeros_like(states)
-    out[1:] = np.cumsum(np.abs(np.diff(states, axis=0)), axis=0)
-    return out
 
 
 @register

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.encoders.base import Encoder, register
+from evaluate.encoders.base import odometers as running_change
 from evaluate.errors import EncoderError
 
 BLOB_FEATURES = ("present", "x", "y", "area", "r", "g", "b", "peak")
@@ -238,10 +239,7 @@ def odometers(tracked: np.ndarray) -> np.ndarray:
     """(T, slots, len(ODOMETER_FEATURES)): per frame, the sum of |Δ| of ODOMETER_FEATURES over the
     view's frames so far (0 at its first frame): how far each tracked blob has travelled, and how
     much its area, brightness and presence have changed."""
-    x = tracked[:, :, _ODOMETER_COLUMNS]
-    out = np.zeros_like(x)
-    out[1:] = np.cumsum(np.abs(np.diff(x, axis=0)), axis=0)
-    return out
+    return running_change(tracked[:, :, _ODOMETER_COLUMNS])
 
 
 @register
