@@ -98,9 +98,7 @@ class Impact(Simulation):
             "delta_v": first.normal_impulse / float(params["mass"]),
             "impulse_given_mass": first.normal_impulse,
         }
-        z = np.array([f.bodies["object"].position[2] for f in frames])
-        focus = (0.0, 0.0, float(z.min() + z.max()) / 2)
-        return Trajectory(frames, bodies, targets, focus=focus, events=[e.to_dict() for e in events])
+        return Trajectory(frames, bodies, targets, focus=camera_focus(spec), events=[e.to_dict() for e in events])
 
 
     def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
@@ -156,3 +154,15 @@ def _rot(q: tuple[float, float, float, float]) -> np.ndarray:
     return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def camera_focus(spec: SceneSpec) -> tuple[float, float, float]:
+    """Where the camera looks: a third of the way up the highest point any clip of the spec can reach, the same
+    for every clip. Aimed at each clip's own trajectory, the framing told one frame the drop height
+    and the impact speed (oracle-static read R² 0.21 on impact_speed from the camera alone)."""
+    p = spec.params
+    size, height, vz, target = (p.size.support()[1], p.height.support()[1], max(map(abs, p.vz_start.support())),
+                                p.target_size.support()[1])
+    g = p.gravity.support()[0]
+    top = 2 * target + height + 2 * size + vz * vz / (2 * g)  # the box, the gap, the object, a throw's rise
+    return (0.0, 0.0, top / 3)  # low: most frames show the object near the floor
