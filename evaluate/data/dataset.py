@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
+from simgen.families.base import TargetInfo
 
 TRAIN_SPLITS = ("train", "val")  # the probe is fitted on both; C/alpha are tuned by grouped CV inside them
 TEST_SPLIT = "test"
@@ -35,22 +34,13 @@ class Target:
     period: float | None = None  # circular targets (e.g. 360 for degrees)
     residual_on: tuple[str, ...] = ()  # scored as the part these targets do not explain (log-log OLS)
 
-    def expected_after_reversal(self, targets: dict[str, Any]) -> Any:
-        """This target's value on the time reversal of a clip whose targets are ``targets``; None
-        when it is not declared or undefined."""
-        rule = (self.reversal or {}).get("rule")
-        value = targets.get((self.reversal or {}).get("of") or self.name)
-        if value is None or rule in (None, "undefined"):
-            return None
-        if rule == "same":
-            return value
-        if rule == "negate":
-            return -float(value)
-        if rule == "swap_classes" and len(self.classes) == 2:
-            return self.classes[1 - self.classes.index(str(value))] if str(value) in self.classes else None
-        if rule == "rotate" and self.period:
-            return float(np.mod(float(value) + float(self.reversal.get("degrees", 0.0)), self.period))
-        return None
+    @property
+    def info(self) -> TargetInfo:
+        """simgen's declaration of this target, whose rules (reversal, defined_when) evaluate applies."""
+        return TargetInfo.from_dict({"kind": self.kind, "description": self.description, "unit": self.unit,
+                                     "classes": self.classes, "reversal": self.reversal,
+                                     "defined_when": self.defined_when, "period": self.period,
+                                     "residual_on": self.residual_on})
 
 
 @dataclass

@@ -21,6 +21,7 @@ import numpy as np
 
 from evaluate.data.dataset import Target
 from evaluate.metrics import Metric
+from simgen.families.base import reversed_targets
 
 
 @dataclass
@@ -52,10 +53,10 @@ class TargetData:
 
 def prepare_target(target: Target, train: list, test: list) -> TargetData | str:
     """The target's data on the clips where it is defined, or why it cannot be probed."""
+    info = target.info
+
     def defined(clips: list) -> np.ndarray:
-        when = target.defined_when or {}
-        return np.array([i for i, c in enumerate(clips)
-                         if all(str(c.targets.get(k)) == str(v) for k, v in when.items())], dtype=int)
+        return np.array([i for i, c in enumerate(clips) if info.defined_on(c.targets)], dtype=int)
 
     train_rows, test_rows = defined(train), defined(test)
     where = f" among clips with {target.defined_when}" if target.defined_when else ""
@@ -77,7 +78,8 @@ def prepare_target(target: Target, train: list, test: list) -> TargetData | str:
         y_train, y_test = residualise(y_train, y_test, *(np.asarray(part, dtype=float) for part in explained))
     reversed_test = None
     if target.reversal and target.reversal.get("rule") not in (None, "undefined"):
-        reversed_test = np.array([target.expected_after_reversal(test[i].targets) for i in test_rows], dtype=object)
+        reversed_test = np.array([reversed_targets({target.name: info}, test[i].targets).get(target.name)
+                                  for i in test_rows], dtype=object)
     return TargetData(target, train_rows, test_rows, y_train, y_test, reversed_test)
 
 

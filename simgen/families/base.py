@@ -118,6 +118,14 @@ class TargetInfo:
             d["residual_on"] = list(self.residual_on)
         return d
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TargetInfo:
+        """The declaration as dataset.json holds it (what :meth:`to_dict` writes)."""
+        reversal = d.get("reversal")
+        return cls(d["kind"], d.get("description", ""), d.get("unit"), tuple(d["classes"]) if d.get("classes") else None,
+                   Reversal(**reversal) if reversal else None, d.get("defined_when"), d.get("period"),
+                   tuple(d["residual_on"]) if d.get("residual_on") else None)
+
     def defined_on(self, values: Mapping[str, Any]) -> bool:
         """Whether this target means something on the clip whose targets are ``values``."""
         return all(values.get(k) == v for k, v in (self.defined_when or {}).items())
