@@ -2,10 +2,14 @@
 
 Adding a family: write ``simgen/families/<name>/params.py`` (its parameters, spec model, targets
 and a :class:`~simgen.families.base.FamilyInfo` named ``FAMILY``) and ``sim.py`` (its
-:class:`~simgen.families.base.Simulation`), list it in ``_register_all``, and add ``scenes/<name>.yaml``.
+:class:`~simgen.families.base.Simulation`), and add ``scenes/<name>.yaml``. Every sub-package
+here is a family: nothing else needs listing it.
 """
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from simgen.families.base import FamilyInfo
 from simgen.registry import Registry
@@ -13,12 +17,12 @@ from simgen.registry import Registry
 
 def _register_all() -> None:
     # On first lookup, not with this package: importing one family's module (which imports this package
-    # first) then loads no other family.
-    from simgen.families.falling_rising.params import FAMILY as falling_rising
-    from simgen.families.impact.params import FAMILY as impact
-    from simgen.families.lights.params import FAMILY as lights
-
-    for family in (falling_rising, impact, lights):
+    # first) then loads no other family. Sorted, so `simgen ls` and the spec schema list them in one order.
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg):
+        family: FamilyInfo = importlib.import_module(f"{__name__}.{module}.params").FAMILY
+        if family.name != module:
+            raise ValueError(f"simgen/families/{module}/params.py declares family {family.name!r}; "
+                             f"a family's folder carries its name")
         FAMILIES.register(family.name, family)
 
 
