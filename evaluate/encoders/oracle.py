@@ -12,16 +12,13 @@ give (``oracle-full``): the identifiability table.
   shape (one-hot over simgen's shapes), texture (one-hot: none, checker, stripes), size and its
   log, colour (r, g, b) and its hue (cos, sin), light brightness. A slot the clip lacks is zeros.
 
-Slots are named per family (:func:`slot_names`): falling_rising ``object``; impact ``object``,
-``target`` (absent on the floor); lights ``light``, then ``star_0`` ... up to the most distractors
-the dataset's spec allows. Another family gets the bodies and lights of each clip's first frame
-in their order, up to :data:`GENERIC_SLOTS`.
-
-Size and colour come from the clip's ``params``, where each family keeps them: falling_rising's
-``shape``, ``size``, ``hue``/``saturation``/``value``, ``texture``; impact's ``shape``, ``size`` and
-the material palette (colour from density = mass / volume, simgen's own ``density_rgba``, which
-lives with impact's parameters and needs no PyBullet), and ``target_size``/``target_mass`` for its
-box; lights' ``radius``/``distractor_radius``, and the colour and brightness each frame records.
+Slots, looks and backdrop come from the family's declaration (``FamilyInfo.looks``, a
+:class:`simgen.families.base.Looks` in its params.py, no PyBullet): falling_rising ``object``; impact
+``object``, ``target`` (absent on the floor), coloured by density; lights ``light``, then ``star_0`` ... up
+to the most distractors the dataset's spec allows. A family that declares no slots gets the bodies
+and lights of each clip's first frame in their order, up to :data:`GENERIC_SLOTS`. Shape, size and
+colour come from the clip's ``params`` through the family's ``appearance``; a light's colour and
+brightness from each frame.
 
 **Nothing that encodes motion**: no velocities, no times, no blink or speed parameters. One frame
 cannot show a velocity, so ``oracle-static`` reads what one frame could show, complete and exact.
@@ -56,7 +53,7 @@ import numpy as np
 
 from evaluate.encoders.base import Encoder, odometers, register
 from evaluate.errors import EncoderError
-from simgen.families.impact.params import density_rgba, volume
+from simgen.families import FAMILIES
 from simgen.shapes import SHAPES, TEXTURES
 
 ENTITY_FEATURES = (
@@ -73,48 +70,6 @@ def dataset_spec(root: Path) -> dict[str, Any]:
     from simgen.dataset import read_info
 
     return read_info(root).spec
-
-
-def slot_names(family: str, spec: dict[str, Any]) -> list[str] | None:
-    """The entity slots of a family's clips, fixed for a dataset; None: the generic layout."""
-    if family == "falling_rising":
-        return ["object"]
-    if family == "impact":
-        return ["object", "target"]
-    if family == "lights":
-        from simgen.spec.distributions import as_dist
-
-        support = as_dist(spec.get("params", {}).get("n_distractors", 5)).support()
-        return ["light", *(f"star_{i}" for i in range(math.ceil(support[1]) if support else 0))]
-    return None
-
-
-def appearance(family: str, params: dict[str, Any], name: str) -> dict[str, Any]:
-    """Shape, texture, size and colour of body ``name``, from the clip's params (what is known)."""
-    if family == "falling_rising" and name == "object":
-        return {"shape": params["shape"], "texture": params.get("texture", "none"), "size": params["size"],
-                "rgb": colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"])}
-    if family == "impact" and name == "object":
-        shape, size = params["shape"], params["size"]
-        return {"shape": shape, "size": size, "rgb": density_rgba(params["mass"] / volume(shape, size))[:3]}
-    if family == "impact" and name == "target":
-        size = params["target_size"]
-        return {"shape": "box", "size": size, "rgb": density_rgba(params["target_mass"] / volume("box", size))[:3]}
-    if family == "lights":
-        return {"shape": "sphere", "size": params["radius"] if name == "light" else params["distractor_radius"]}
-    return {}
-
-
-def backdrop(family: str, params: dict[str, Any]) -> tuple[float, float, float]:
-    """The backdrop colour a frame shows around the bodies: lights' sky, the floor elsewhere."""
-    if family == "lights":
-        return (params["sky_value"] * 0.6, params["sky_value"] * 0.7, params["sky_value"])
-    if family == "falling_rising":
-        return colorsys.hsv_to_rgb(params["floor_hue"], 0.25, params["floor_value"])
-    if family == "impact":
-        v = params["floor_value"]
-        return (v, v, v * 1.05 if v < 0.95 else 1.0)
-    return (0.0, 0.0, 0.0)
 
 
 def entity_vector(body: dict | None, light: dict | None, look: dict[str, Any], width: int, height: int) -> np.ndarray:
@@ -159,8 +114,9 @@ def frame_states(label: dict[str, Any], slots: list[str] | None) -> np.ndarray:
         first = frames[0]
         slots = list(dict.fromkeys([*first.get("bodies", {}), *(first.get("lights") or {})]))[:GENERIC_SLOTS]
         slots += [""] * (GENERIC_SLOTS - len(slots))
-    scene = np.array([*camera["eye"], *camera["target"], camera["fov_deg"], *backdrop(family, params)], float)
-    looks = {name: appearance(family, params, name) for name in slots}
+    family_looks = FAMILIES[family].looks
+    scene = np.array([*camera["eye"], *camera["target"], camera["fov_deg"], *family_looks.backdrop(params)], float)
+    looks = {name: family_looks.appearance(params, name) if name else {} for name in slots}
     out = np.empty((len(frames), len(scene) + len(slots) * len(ENTITY_FEATURES)))
     for t, frame in enumerate(frames):
         bodies, lights = frame.get("bodies") or {}, frame.get("lights") or {}
@@ -182,7 +138,7 @@ class _Oracle(Encoder):
     def states(self, clip) -> np.ndarray:
         label = json.loads(Path(clip.label_path).read_text())
         spec = dataset_spec(Path(clip.root).resolve())
-        return frame_states(label, slot_names(label["family"], spec))
+        return frame_states(label, FAMILIES[label["family"]].looks.slots(spec))
 
     def view_vector(self, states: np.ndarray, view: str, clip_id: str) -> np.ndarray:
         raise NotImplementedError

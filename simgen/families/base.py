@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -169,6 +169,27 @@ def reversed_targets(targets: Mapping[str, TargetInfo], values: Mapping[str, Any
     return out
 
 
+class Looks:
+    """What a frame shows of a family's clips beyond the per-frame states its labels record: which
+    bodies and lights fill the oracles' fixed slots, how each looks, and the backdrop. Pure data from a
+    clip's ``params`` (no PyBullet), read by evaluate's ground-truth oracles (evaluate/encoders/oracle.py).
+    The defaults: the first frame's bodies and lights in their order, nothing known of their looks, a
+    black backdrop."""
+
+    def slots(self, spec: Mapping[str, Any]) -> list[str] | None:
+        """The entity slots of every clip of a dataset rendered from ``spec`` (its dataset.json form);
+        None: the generic layout (the first frame's bodies and lights)."""
+        return None
+
+    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+        """Known looks of body ``name``: any of ``shape``, ``texture``, ``size`` (m), ``rgb`` (0-1)."""
+        return {}
+
+    def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
+        """The colour (0-1) a frame shows around the bodies."""
+        return (0.0, 0.0, 0.0)
+
+
 @dataclass(frozen=True)
 class FamilyInfo:
     """A scene family as the registry lists it. ``simulation`` is ``"module:Class"`` of its
@@ -179,6 +200,7 @@ class FamilyInfo:
     spec_model: type[SceneSpec]
     targets: Mapping[str, TargetInfo]
     simulation: str
+    looks: Looks = field(default_factory=Looks)
 
     @property
     def variants(self) -> tuple[str, ...]:

@@ -8,11 +8,13 @@ frames, so no single frame and no frame average can tell them apart; only the or
 
 from __future__ import annotations
 
+import colorsys
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Reversal, TargetInfo
+from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, Reversal, TargetInfo
 from simgen.shapes import SHAPES, TEXTURES
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
@@ -60,6 +62,18 @@ class FallingRisingSpec(SceneSpec):
         return params
 
 
+class FallingRisingLooks(Looks):
+    def slots(self, spec: Mapping[str, Any]) -> list[str]:
+        return ["object"]
+
+    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+        return {"shape": params["shape"], "texture": params.get("texture", "none"), "size": params["size"],
+                "rgb": colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"])}
+
+    def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
+        return colorsys.hsv_to_rgb(params["floor_hue"], 0.25, params["floor_value"])
+
+
 FAMILY = FamilyInfo(
     name="falling_rising",
     description="one object in free vertical flight; the rising clip is the falling clip's exact time reversal",
@@ -89,4 +103,5 @@ FAMILY = FamilyInfo(
                                 reversal=SAME),
     },
     simulation="simgen.families.falling_rising.sim:FallingRising",
+    looks=FallingRisingLooks(),
 )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import colorsys
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import SAME, UNDEFINED, FamilyInfo, TargetInfo
+from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, TargetInfo
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -83,6 +84,28 @@ class ImpactSpec(SceneSpec):
         return params
 
 
+class ImpactLooks(Looks):
+    """The object, and the target box (absent on the floor); colours from density (the palette)."""
+
+    def slots(self, spec: Mapping[str, Any]) -> list[str]:
+        return ["object", "target"]
+
+    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+        if name == "target":
+            size = params["target_size"]
+            return {"shape": "box", "size": size, "rgb": density_rgba(params["target_mass"] / volume("box", size))[:3]}
+        shape, size = params["shape"], params["size"]
+        return {"shape": shape, "size": size, "rgb": density_rgba(params["mass"] / volume(shape, size))[:3]}
+
+    def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
+        return floor_rgba(params["floor_value"])[:3]
+
+
+def floor_rgba(value: float) -> tuple[float, float, float, float]:
+    """The floor's colour: a grey of ``value``, a touch blue."""
+    return (value, value, value * 1.05 if value < 0.95 else 1.0, 1.0)
+
+
 FAMILY = FamilyInfo(
     name="impact",
     description="an object dropped or thrown onto the floor or onto a resting box: approach, impact, rebound",
@@ -132,4 +155,5 @@ FAMILY = FamilyInfo(
                                          reversal=UNDEFINED, residual_on=("mass",)),
     },
     simulation="simgen.families.impact.sim:Impact",
+    looks=ImpactLooks(),
 )

@@ -22,7 +22,7 @@ import numpy as np
 from simgen import violations
 from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
-from simgen.families.impact.params import density_rgba, volume
+from simgen.families.impact.params import density_rgba, floor_rgba, volume
 from simgen.spec.models import SceneSpec
 from simgen.trajectory import BodyFrame, Frame, Trajectory
 from simgen.world import World
@@ -39,9 +39,7 @@ class Impact(Simulation):
         orientation = _tilt(params["tilt_axis"], params["tilt"]) if shape == "box" else (0.0, 0.0, 0.0, 1.0)
         lowest = size if shape == "sphere" else size * float(np.abs(_rot(orientation)[2]).sum())
 
-        floor_v = params["floor_value"]
-        floor = world.add_floor((floor_v, floor_v, floor_v * 1.05 if floor_v < 0.95 else 1.0, 1.0),
-                                restitution=1.0, lateral_friction=params["lateral_friction"])
+        floor = world.add_floor(floor_rgba(params["floor_value"]), restitution=1.0, lateral_friction=params["lateral_friction"])
         bodies: dict[str, int] = {}
         impact_xy = np.zeros(2)
         surface_z = 0.0

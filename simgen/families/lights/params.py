@@ -23,12 +23,13 @@ No single frame tells the classes apart, by construction:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import model_validator
 
-from simgen.families.base import SAME, FamilyInfo, Reversal, TargetInfo
+from simgen.families.base import SAME, FamilyInfo, Looks, Reversal, TargetInfo
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -100,6 +101,28 @@ class LightsSpec(SceneSpec):
         return params
 
 
+class LightsLooks(Looks):
+    """The main light, then one slot per distractor the spec allows at most; the sky as backdrop.
+    A light's colour and brightness are in each frame's record."""
+
+    def slots(self, spec: Mapping[str, Any]) -> list[str]:
+        from simgen.spec.distributions import as_dist
+
+        support = as_dist(spec.get("params", {}).get("n_distractors", 5)).support()
+        return ["light", *(f"star_{i}" for i in range(math.ceil(support[1]) if support else 0))]
+
+    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+        return {"shape": "sphere", "size": params["radius"] if name == "light" else params["distractor_radius"]}
+
+    def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
+        return sky_rgb(params["sky_value"])
+
+
+def sky_rgb(value: float) -> tuple[float, float, float]:
+    """The painted night sky's colour at brightness ``value``."""
+    return (value * 0.6, value * 0.7, value)
+
+
 FAMILY = FamilyInfo(
     name="lights",
     description="point lights in a night sky: static or moving × steady or blinking (star, planet, satellite, "
@@ -132,6 +155,7 @@ FAMILY = FamilyInfo(
                                  reversal=SAME, defined_when=BLINKING),
     },
     simulation="simgen.families.lights.sim:Lights",
+    looks=LightsLooks(),
 )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from simgen import violations
 from simgen.families.base import Simulation
-from simgen.families.lights.params import KINDS
+from simgen.families.lights.params import KINDS, sky_rgb
 from simgen.spec.models import SINGLE_VARIANT, SceneSpec
 from simgen.trajectory import BodyFrame, Clip, Frame, Lighting, Trajectory
 from simgen.world import World
@@ -35,7 +35,7 @@ class Lights(Simulation):
         render = spec.render
         duration = (render.frames - 1) / render.fps
         h = params["altitude"]
-        sky = [params["sky_value"] * 0.6, params["sky_value"] * 0.7, params["sky_value"]]
+        sky = list(sky_rgb(params["sky_value"]))
         if params["ground"]:
             world.add_floor((*(2 * np.asarray(sky)).tolist(), 1.0), size=60.0)
 
