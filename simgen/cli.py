@@ -40,13 +40,52 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")
 
 
 @app.command("ls")
-def ls_families() -> None:
-    """Scene families available, one line each."""
+def ls_families(
+    scenes: Annotated[Path, typer.Option(help="folder of scene specs whose presets are listed under each family")]
+    = Path("scenes"),
+) -> None:
+    """Scene families available, one line each, and under each the specs (presets) in ``--scenes``."""
     from simgen.families import FAMILIES
 
+    presets = scene_presets(scenes) if scenes.is_dir() else {}
     for family in FAMILIES.values():
         targets = ", ".join(family.targets)
-        out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]", soft_wrap=True)
+        out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]",
+                          soft_wrap=True)
+        for line in presets.get(family.name, []):
+            out_console.print(f"  {line}", soft_wrap=True, highlight=False)
+    for line in presets.get("?", []):
+        console.print(f"[yellow]not a valid spec:[/yellow] {escape(line)}", soft_wrap=True)
+
+
+# V-JEPA 2 is pretrained on 16-frame clips at about 4 fps; a preset that holds 16 frames at a step
+# gets that step suggested (`frames=16,step=S`), so a user sees which specs match its timescale.
+MODEL_FRAMES = 16
+
+
+def scene_presets(folder: Path) -> dict[str, list[str]]:
+    """Per family, one line per spec in ``folder``: its file, frames, fps, duration and, for a long
+    clip, the encoder options that read it as 16 frames (V-JEPA 2's input). Unloadable specs are
+    listed with their one-line error."""
+    from simgen.spec import load_spec
+
+    out: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            spec = load_spec(path)
+        except SpecError as e:
+            out.setdefault("?", []).append(f"{path}: {e}")
+            continue
+        r = spec.render
+        line = f"{path}  {r.frames} frames at {r.fps} fps ({(r.frames - 1) / r.fps:.2f} s)"
+        step = r.frames // MODEL_FRAMES
+        if step > 1:
+            line += (f"; encode as 16 frames over {(MODEL_FRAMES - 1) * step / r.fps:.1f} s with "
+                     f"frames={MODEL_FRAMES},step={step}")
+        if spec.violations:
+            line += "; possible/impossible twins"
+        out.setdefault(spec.family, []).append(line)
+    return out
 
 
 @app.command()

@@ -23,6 +23,19 @@ def test_ls_lists_families_one_line_each():
     assert any(line.startswith("falling_rising") for line in lines)
 
 
+def test_ls_lists_each_familys_presets_with_the_frame_step_that_reads_16_frames(tmp_path):
+    write_spec(tmp_path / "falling_rising.yaml", tiny_spec_dict(frames=8))
+    write_spec(tmp_path / "falling_rising_long.yaml", tiny_spec_dict(frames=64))
+    (tmp_path / "broken.yaml").write_text("family: falling_rising\nrender: {fps: 7}\n")
+    result = simgen("ls", "--scenes", str(tmp_path))
+    lines = result.stdout.splitlines()
+    family = lines.index(next(line for line in lines if line.startswith("falling_rising")))
+    assert lines[family + 1].strip() == f"{tmp_path / 'falling_rising.yaml'}  8 frames at 24 fps (0.29 s)"
+    assert lines[family + 2].strip().endswith("64 frames at 24 fps (2.62 s); encode as 16 frames over 2.5 s "
+                                               "with frames=16,step=4")
+    assert "not a valid spec" in result.stderr and "broken.yaml" in result.stderr
+
+
 def test_validate_prints_resolved_spec(tmp_path):
     spec = tiny_spec_dict()
     del spec["params"]["spin"]  # a default gets filled in
