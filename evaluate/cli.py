@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from evaluate.config import ExecutorName, LoaderName, SplitName, ViewName, choice_enum
+from evaluate.config import ConfigError, ExecutorName, LoaderName, SplitName, ViewName, choice_enum
 from evaluate.errors import EvaluateError
 from evaluate.report.page import print_tables
 from evaluate.results import SCHEMA_FILES
@@ -169,8 +169,12 @@ def surprise(
 @app.command()
 def sweep(
     source: Annotated[Path, typer.Argument(help="run directory (results.json + predictions.jsonl) or a dataset")],
-    param: Annotated[str, typer.Option("--param", "-p", help="clip parameter (params, dotted, or a target), "
-                                       "e.g. speed_start, blink_hz, impact_speed, violation.distance")],
+    param: Annotated[str | None, typer.Option("--param", "-p", help="clip parameter (params, dotted, or a target), "
+                                              "e.g. speed_start, blink_hz, impact_speed, violation.distance")] = None,
+    frame_steps: Annotated[str | None, typer.Option("--frame-steps", help="instead of --param, with a dataset: "
+                                                    "the timescale, e.g. 1,2,4: each encoder reads --frames frames "
+                                                    "every S-th frame")] = None,
+    frames: Annotated[int, typer.Option(help="frames per clip in a --frame-steps sweep")] = 16,
     target: Annotated[list[str] | None, typer.Option("--target", help="target (repeat); default: all")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder; default: the run directory")] = None,
     encoder: Annotated[list[str] | None, typer.Option("--encoder", "-e", help="with a dataset: encoders to run")] = None,
@@ -180,18 +184,31 @@ def sweep(
     bootstrap: Annotated[int, typer.Option(help="bootstrap refits for the threshold CI")] = 300,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N] (dataset mode)")] = "auto",
 ) -> None:
-    """Score against one scene parameter, binned on test, with a psychometric threshold and its CI."""
+    """Score against one scene parameter, binned on test, with a psychometric threshold and its CI; or,
+    with --frame-steps, score and temporal margins against the span an encoder sees."""
     from evaluate.config import SweepConfig
     from evaluate.report.page import table
-    from evaluate.report.sweep import result_rows
+    from evaluate.report.sweep import frame_step_rows, result_rows
     from evaluate.tasks.sweep import run_sweep
 
-    config = SweepConfig.build(source=str(source), param=param, out=str(out) if out else None,
+    steps = _int_list("--frame-steps", frame_steps) if frame_steps else None
+    config = SweepConfig.build(source=str(source), param=param, frame_steps=steps, frames=frames,
+                               out=str(out) if out else None,
                                targets=list(target) if target else None, view=_value(view), probe=probe, bins=bins,
                                n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
     result = run_sweep(config, log=_log)
-    print_tables([table(f"sweep over {param}", *result_rows(result))], out_console)
-    out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param}.json, .md, .html")
+    if steps:
+        print_tables([table("sweep over the frame step", *frame_step_rows(result))], out_console)
+    else:
+        print_tables([table(f"sweep over {param}", *result_rows(result))], out_console)
+    out_console.print(f"[green]wrote[/green] {out or source}/sweep-{param or 'frame_step'}.json, .md, .html")
+
+
+def _int_list(flag: str, text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: a comma-separated list of whole numbers, e.g. 1,2,4") from None
 
 
 def main() -> None:

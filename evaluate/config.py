@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evaluate.errors import EvaluateError
 
@@ -25,7 +25,7 @@ Positive = Annotated[int, Field(ge=1)]
 # Field name -> the CLI flag that sets it, for messages (the rest are --field-name).
 FLAGS = {"datasets": "DATASETS", "encoders": "--encoder", "views": "--view", "probes": "--probe",
          "targets": "--target", "contexts": "--context", "n_bootstrap": "--bootstrap", "source": "SOURCE",
-         "param": "--param"}
+         "param": "--param", "frame_steps": "--frame-steps"}
 
 
 class ConfigError(EvaluateError):
@@ -45,7 +45,9 @@ class _Config(BaseModel):
 
 
 def _describe(err: dict[str, Any]) -> str:
-    field = str(err["loc"][0]) if err["loc"] else "?"
+    if not err["loc"]:  # a rule across fields: its message names them
+        return str(err.get("ctx", {}).get("error", err["msg"]))
+    field = str(err["loc"][0])
     flag = FLAGS.get(field, "--" + field.replace("_", "-"))
     allowed = err.get("ctx", {}).get("expected")
     value = err.get("input")
@@ -104,7 +106,17 @@ class SweepConfig(_Config):
     """``evaluate sweep``: a score against one scene parameter, binned on test, with a threshold."""
 
     source: str  # a run folder (results.json + predictions.jsonl) or a dataset
-    param: str
+    param: str | None = None  # a clip parameter; or, with frame_steps, the timescale is swept instead
+    frame_steps: list[Positive] | None = None  # dataset mode: encode with frames=FRAMES,step=S for each S
+    frames: Positive = 16  # frames an encoder reads per clip in a frame-step sweep (V-JEPA 2's 16)
+
+    @model_validator(mode="after")
+    def _one_sweep(self) -> SweepConfig:
+        if (self.param is None) == (self.frame_steps is None):
+            raise ValueError("give one of --param (a clip parameter) or --frame-steps (the timescale)")
+        if self.frame_steps is not None and len(set(self.frame_steps)) != len(self.frame_steps):
+            raise ValueError(f"--frame-steps {self.frame_steps}: each step once")
+        return self
     out: str | None = None  # default: the run folder
     targets: list[str] | None = None  # default: every target with predictions
     view: ViewName = "original"

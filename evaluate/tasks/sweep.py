@@ -109,6 +109,8 @@ def sweep_one(kind: str, x: np.ndarray, score: np.ndarray, groups: np.ndarray, f
 
 
 def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
+    if config.frame_steps:
+        return run_frame_step_sweep(config, log)
     source = Path(config.source)
     if (source / "dataset.json").is_file():
         if not config.encoders or not config.out:
@@ -166,4 +168,75 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
     stem = out_dir / f"sweep-{config.param}"
     write_json(stem.with_suffix(".json"), out)
     write_sweep_reports(stem, out)
+    return out
+
+
+# ---------------------------------------------------------------- the timescale: a frame-step sweep
+
+
+def step_encoders(encoders: list[str], frames: int, steps: list[int]) -> dict[str, tuple[str, int]]:
+    """``{encoder name run: (encoder as given, step)}``: each encoder reading ``frames`` frames at
+    every ``step``. Only encoders that sample frames themselves (``frames``/``step`` options) qualify."""
+    from evaluate.encoders.base import ENCODERS, parse_spec
+
+    out = {}
+    for text in encoders:
+        spec = parse_spec(text)
+        if "step" not in ENCODERS[spec.kind].option_help:
+            takes = ", ".join(k for k, cls in ENCODERS.items() if "step" in cls.option_help)
+            raise EvaluateError(f"--encoder {text!r}: {spec.kind} reads every frame of a clip, so a frame-step "
+                                f"sweep cannot change its timescale; encoders with frames/step: {takes}")
+        if {"frames", "step"} & set(spec.options):
+            raise EvaluateError(f"--encoder {text!r}: the sweep sets frames and step itself; leave them out")
+        for step in steps:
+            out[f"{text},frames={frames},step={step}"] = (text, step)
+    return out
+
+
+def run_frame_step_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
+    """Score and temporal margins against the frame step: each encoder reads ``config.frames`` frames
+    taken every S-th frame, for each S, so the clip span it sees grows with S (V-JEPA 2 is pretrained
+    on 16 frames at about 4 fps: step 6 of a 24 fps clip). One ``evaluate run`` with every
+    (encoder, step) as its own encoder, under the original view and both controls."""
+    from evaluate.config import RunConfig
+    from evaluate.tasks.probe import run
+    from simgen.dataset import read_info
+
+    source = Path(config.source)
+    if not (source / "dataset.json").is_file():
+        raise EvaluateError(f"{source}: --frame-steps needs a dataset (the clips are re-encoded at each step)")
+    if not config.encoders or not config.out:
+        raise EvaluateError("--frame-steps: give --encoder and --out")
+    named = step_encoders(config.encoders, config.frames, config.frame_steps)
+    render = read_info(source).spec["render"]
+    fps, clip_frames = int(render["fps"]), int(render["frames"])
+    log(f"running `evaluate run` on {source} with {len(named)} (encoder, step) pairs into {config.out}")
+    results = run(RunConfig(datasets=[str(source)], encoders=list(named), out=config.out,
+                            views=["original", "single_frame", "shuffled"], probes=[config.probe or "linear"],
+                            targets=config.targets, device=config.device, n_bootstrap=min(config.n_bootstrap, 200)),
+                  log=log)
+    margins = {(m.encoder, m.target, m.probe, m.margin_type): m for m in results.temporal_margins}
+    rows = []
+    for score in results.results:
+        if score.encoder not in named or score.view != "original" or score.fit_view != "original" or score.subset:
+            continue
+        encoder, step = named[score.encoder]
+        shown = min(config.frames, -(-clip_frames // step))  # frames at step S that the clip holds
+        row = {"dataset": score.dataset, "target": score.target, "kind": score.kind, "encoder": encoder,
+               "probe": score.probe, "step": step, "frames": shown, "span_s": (shown - 1) * step / fps,
+               "metric": score.metric, "value": score.value, "ci95": score.ci95, "chance": score.chance}
+        for kind in ("static", "order"):
+            m = margins.get((score.encoder, score.target, score.probe, kind))
+            if m is not None:
+                row[f"{kind}_margin"], row[f"{kind}_margin_ci95"] = m.value, m.ci95
+        rows.append(row)
+    rows.sort(key=lambda r: (r["dataset"], r["target"], r["encoder"], r["probe"], r["step"]))
+    out = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "config": config.model_dump(), "rundir": config.out, "fps": fps, "clip_frames": clip_frames,
+           "results": rows}
+    stem = Path(config.out) / "sweep-frame_step"
+    write_json(stem.with_suffix(".json"), out)
+    from evaluate.report.sweep import write_frame_step_reports
+
+    write_frame_step_reports(stem, out)
     return out

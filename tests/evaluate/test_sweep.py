@@ -55,3 +55,35 @@ def test_sweep_cli_on_a_run_folder(falling_rising_64, tmp_path, monkeypatch, cap
     assert (rundir / "sweep-speed_start.html").read_text().count("data:image/png;base64,") == 2  # one per target
     code, _, err = cli(monkeypatch, capsys, "sweep", rundir, "--param", "no_such_param")
     assert code == 1 and "no numeric 'no_such_param'" in err
+
+
+def test_frame_step_sweep_reencodes_each_step_and_reports_the_span(falling_rising_64, tmp_path, monkeypatch, capsys):
+    """`--frame-steps 1,2` runs the encoder at each step as its own encoder (8-frame clips at 24 fps: 4 frames
+    every frame span 0.125 s, every 2nd frame 0.25 s), with both controls' margins, and writes the report."""
+    out = tmp_path / "steps"
+    code, stdout, err = cli(monkeypatch, capsys, "sweep", falling_rising_64, "--frame-steps", "1,2", "--frames", "4",
+                            "-e", "random-vjepa2:tiny", "--target", "direction", "--out", out, "--bootstrap", "20")
+    assert code == 0, err
+    result = json.loads((out / "sweep-frame_step.json").read_text())
+    rows = result["results"]
+    assert [(r["encoder"], r["step"], r["frames"]) for r in rows] == [("random-vjepa2:tiny", 1, 4),
+                                                                     ("random-vjepa2:tiny", 2, 4)]
+    assert [r["span_s"] for r in rows] == [pytest.approx(3 / 24), pytest.approx(6 / 24)]
+    assert all("static_margin" in r and "order_margin" in r and r["metric"] == "balanced_accuracy" for r in rows)
+    run_payload = json.loads((out / "results.json").read_text())
+    assert {e["encoder"] for e in run_payload["encoders"]} == {"random-vjepa2:tiny,frames=4,step=1",
+                                                              "random-vjepa2:tiny,frames=4,step=2"}
+    assert "span (s)" in (out / "sweep-frame_step.md").read_text()
+    assert (out / "sweep-frame_step.html").read_text().count("data:image/png;base64,") == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--frame-steps", "1,2", "-e", "pixels"], "pixels reads every frame of a clip"),
+    (["--frame-steps", "1,x", "-e", "random-vjepa2:tiny"], "--frame-steps '1,x': a comma-separated list"),
+    (["--frame-steps", "2,2", "-e", "random-vjepa2:tiny"], "each step once"),
+    (["--frame-steps", "1", "-e", "random-vjepa2:tiny,step=2"], "sets frames and step itself"),
+    (["--frame-steps", "1", "--param", "speed_start", "-e", "random-vjepa2:tiny"], "give one of --param"),
+])
+def test_frame_step_sweep_refuses_what_it_cannot_do(falling_rising_64, tmp_path, monkeypatch, capsys, args, message):
+    code, _, err = cli(monkeypatch, capsys, "sweep", falling_rising_64, *args, "--out", tmp_path / "o")
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
