@@ -1,0 +1,1 @@
+"""Gravity family: is the acceleration the one gravity gives? (see params.py)."""
