@@ -1,0 +1,111 @@
+"""Contact, simulated: the ball rolls, the camera films until the cut, the world runs on unfilmed.
+
+One World per clip: the visible frames are recorded every ``steps_per_frame`` physics steps up to the
+last frame (the cut), then the same world keeps stepping for ``params.horizon`` s without recording
+frames. Every step, the ball-cube contact points are read: the first step with one gives
+``time_to_contact`` (from the last visible frame) and ``contact_offset``; any before the cut raises
+(the spec's ranges must keep time_to_face_plane after the cut; tests check it). The collision events (simgen/events.py) of the whole
+run, past the cut included, go into the clip's labels.
+
+The ball is launched rolling without slipping (ω = ẑ × v / r) on a floor with no rolling resistance and
+no damping: its speed stays constant (tests check it against the closed form), so an aimed ball never
+stops short. The cube is static (mass 0): a hit does not move it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simgen.events import ContactAccumulator
+from simgen.families.base import Simulation
+from simgen.families.contact import geometry
+from simgen.families.contact.params import ball_rgb, floor_rgb, target_rgb
+from simgen.spec.models import SceneSpec
+from simgen.trajectory import BodyFrame, Frame, Trajectory
+from simgen.world import World
+
+BALL_MASS = 1.0  # kg; nothing the clip shows or the targets measure depends on it
+
+
+class Contact(Simulation):
+    def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
+        render = spec.render
+        duration = (render.frames - 1) / render.fps  # the last visible frame: the cut
+        size, radius = params["target_size"], params["radius"]
+        clearance = params["margin"] if params["outcome"] == "miss" else -params["margin"]
+        plan = geometry.plan_roll(size, radius, clearance, params["distance_mid"], params["bearing"],
+                                  params["speed"], duration)
+        friction = params["lateral_friction"]
+        world.add_floor((*floor_rgb(params), 1.0), lateral_friction=friction)
+        target = world.add_body("box", size, mass=0.0, position=(0.0, 0.0, size), rgba=(*target_rgb(params), 1.0),
+                                lateral_friction=friction)
+        ball = world.add_body("sphere", radius, mass=BALL_MASS, position=(*plan.start, radius),
+                              rgba=(*ball_rgb(params), 1.0), texture="checker", lateral_friction=friction)
+        vx, vy = plan.velocity
+        world.set_velocity(ball, (vx, vy, 0.0), (-vy / radius, vx / radius, 0.0))  # rolling: ω = ẑ × v / r
+        bodies = {"ball": ball, "target": target}
+
+        acc = ContactAccumulator(world, bodies, gravity=params["gravity"], fps=render.fps)
+        visible_steps = (render.frames - 1) * render.steps_per_frame
+        total_steps = visible_steps + int(round(params["horizon"] / world.timestep))
+        frames = [_frame(world, bodies, 0.0)]
+        touch: tuple[int, np.ndarray] | None = None
+        for step in range(1, total_steps + 1):
+            acc.step(1)
+            if touch is None:
+                point = _touch(world, ball, target)
+                if point is not None:
+                    touch = (step, point)
+            if step <= visible_steps and step % render.steps_per_frame == 0:
+                frames.append(_frame(world, bodies, step / render.steps_per_frame / render.fps))
+        events = acc.finish()
+        if touch is not None and touch[0] <= visible_steps:
+            raise RuntimeError(f"contact: the ball touched the cube at step {touch[0]}, before the cut "
+                               f"(step {visible_steps}); the plan forbids it")
+        speed = float(np.linalg.norm(plan.velocity))
+        targets: dict[str, Any] = {
+            "will_contact": "true" if touch is not None else "false",
+            # Placeholders where undefined (defined_when will_contact true): never scored.
+            "time_to_contact": (touch[0] - visible_steps) * world.timestep if touch else 0.0,
+            "contact_offset": float(touch[1][1] + size) if touch else 0.0,
+            "clearance": geometry.path_clearance(plan.start, plan.velocity, size, radius),
+            "speed": speed,
+        }
+        return Trajectory(frames, bodies, targets, focus=camera_focus(spec), events=[e.to_dict() for e in events])
+
+
+def _frame(world: World, bodies: dict[str, int], t: float) -> Frame:
+    out = {}
+    for name, bid in bodies.items():
+        s = world.state(bid)
+        out[name] = BodyFrame(s.position, s.orientation, s.linear_velocity, s.angular_velocity)
+    return Frame(t=t, bodies=out)
+
+
+def _touch(world: World, ball: int, target: int) -> np.ndarray | None:
+    """Where the ball touches the cube after the last step (the point on the cube), or None. A contact is a
+    manifold point at zero or negative distance, or one carrying a normal force."""
+    for c in world.contact_points():
+        if {c.body_a, c.body_b} == {ball, target} and (c.distance <= 0 or c.normal_force > 0):
+            return np.asarray(c.position_on_b if c.body_b == target else c.position_on_a)
+    return None
+
+
+def camera_focus(spec: SceneSpec) -> tuple[float, float, float]:
+    """Where the camera looks, the same for every clip of a spec (aimed at each clip's own layout, the
+    framing would tell one frame about it): the middle, along x, of the span from the ball's first-frame
+    position to the cube's far face, for the middle of every range; along y, halfway between the ball's
+    middle-frame position and the cube's centre."""
+    p = spec.params
+
+    def mid(dist) -> float:
+        lo, hi = dist.support()
+        return (lo + hi) / 2
+
+    size, rho, beta = mid(p.target_size), mid(p.distance_mid), math.radians(mid(p.bearing))
+    ball = geometry.corner(size) + rho * np.array([-math.cos(beta), math.sin(beta)])
+    first_x = ball[0] - mid(p.speed) * (spec.render.frames - 1) / spec.render.fps / 2
+    return (float((first_x + size) / 2), float(ball[1] / 2), float(size / 2))
