@@ -60,12 +60,13 @@ def time_to_face_plane(plan: Plan, size: float, radius: float) -> float:
 
 
 def path_clearance(start, velocity, size: float, radius: float) -> float:
-    """Signed gap between the ball's straight path (the whole line) and the cube, for a path that
-    meets the corner's neighbourhood from the -x side: the corner's distance from the line, minus the
-    radius, > 0 when the line passes on the corner's -y side."""
+    """Signed gap between the ball's straight path (the whole line, whichever way it is travelled) and
+    the cube, for a line that meets the corner's neighbourhood from the -x side: the corner's distance
+    from the line, minus the radius, > 0 when the line passes on the corner's -y side."""
     u = np.asarray(velocity, float) / np.linalg.norm(velocity)
+    u = u if u[0] >= 0 else -u  # the line, not the direction: time reversal leaves it unchanged
     d = corner(size) - np.asarray(start, float)
-    side = u[0] * d[1] - u[1] * d[0]  # > 0: the corner lies left of the path (+y side): the path passes below it
+    side = u[0] * d[1] - u[1] * d[0]  # > 0: the corner lies left of (above) the line: it passes below
     return float(side - radius)
 
 
