@@ -36,6 +36,10 @@ from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
 from simgen.world import World
 
 SETTLE_S = 0.1  # the box rests this long on the floor before the slide starts
+# Below an impact travel of about 0.034 radii per physics step, Bullet meets the sphere a step early
+# (within its contact margin) and the bounce fails (the sphere keeps sinking, restitution < 0). The
+# floor for a clean bounce, with a margin: speed·dt ≥ MIN_STEP_TRAVEL·radius.
+MIN_STEP_TRAVEL = 0.045
 
 
 def bounce_speed(clearance: float, restitution: float, gravity: float, duration: float) -> float:
@@ -84,6 +88,10 @@ class ArrowOfTime(Simulation):
         if event == "bounce":
             e, h = params["restitution"], params["clearance"]
             v = bounce_speed(h, e, g, duration)
+            if v * dt < MIN_STEP_TRAVEL * size:
+                raise ValueError(f"arrow_of_time: impact speed {v:.2f} m/s travels {v * dt * 1000:.1f} mm per physics "
+                                 f"step, under {MIN_STEP_TRAVEL}·radius: Bullet would not bounce cleanly (lower "
+                                 "render.physics_hz, or raise gravity or clearance)")
             t1 = (v - math.sqrt(v * v - 2 * g * h)) / g
             n = max(1, round(t1 / dt))  # the step at whose end the sphere touches the floor
             vz0 = -v + n * g * dt  # semi-implicit Euler: v_k = vz0 − k·g·dt, z_k = z0 + dt·Σ v_1..v_k
