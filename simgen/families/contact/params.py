@@ -6,7 +6,7 @@ unrendered, for ``horizon`` seconds past the last frame. Half the clips hit the 
 its near corner), half pass in front of that corner.
 
 Why no single frame gives the answer: the ball's position at the middle frame is drawn relative to
-the cube's corner (distance and bearing) *without regard to the outcome*; only the ball's heading,
+the cube's corner (distance and bearing), and its speed, *without regard to the outcome*; only its heading,
 set afterwards so that its straight path passes at the drawn ``clearance`` from the cube, depends on
 whether it hits. One frame shows where the ball is, not where it is going, so the first (or any)
 frame's layout leaves hit and miss equally likely (the positions of other frames differ by the
