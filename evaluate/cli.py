@@ -140,10 +140,13 @@ def report(rundir: Annotated[Path, typer.Argument(help="run directory holding re
 @app.command()
 def surprise(
     datasets: Annotated[list[Path], typer.Argument(help="simgen datasets rendered with a `violations:` section")],
-    encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="vjepa2:<id|dir>, random-vjepa2[:size][,seed=N] "
-                                               "or extrapolate[,order=1,size=32] (repeat)")],
+    encoder: Annotated[list[str], typer.Option("--encoder", "-e", help="vjepa2:<id|dir>, random-vjepa2[:size][,seed=N], "
+                                               "or a control: extrapolate[,order=1,size=32], "
+                                               "frame-classifier[,size=16,folds=5,C=1], oracle[,penalty=10] "
+                                               "(repeat)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")],
-    context: Annotated[list[int] | None, typer.Option("--context", help="context frames (repeat); default 4 and 8")] = None,
+    context: Annotated[list[int] | None, typer.Option("--context", help="context frames (repeat; every one is "
+                                                      "reported); default 4 and 6")] = None,
     horizon: Annotated[int, typer.Option(help="frames predicted per window")] = 2,
     stride: Annotated[int, typer.Option(help="frames between windows")] = 2,
     split: Annotated[SplitChoice | None, typer.Option(help="only this split; default: all (nothing is trained)")] = None,
@@ -152,16 +155,18 @@ def surprise(
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
 ) -> None:
-    """Violation-of-expectation surprise on possible/impossible twins: pairwise accuracy, AUROC, plots."""
+    """Violation-of-expectation surprise on possible/impossible groups: relative and pairwise accuracy, AUROC,
+    the certification of each violation kind by the controls, plots."""
     from evaluate.config import SurpriseConfig
-    from evaluate.report.surprise import rich_table
+    from evaluate.report.surprise import rich_tables
     from evaluate.tasks.surprise import run_surprise
 
+    contexts = {"contexts": list(context)} if context else {}  # default: SurpriseConfig's
     config = SurpriseConfig.build(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
-                                  contexts=list(context or [4, 8]), horizon=horizon, stride=stride, split=_value(split),
-                                  device=device, workers=workers, n_bootstrap=bootstrap, skip_bad=skip_bad)
+                                  horizon=horizon, stride=stride, split=_value(split), device=device, workers=workers,
+                                  n_bootstrap=bootstrap, skip_bad=skip_bad, **contexts)
     results = run_surprise(config, log=_log)
-    print_tables([rich_table(results.row())], out_console)
+    print_tables(rich_tables(results.row()), out_console)
     out_console.print(f"[green]wrote[/green] {out}/surprise.json, surprise_curves.jsonl, surprise_report.md, "
                       f"surprise_report.html ({results.wall_s:.1f} s)")
 

@@ -87,12 +87,16 @@ class RunConfig(_Config):
 
 
 class SurpriseConfig(_Config):
-    """``evaluate surprise``: surprise curves on possible/impossible twins, then pairwise scores."""
+    """``evaluate surprise``: surprise curves on possible/impossible groups, then relative and pairwise
+    scores and the certification of each violation kind by the controls."""
 
     datasets: list[str] = Field(min_length=1)
     encoders: list[str] = Field(min_length=1)
     out: str
-    contexts: list[Positive] = Field(default_factory=lambda: [4, 8], min_length=1)  # frames
+    # Frames, every one reported. A context must end before the violation frame, else that group is skipped
+    # for it: k is 5-10 of a 16-frame clip in scenes/violations.yaml, so 4 scores every group and 6 nearly
+    # all; both are whole V-JEPA 2 tubelets, and the oracle's quadratic needs at least 3 frames.
+    contexts: list[Positive] = Field(default_factory=lambda: [4, 6], min_length=1)
     horizon: Positive = 2  # frames predicted per window
     stride: Positive = 2  # frames between windows
     split: SplitName | None = None  # default: every split (nothing is trained)

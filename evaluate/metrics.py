@@ -161,8 +161,20 @@ def psychometric(theta: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:
 
 
 def pairwise_accuracy(s_possible: np.ndarray, s_impossible: np.ndarray) -> np.ndarray:
-    """Per group: 1 when the impossible twin is more surprising, 0.5 on a tie, else 0."""
+    """Per pair: 1 when the impossible clip is more surprising, 0.5 on a tie, else 0."""
     return np.where(s_impossible > s_possible, 1.0, np.where(s_impossible == s_possible, 0.5, 0.0))
+
+
+def relative_win(possible: np.ndarray, impossible: np.ndarray) -> float:
+    """IntPhys's relative score of one group: 1 when its impossible clips are more surprising in total
+    than its possible ones, 0.5 on a tie, else 0. Totals are compared as means, which orders them as
+    the sums do when the counts match (2 and 2, 1 and 1) and stays fair when a clip was skipped."""
+    return float(pairwise_accuracy(np.mean(possible), np.mean(impossible)))
+
+
+def pairwise_win(possible: np.ndarray, impossible: np.ndarray) -> float:
+    """The mean pairwise accuracy over every (possible, impossible) combination of one group."""
+    return float(pairwise_accuracy(possible[:, None], impossible[None, :]).mean())
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -176,16 +188,40 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+def weighted_auroc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC under each row of ``weights`` (B, n): clip i counted weights[b, i] times, as a bootstrap
+    over groups does. Vectorised over the rows: the bootstrap would otherwise rank B times."""
+    neg_order = np.argsort(scores[~positive], kind="stable")
+    neg_sorted = scores[~positive][neg_order]
+    w_neg = weights[:, ~positive][:, neg_order]
+    w_pos = weights[:, positive]
+    below = np.searchsorted(neg_sorted, scores[positive], side="left")
+    upto = np.searchsorted(neg_sorted, scores[positive], side="right")
+    cum = np.concatenate([np.zeros((len(weights), 1)), np.cumsum(w_neg, axis=1)], axis=1)
+    wins = cum[:, below] + 0.5 * (cum[:, upto] - cum[:, below])  # (B, n_pos): weighted negatives beaten
+    total = w_pos.sum(axis=1) * w_neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (w_pos * wins).sum(axis=1) / total, np.nan)
+
+
+def group_scores(groups: list[tuple[np.ndarray, np.ndarray]], n_bootstrap: int, seed: int = 0) -> dict[str, Any]:
+    """Relative accuracy, pairwise accuracy and AUROC of groups of (possible, impossible) surprises,
+    each with a 95% CI from a bootstrap over groups (a quadruplet's four clips stay together)."""
+    rel = np.array([relative_win(p, i) for p, i in groups])
+    pair = np.array([pairwise_win(p, i) for p, i in groups])
+    scores = np.concatenate([np.r_[p, i] for p, i in groups])
+    positive = np.concatenate([np.r_[np.zeros(len(p), bool), np.ones(len(i), bool)] for p, i in groups])
+    clip_group = np.concatenate([np.full(len(p) + len(i), g) for g, (p, i) in enumerate(groups)])
+    draws = np.random.default_rng(seed).integers(len(groups), size=(n_bootstrap, len(groups)))
+    counts = np.zeros((n_bootstrap, len(groups)))
+    np.add.at(counts, (np.arange(n_bootstrap)[:, None], draws), 1.0)
+    n = len(groups)
+    return {"relative_accuracy": float(rel.mean()), "relative_ci95": ci95(list(counts @ rel / n)),
+            "pairwise_accuracy": float(pair.mean()), "pairwise_ci95": ci95(list(counts @ pair / n)),
+            "auroc": auroc(scores, positive),
+            "auroc_ci95": ci95(list(weighted_auroc(scores, positive, counts[:, clip_group]))), "n_groups": n}
+
+
 def pair_scores(possible: np.ndarray, impossible: np.ndarray, n_bootstrap: int, seed: int = 0) -> dict[str, Any]:
-    """Pairwise accuracy and AUROC of paired surprises, each with a 95% CI over resampled pairs."""
-    wins = pairwise_accuracy(possible, impossible)
-    scores = np.concatenate([possible, impossible])
-    labels = np.r_[np.zeros(len(possible), bool), np.ones(len(impossible), bool)]
-    rng = np.random.default_rng(seed)
-    acc_boot, auc_boot = [], []
-    for _ in range(n_bootstrap):
-        g = rng.integers(len(wins), size=len(wins))
-        acc_boot.append(wins[g].mean())
-        auc_boot.append(auroc(np.concatenate([possible[g], impossible[g]]), labels))
-    return {"pairwise_accuracy": float(wins.mean()), "pairwise_ci95": ci95(acc_boot),
-            "auroc": auroc(scores, labels), "auroc_ci95": ci95(auc_boot), "n_groups": len(wins)}
+    """:func:`group_scores` of twin pairs: ``possible[g]`` and ``impossible[g]`` are group g's clips."""
+    return group_scores([(possible[g:g + 1], impossible[g:g + 1]) for g in range(len(possible))], n_bootstrap, seed)

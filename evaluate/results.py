@@ -228,10 +228,18 @@ class RunResults(ResultFile[RunConfig]):
     wall_s: float
 
 
-class PairScores(Record):
-    """Pairwise accuracy and AUROC of possible/impossible twins, each with a CI over resampled groups."""
+Aggregate = Literal["max", "mean", "onset"]
 
-    pairwise_accuracy: float
+
+class GroupScores(Record):
+    """Relative accuracy (IntPhys), pairwise accuracy and AUROC of possible/impossible groups (quadruplets or
+    pairs), each with a CI over resampled groups."""
+
+    relative_accuracy: float = Field(description="share of groups whose impossible clips are more surprising in "
+                                                 "total than their possible ones (ties 0.5)")
+    relative_ci95: Interval
+    pairwise_accuracy: float = Field(description="per group, the share of (possible, impossible) combinations "
+                                                 "won by the possible clip; averaged over groups")
     pairwise_ci95: Interval
     auroc: float
     auroc_ci95: Interval
@@ -239,36 +247,76 @@ class PairScores(Record):
 
 
 class SurpriseScore(Record):
+    omit_if_none = ("control",)
+
     dataset: str
     encoder: str
     family: str = Field(description="the encoder spec without seed=: random-init seeds share it")
+    control: str | None = Field(None, description="its role in certification: a negative control "
+                                                  "(extrapolate,order=0|1, frame-classifier) or oracle")
     context: int
     horizon: int
-    aggregate: Literal["max", "mean"]
+    aggregate: Aggregate = Field(description="max or mean over the windows whose horizon reaches the violation "
+                                             "frame; onset: the window whose horizon first holds the onset frame")
     chance: float
+    relative_accuracy: float
+    relative_ci95: Interval
     pairwise_accuracy: float
     pairwise_ci95: Interval
     auroc: float
     auroc_ci95: Interval
     n_groups: int
-    by_violation: dict[str, PairScores]
+    skipped_groups: int = Field(description="groups not scored: the context reaches past the violation frame, or "
+                                            "(onset) no window's horizon holds the onset frame")
+    by_violation: dict[str, GroupScores] = Field(description="keyed by the group's violation kind (group_violation)")
 
 
 class SeedSummary(Record):
     dataset: str
     encoder: str
     context: int
-    aggregate: Literal["max", "mean"]
+    aggregate: Aggregate
     seeds: int
+    relative_accuracy_mean: float
+    relative_accuracy_sd: float
     pairwise_accuracy_mean: float
     pairwise_accuracy_sd: float
     auroc_mean: float
     auroc_sd: float
 
 
+class SkippedGroups(Record):
+    """Groups of one dataset that one model could not score at one context length."""
+
+    dataset: str
+    encoder: str
+    context: int
+    groups: int = Field(description="groups with a possible and an impossible clip")
+    past_violation: int = Field(description="skipped: the context reaches past the violation frame, or no "
+                                            "window's horizon reaches it")
+    no_onset_window: int = Field(description="skipped for the onset aggregate only: no window's horizon holds "
+                                             "the onset frame (a stride longer than the horizon, or a late onset)")
+
+
+class Certification(Record):
+    """Whether one dataset's groups of one violation kind measure surprise at physics: the negative controls
+    sit at chance and the positive control passes, in every context and aggregate, on a balanced design."""
+
+    dataset: str
+    kind: str = Field(description="group_violation")
+    design: str = Field(description="occluded (IntPhys quadruplets) or twins")
+    balanced: bool = Field(description="every frame of an impossible clip appears in a possible clip")
+    certified: bool
+    reasons: list[str] = Field(description="why not: each failing control and where; empty when certified")
+    negative_cells: int = Field(description="negative-control scores (model x context x aggregate) checked")
+    negative_cells_excluding_chance: int = Field(description="of those, how many have a CI that excludes 0.5")
+    expected_by_chance: float = Field(description="how many would exclude 0.5 by chance alone (5% of the cells)")
+
+
 class SurpriseSkipped(Record):
     encoders: list[SkippedEncoder]
     clips: list[SkippedClip]
+    groups: list[SkippedGroups] = Field(default_factory=list)
 
 
 class SurpriseResults(ResultFile[SurpriseConfig]):
@@ -276,6 +324,7 @@ class SurpriseResults(ResultFile[SurpriseConfig]):
 
     model_config = ConfigDict(extra="forbid", title="surprise.json")
 
+    certification: list[Certification]
     results: list[SurpriseScore]
     seed_summary: list[SeedSummary]
     skipped: SurpriseSkipped

@@ -1,7 +1,9 @@
 """surprise_report.md and a self-contained surprise_report.html from surprise.json and
-surprise_curves.jsonl: pooled scores, scores per violation kind (kinds can pull opposite ways, so
-pooling alone can hide two real effects), seed spreads, timings, and surprise-over-time plots
-aligned on the violation frame, per kind. Bands and CIs are 95%."""
+surprise_curves.jsonl: the certification of each violation kind by the controls (first), pooled scores,
+scores per violation kind (kinds can pull opposite ways, so pooling alone can hide two real effects),
+skipped groups, seed spreads, timings, and surprise-over-time plots aligned on the onset frame, per kind.
+Bands and CIs are 95%. Files written before relative accuracy existed are read with the pairwise figures
+in its place (the two are the same on pairs)."""
 
 from __future__ import annotations
 
@@ -24,16 +26,41 @@ KIND_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink",
 
 
 def _scored(score: float, ci: list[float]) -> Cell:
-    """'value [lo, hi]', coloured where the CI excludes chance (above: the possible twin is the less
-    surprising, as it should be; below: the model prefers the impossible one)."""
+    """'value [lo, hi]', coloured where the CI excludes chance (above: the possible clips are the less
+    surprising, as they should be; below: the model prefers the impossible ones)."""
     return page.scored(score, ci, CHANCE, marks=True)
 
 
+def _relative(s: dict[str, Any]) -> Cell:
+    return _scored(s.get("relative_accuracy", s["pairwise_accuracy"]), s.get("relative_ci95", s["pairwise_ci95"]))
+
+
+def _three(s: dict[str, Any]) -> list[str | Cell]:
+    """Relative accuracy, pairwise accuracy and AUROC, each with its CI."""
+    return [_relative(s), _scored(s["pairwise_accuracy"], s["pairwise_ci95"]), _scored(s["auroc"], s["auroc_ci95"])]
+
+
+SCORES = ["relative acc [95% CI]", "pairwise acc [95% CI]", "AUROC [95% CI]"]
+
+
+def certification_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:
+    """Per dataset × violation kind: design, certified or not and why, and how many negative-control cells
+    have a CI excluding 0.5 beside how many chance alone would give."""
+    header = ["dataset", "kind", "design", "certified", "negative cells with CI excluding 0.5 (chance alone)",
+              "reason"]
+    rows = []
+    for c in payload.get("certification", []):
+        design = f"{c['design']}, {'balanced' if c['balanced'] else 'unbalanced'}"
+        verdict = Cell("yes", "above") if c["certified"] else Cell("no", "below")
+        counts = f"{c['negative_cells_excluding_chance']} of {c['negative_cells']} ({c['expected_by_chance']:.1f})"
+        rows.append([c["dataset"], c["kind"], design, verdict, counts, "; ".join(c["reasons"]) or "–"])
+    return header, rows
+
+
 def score_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:
-    header = ["dataset", "encoder", "context", "aggregate", "pairwise acc [95% CI]", "AUROC [95% CI]", "groups"]
-    rows = [[r["dataset"], r["encoder"], str(r["context"]), r["aggregate"],
-             _scored(r["pairwise_accuracy"], r["pairwise_ci95"]), _scored(r["auroc"], r["auroc_ci95"]),
-             str(r["n_groups"])] for r in payload["results"]]
+    header = ["dataset", "encoder", "context", "aggregate", *SCORES, "groups", "skipped"]
+    rows = [[r["dataset"], r["encoder"], str(r["context"]), r["aggregate"], *_three(r), str(r["n_groups"]),
+             str(r.get("skipped_groups", 0))] for r in payload["results"]]
     return header, rows
 
 
@@ -42,7 +69,7 @@ def _kinds(payload: dict[str, Any]) -> list[str]:
 
 
 def kind_table(payload: dict[str, Any], aggregate: str = "max") -> tuple[list[str], list[list[str | Cell]]]:
-    """At a glance: pairwise accuracy [95% CI] per violation kind (columns), one aggregate."""
+    """At a glance: relative accuracy [95% CI] per violation kind (columns), one aggregate."""
     kinds = _kinds(payload)
     header = ["dataset", "encoder", "context", *(f"{k} (n)" for k in kinds)]
     rows = []
@@ -55,32 +82,41 @@ def kind_table(payload: dict[str, Any], aggregate: str = "max") -> tuple[list[st
             if s is None:
                 cells.append(Cell("–", "na"))
                 continue
-            c = _scored(s["pairwise_accuracy"], s["pairwise_ci95"])
+            c = _relative(s)
             cells.append(Cell(f"{c.text} ({s['n_groups']})", c.cls, c.title))
         rows.append([r["dataset"], r["encoder"], str(r["context"]), *cells])
     return header, rows
 
 
 def kind_rows(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:
-    """Every per-kind number: pairwise accuracy and AUROC with 95% CIs, grouped by kind."""
-    header = ["dataset", "violation", "encoder", "context", "aggregate", "pairwise acc [95% CI]",
-              "AUROC [95% CI]", "pairs"]
+    """Every per-kind number: relative and pairwise accuracy and AUROC with 95% CIs, grouped by kind."""
+    header = ["dataset", "violation", "encoder", "context", "aggregate", *SCORES, "groups"]
     rows = []
     for kind in _kinds(payload):
         for r in payload["results"]:
             s = r.get("by_violation", {}).get(kind)
             if s is not None:
-                rows.append([r["dataset"], kind, r["encoder"], str(r["context"]), r["aggregate"],
-                             _scored(s["pairwise_accuracy"], s["pairwise_ci95"]), _scored(s["auroc"], s["auroc_ci95"]),
+                rows.append([r["dataset"], kind, r["encoder"], str(r["context"]), r["aggregate"], *_three(s),
                              str(s["n_groups"])])
     rows.sort(key=lambda row: (row[0], row[1]))  # stable: results' order within a dataset and kind
     return header, rows
 
 
+def skipped_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Groups each context could not score: it reaches past the violation, or no window holds the onset."""
+    header = ["dataset", "encoder", "context", "groups", "skipped (context past the violation)",
+              "onset not scored (no window holds it)"]
+    rows = [[g["dataset"], g["encoder"], str(g["context"]), str(g["groups"]), str(g["past_violation"]),
+             str(g["no_onset_window"])] for g in payload.get("skipped", {}).get("groups", [])]
+    return header, rows
+
+
 def seed_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["dataset", "encoder (all seeds)", "context", "aggregate", "seeds", "pairwise acc mean ± sd",
-              "AUROC mean ± sd"]
+    header = ["dataset", "encoder (all seeds)", "context", "aggregate", "seeds", "relative acc mean ± sd",
+              "pairwise acc mean ± sd", "AUROC mean ± sd"]
     rows = [[s["dataset"], s["encoder"], str(s["context"]), s["aggregate"], str(s["seeds"]),
+             f"{s.get('relative_accuracy_mean', s['pairwise_accuracy_mean']):.3f} ± "
+             f"{s.get('relative_accuracy_sd', s['pairwise_accuracy_sd']):.3f}",
              f"{s['pairwise_accuracy_mean']:.3f} ± {s['pairwise_accuracy_sd']:.3f}",
              f"{s['auroc_mean']:.3f} ± {s['auroc_sd']:.3f}"] for s in payload.get("seed_summary", [])]
     return header, rows
@@ -93,22 +129,30 @@ def timing_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def onset(c: dict[str, Any]) -> int:
+    """The frame the curves are aligned on: the onset (the first frame whose pixels differ), else the
+    violation frame (files written before onsets existed, and twins, where the two are the same)."""
+    return c.get("onset_frame", c["violation_frame"])
+
+
 def aligned_curves(curves: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, ...]]:
-    """Per role (possible/impossible) and for the paired difference: offsets from the violation
-    frame, mean and standard error over clips (groups for the difference)."""
+    """Per role (possible/impossible) and for the group difference (mean of its impossible clips − mean of
+    its possible ones): offsets from the onset frame, mean and standard error over clips (groups for the
+    difference)."""
     by_role: dict[str, dict[int, list[float]]] = {"possible": defaultdict(list), "impossible": defaultdict(list),
                                                   "difference": defaultdict(list)}
-    pairs: dict[str, dict[str, dict]] = defaultdict(dict)
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for c in curves:
         role = "possible" if c["possible"] == "true" else "impossible"
-        pairs[c["group_id"]][role] = c
+        groups[c["group_id"]][role].append(c)
         for f, s in zip(c["frame"], c["surprise"], strict=True):
-            by_role[role][f - c["violation_frame"]].append(s)
-    for g in pairs.values():
-        if len(g) == 2:
-            p, i = g["possible"], g["impossible"]
-            for f, sp, si in zip(p["frame"], p["surprise"], i["surprise"], strict=True):
-                by_role["difference"][f - p["violation_frame"]].append(si - sp)
+            by_role[role][f - onset(c)].append(s)
+    for g in groups.values():
+        if g["possible"] and g["impossible"]:
+            first = g["possible"][0]
+            mean = {role: np.mean([c["surprise"] for c in cs], axis=0) for role, cs in g.items()}
+            for f, d in zip(first["frame"], mean["impossible"] - mean["possible"], strict=True):
+                by_role["difference"][f - onset(first)].append(float(d))
     out = {}
     for role, d in by_role.items():
         offsets = np.array(sorted(d))
@@ -119,18 +163,18 @@ def aligned_curves(curves: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, 
 
 
 def by_kind(curves: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Curves split by their twin pair's violation kind (the impossible clip's)."""
+    """Curves split by their group's violation kind (``group_violation``, else the impossible clip's)."""
     kind = {c["group_id"]: c["violation"] for c in curves if c["possible"] != "true" and "violation" in c}
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in curves:
-        out[kind.get(c["group_id"], "?")].append(c)
+        out[c.get("group_violation", kind.get(c["group_id"], "?"))].append(c)
     return dict(sorted(out.items()))
 
 
 def surprise_plot(curves: list[dict[str, Any]], title: str) -> Any:
     """One column per context length. Top: mean surprise of possible and impossible clips, all kinds
-    pooled. Bottom: the paired difference (impossible − possible), one line per violation kind. Both
-    against frames since the violation (0: the first frame that differs); bands: 95% CIs."""
+    pooled. Bottom: the group difference (impossible − possible), one line per violation kind. Both
+    against frames since the onset (0: the first frame whose pixels differ); bands: 95% CIs."""
     plt = page.pyplot()
     contexts = sorted({c["context"] for c in curves})
     kinds = by_kind(curves)
@@ -147,13 +191,13 @@ def surprise_plot(curves: list[dict[str, Any]], title: str) -> Any:
             x, m, e = aligned_curves([c for c in cs if c["context"] == context])["difference"]
             n = len({c["group_id"] for c in cs if c["context"] == context}) if len(x) else 0
             color = KIND_COLORS[k % len(KIND_COLORS)]
-            bottom.plot(x, m, color=color, label=f"{kind} ({n} pairs)")
+            bottom.plot(x, m, color=color, label=f"{kind} ({n} groups)")
             bottom.fill_between(x, m - Z95 * e, m + Z95 * e, color=color, alpha=0.15)
         bottom.axhline(0, color="grey", lw=0.8)
         for ax in (top, bottom):
             ax.axvline(0, color="k", ls="--", lw=1)
         top.set_title(f"context {context} frames")
-        bottom.set_xlabel("predicted frame − violation frame")
+        bottom.set_xlabel("first predicted frame − onset frame")
     axes[0][0].set_ylabel("surprise (mean, 95% CI)")
     axes[1][0].set_ylabel("impossible − possible\n(mean, 95% CI)")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
@@ -162,11 +206,25 @@ def surprise_plot(curves: list[dict[str, Any]], title: str) -> Any:
     return fig
 
 
-INTRO = ("Pairwise accuracy: fraction of twin pairs whose possible clip is the less surprising (chance 0.5). "
-         "AUROC: impossible vs possible clips by surprise alone. A clip's surprise is the max or mean of its "
-         "curve. CIs: bootstrap over twin pairs; ▲/▼: the 95% CI lies above/below 0.5.")
+INTRO = ("Relative accuracy (IntPhys): the share of groups whose impossible clips are more surprising in total than "
+         "their possible ones (chance 0.5; on a pair it is the pairwise accuracy). Pairwise accuracy: per group, the "
+         "share of (possible, impossible) combinations won by the possible clip. AUROC: impossible vs possible clips "
+         "by surprise alone. A clip's surprise is the max or mean of its curve over the windows whose horizon "
+         "reaches the violation frame, or (onset) the window whose horizon first holds the onset frame. CIs: "
+         "bootstrap over groups; ▲/▼: the 95% CI lies above/below 0.5. skipped: groups whose violation comes "
+         "before the context ends (not scored).")
 KINDS = ("Violation kinds can pull opposite ways (a teleport is a transient spike, a vanished object is easy to "
          "extrapolate), so a pooled score near 0.5 can hide two real effects.")
+CERTIFICATION = ("A violation kind is certified when its design is balanced (every frame of an impossible clip "
+                 "appears in a possible one), the negative controls (extrapolate,order=0, extrapolate,order=1, "
+                 "frame-classifier) have a relative accuracy within 0.1 of 0.5 with a CI covering 0.5 in every "
+                 "context × aggregate, and the positive control (oracle) reaches 0.95 on max and mean in every "
+                 "context. With many cells, about 5% of CIs exclude 0.5 by chance alone: the count in brackets.")
+CURVES = ("Aligned on the onset frame (dashed line: the first frame whose pixels differ): the clips of a group "
+          "share every frame before the violation, so the curves agree until a window predicts a frame at or "
+          "after it. Top: possible and impossible clips, all kinds pooled; bottom: the group difference "
+          f"(impossible − possible) per violation kind. Bands: 95% CI (mean ± {Z95} standard errors over clips, "
+          "over groups for the difference).")
 
 
 def _setup(payload: dict[str, Any]) -> str:
@@ -178,33 +236,32 @@ def _setup(payload: dict[str, Any]) -> str:
     return f"contexts {contexts} frames, horizon {horizon}{stride}, split {c.get('split') or 'all'}"
 
 
+def _sections(payload: dict[str, Any]) -> list[tuple[str, str, list[str], tuple[list, list]]]:
+    """(title, anchor, paragraphs, table) of every table section, in page order; empty ones left out."""
+    parts = [("Certification by the controls", "certification", [CERTIFICATION], certification_table(payload)),
+             ("Scores, all kinds pooled", "pooled", [INTRO], score_table(payload)),
+             ("Relative accuracy by violation (aggregate max)", "kinds", [KINDS], kind_table(payload)),
+             ("By violation: every score", "kind-scores", [], kind_rows(payload)),
+             ("Groups not scored", "skipped-groups", [], skipped_table(payload)),
+             ("Random-init controls over seeds", "seeds", [], seed_table(payload))]
+    return [p for p in parts if p[3][1] or p[1] == "certification"]
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     out = ["# surprise report", "",
            f"Created {payload['created']}; datasets: "
            + ", ".join(f"`{d['name']}` (sha {d['content_sha256']})" for d in payload["datasets"])
-           + f"; {_setup(payload)}.", "", INTRO, "", md_table(*score_table(payload)), "",
-           "## Pairwise accuracy by violation (aggregate max)", "", KINDS, "", md_table(*kind_table(payload)), "",
-           "## By violation: every score", "", md_table(*kind_rows(payload)), ""]
-    seeds = seed_table(payload)
-    if seeds[1]:
-        out += ["## Random-init controls over seeds", "", md_table(*seeds), ""]
+           + f"; {_setup(payload)}.", ""]
+    for title, _, paragraphs, table in _sections(payload):
+        out += [f"## {title}", "", *(x for p in paragraphs for x in (p, "")), md_table(*table), ""]
     out += ["## Timing", "", md_table(*timing_table(payload)), "", *page.md_footer(payload)]
     return "\n".join(out)
 
 
 def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
-    sections = [Section("Scores, all kinds pooled", "pooled", [INTRO], [Table(*score_table(payload))]),
-                Section("Pairwise accuracy by violation (aggregate max)", "kinds", [KINDS],
-                        [Table(*kind_table(payload))]),
-                Section("By violation: every score", "kind-scores", [], [Table(*kind_rows(payload))])]
-    seeds = seed_table(payload)
-    if seeds[1]:
-        sections.append(Section("Random-init controls over seeds", "seeds", [], [Table(*seeds)]))
-    curves_section = Section("Surprise over time", "curves", [
-        "Aligned on the violation frame (dashed line): the twins share every frame before it, so the curves "
-        "agree until a window predicts a frame at or after it. Top: possible and impossible clips, all kinds "
-        f"pooled; bottom: the paired difference per violation kind. Bands: 95% CI (mean ± {Z95} standard errors "
-        "over clips, over pairs for the difference)."])
+    sections = [Section(title, anchor, paragraphs, [Table(*table)])
+                for title, anchor, paragraphs, table in _sections(payload)]
+    curves_section = Section("Surprise over time", "curves", [CURVES])
     for d in payload["datasets"]:
         for e in payload["encoders"]:
             sel = [c for c in curves if c["dataset"] == d["name"] and c["encoder"] == e["encoder"]]
@@ -213,7 +270,7 @@ def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
                                                    f"surprise over time, {d['name']}, {e['encoder']}"))
     sections += [curves_section, Section("Timing", "timing", [], [Table(*timing_table(payload))])]
     return page.render_page("surprise.html", "surprise report", payload, sections,
-                       encoders=[e["encoder"] for e in payload["encoders"]], setup=_setup(payload))
+                            encoders=[e["encoder"] for e in payload["encoders"]], setup=_setup(payload))
 
 
 def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
@@ -222,5 +279,10 @@ def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
     return page.write_pair(out_dir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, curves))
 
 
-def rich_table(payload: dict[str, Any]) -> Any:
-    return page.table("surprise: possible vs impossible twins (chance 0.5)", *score_table(payload))
+def rich_tables(payload: dict[str, Any]) -> list[Any]:
+    """The certification (when any) and the pooled scores, for the terminal."""
+    tables = [page.table("surprise: possible vs impossible groups (chance 0.5)", *score_table(payload))]
+    cert = certification_table(payload)
+    if cert[1]:
+        tables.insert(0, page.table("certification by the controls", *cert))
+    return tables

@@ -1,13 +1,24 @@
-"""Surprise on possible/impossible twins: no future leak into V-JEPA 2's prediction, the pixel
-baseline against formulas, the metrics against sklearn, and the CLI end to end at tiny size."""
+"""Surprise on possible/impossible groups: no future leak into V-JEPA 2's prediction, the pixel baseline
+against formulas, the metrics on hand-made groups and against sklearn, window selection and skipping, the
+oracle on synthetic states, the frame classifier's cross-fitting, certification, and the CLI end to end at
+tiny size."""
 
 import json
 
 import numpy as np
 import pytest
 
-from evaluate.metrics import auroc, pair_scores, pairwise_accuracy
-from evaluate.predictors import build_surprise_model, window_starts
+from evaluate.metrics import (
+    auroc,
+    group_scores,
+    pair_scores,
+    pairwise_accuracy,
+    pairwise_win,
+    relative_win,
+    weighted_auroc,
+)
+from evaluate.surprise_models import build_surprise_model, window_starts
+from evaluate.tasks.surprise import certify, onset_window, summarise, violation_windows
 from tests.evaluate.test_cli import check_against_schema, cli
 
 
@@ -79,6 +90,27 @@ def test_pixel_extrapolation_is_exact_on_linear_change():
     assert linear.surprise(jump, 4, 2, [2])[0] > 0.5
 
 
+def test_relative_and_pairwise_accuracy_on_hand_made_groups():
+    pos, imp = np.array([1.0, 5.0]), np.array([2.0, 4.5])  # totals 6 < 6.5: the impossible pair is more surprising
+    assert relative_win(pos, imp) == 1.0
+    assert pairwise_win(pos, imp) == 0.5  # combinations: 2>1, 2<5, 4.5>1, 4.5<5
+    assert relative_win(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 0.5  # equal totals: a tie
+    assert relative_win(np.array([3.0, 3.0]), np.array([1.0, 2.0])) == 0.0
+    groups = [(pos, imp), (np.array([1.0, 3.0]), np.array([2.0, 2.0])), (np.array([3.0, 3.0]), np.array([1.0, 2.0]))]
+    s = group_scores(groups, n_bootstrap=200)
+    assert s["relative_accuracy"] == pytest.approx(0.5) and s["n_groups"] == 3
+    assert s["pairwise_accuracy"] == pytest.approx((0.5 + 0.5 + 0.0) / 3)
+    for name in ("relative", "pairwise", "auroc"):
+        lo, hi = s[f"{name}_ci95"]
+        value = s["auroc" if name == "auroc" else f"{name}_accuracy"]
+        assert lo <= value <= hi
+    # On pairs the relative and the pairwise accuracy are the same number.
+    rng = np.random.default_rng(1)
+    p, i = rng.normal(size=30), rng.normal(0.5, size=30)
+    pairs = pair_scores(p, i, n_bootstrap=100)
+    assert pairs["relative_accuracy"] == pairs["pairwise_accuracy"] == pairwise_accuracy(p, i).mean()
+
+
 def test_pairwise_accuracy_and_auroc():
     from sklearn.metrics import roc_auc_score
 
@@ -91,24 +123,200 @@ def test_pairwise_accuracy_and_auroc():
     s = pair_scores(pos, imp, n_bootstrap=200)
     assert s["pairwise_ci95"][0] <= s["pairwise_accuracy"] <= s["pairwise_ci95"][1]
     assert s["auroc_ci95"][0] <= s["auroc"] <= s["auroc_ci95"][1] and s["n_groups"] == 40
+    # the bootstrap's vectorised AUROC is sklearn's with clips counted as often as their group was drawn
+    scores, positive = np.round(rng.normal(size=30), 1), rng.random(30) < 0.4  # rounded: ties
+    weights = rng.integers(0, 3, size=(4, 30)).astype(float)
+    expected = [roc_auc_score(positive, scores, sample_weight=w) for w in weights]
+    assert weighted_auroc(scores, positive, weights) == pytest.approx(expected)
+
+
+def test_windows_reach_the_violation_and_the_onset_window_holds_the_onset():
+    # 16 frames, context 4, horizon 2, stride 2: the first predicted frames are 4, 6, ..., 14
+    first = [s + 4 for s in window_starts(16, 4, 2, 2)]
+    assert first == [4, 6, 8, 10, 12, 14]
+    assert violation_windows(first, 2, k=7) == [1, 2, 3, 4, 5]  # horizon [6, 8) reaches 7; [4, 6) does not
+    assert onset_window(first, 2, onset=9) == 2  # the horizon [8, 10) holds 9
+    assert violation_windows(first, 2, k=3) is None  # every context reaches past frame 3: skipped
+    assert violation_windows(first, 2, k=4) == [0, 1, 2, 3, 4, 5]  # a context of frames 0-3 ends before 4
+    # 48-frame clips, windows of 16 frames (context 12, horizon 4) sliding by 2 (Garrido's protocol)
+    starts = window_starts(48, 12, 4, 2)
+    assert len(starts) == 17 and starts[-1] + 16 == 48
+    first = [s + 12 for s in starts]
+    assert [first[i] for i in violation_windows(first, 4, k=24)] == list(range(22, 46, 2))
+    assert first[onset_window(first, 4, onset=27)] == 24  # the first horizon [24, 28) that holds 27
+
+
+def _line(group, possible, curve, first, horizon=2, context=4, k=7, onset=None, kind="teleport", encoder="m"):
+    return {"dataset": "d", "encoder": encoder, "context": context, "horizon": horizon, "group_id": group,
+            "possible": possible, "violation": "none" if possible == "true" else kind, "violation_frame": k,
+            "onset_frame": k if onset is None else onset, "group_violation": kind, "design": "occluded",
+            "balanced": "true", "frame": first, "surprise": list(map(float, curve))}
+
+
+def test_a_context_past_the_violation_is_skipped_not_scored():
+    first = [4, 6, 8, 10]
+    lines = []
+    for g in range(3):  # k = 7: scored, and the impossible clips are the more surprising
+        lines += [_line(f"g{g}", "true", [1, 1, 1, 1], first), _line(f"g{g}", "true", [1, 1, 1, 1], first),
+                  _line(f"g{g}", "false", [1, 5, 5, 1], first), _line(f"g{g}", "false", [1, 4, 1, 1], first)]
+    # k = 3: every context (4 frames) reaches past it. Scored, this group would count 0.
+    lines += [_line("late", "true", [9, 9, 9, 9], first, k=3), _line("late", "false", [0, 0, 0, 0], first, k=3)]
+    results, skipped = summarise(lines, n_bootstrap=50)
+    assert skipped == [{"dataset": "d", "encoder": "m", "context": 4, "groups": 4, "past_violation": 1,
+                        "no_onset_window": 0}]
+    by_agg = {r["aggregate"]: r for r in results}
+    assert set(by_agg) == {"max", "mean", "onset"}
+    for r in by_agg.values():
+        assert r["n_groups"] == 3 and r["skipped_groups"] == 1 and r["relative_accuracy"] == 1.0
+    assert by_agg["onset"]["by_violation"]["teleport"]["n_groups"] == 3
+
+
+def test_max_mean_and_onset_read_the_right_windows_of_long_clips():
+    starts = window_starts(48, 12, 4, 2)
+    first = [s + 12 for s in starts]
+    k, onset = 24, 30
+    # The possible clip is calm; the impossible one spikes only at the onset window and is lower elsewhere
+    # after k, so max says 1, mean says 0 and onset says 1. Before k both share a huge value: ignored.
+    calm = [100.0 if f + 4 <= k else 1.0 for f in first]
+    spiky = [100.0 if f + 4 <= k else (9.0 if f == 28 else 0.0) for f in first]
+    lines = [_line("g", "true", calm, first, horizon=4, context=12, k=k, onset=onset),
+             _line("g", "false", spiky, first, horizon=4, context=12, k=k, onset=onset)]
+    results, _ = summarise(lines, n_bootstrap=10)
+    rel = {r["aggregate"]: r["relative_accuracy"] for r in results}
+    assert first[onset_window(first, 4, onset)] == 28
+    assert rel == {"max": 1.0, "mean": 0.0, "onset": 1.0}
+
+
+def _states(positions, visible=None, fps=24.0):
+    """A label with one body's (T, 3) positions, and its visibility."""
+    visible = [True] * len(positions) if visible is None else visible
+    return {"frames": [{"t": i / fps, "bodies": {"object": {"position": list(map(float, p)), "visible": v}}}
+                       for i, (p, v) in enumerate(zip(positions, visible, strict=True))]}
+
+
+def test_the_oracle_is_exact_on_free_fall_and_catches_each_violation_at_its_window():
+    oracle = build_surprise_model("oracle")
+    t = np.arange(16) / 24.0
+    fall = np.c_[0.3 * t, -0.1 * t, 2.0 + 0.5 * t - 0.5 * 9.81 * t**2]  # drift and a throw, under gravity
+    starts = window_starts(16, 4, 2, 2)  # horizons [4, 6), [6, 8), ...
+    assert np.allclose(oracle.states_surprise(_states(fall), 4, 2, starts), 0, atol=1e-9)
+    k = 7  # the violation; windows 0 (horizon [4, 6)) is before it, window 1 ([6, 8)) holds it
+    teleport = fall.copy()
+    teleport[k:, 2] += 0.6
+    s = oracle.states_surprise(_states(teleport), 4, 2, starts)
+    assert np.allclose(s[0], 0, atol=1e-9) and s[1] == pytest.approx(0.3, abs=1e-6)  # 1 of 2 frames off by 0.6 m
+    vanish = oracle.states_surprise(_states(fall, [i < k for i in range(16)]), 4, 2, starts)
+    assert vanish[0] == pytest.approx(0, abs=1e-9) and vanish[1] == pytest.approx(5.0)  # the 10 m penalty, 1 of 2
+    assert np.allclose(vanish[2:], 0)  # gone in context and horizon alike: nothing unexpected
+    appear = oracle.states_surprise(_states(fall, [i >= k for i in range(16)]), 4, 2, starts)
+    assert appear[1] == pytest.approx(5.0) and appear[2] < 1  # then fitted on the 1 frame it was seen in
+    assert np.allclose(appear[3:], 0, atol=1e-9)  # 3 frames seen: exact again
+    rising = fall.copy()
+    dt = t[k:] - t[k - 1]
+    v = 0.5 - 9.81 * t[k - 1]
+    rising[k:, 2] = fall[k - 1, 2] + v * dt + 0.5 * 9.81 * dt**2  # gravity reversed from frame k
+    s = oracle.states_surprise(_states(rising), 4, 2, starts)
+    assert np.allclose(s[0], 0, atol=1e-9) and s[1] > 0.005  # from the first horizon that reaches k
+    assert s[2] > s[1] and np.allclose(s[3:], 0, atol=1e-9)  # until the context is all after k: exact again
+    # a body at constant velocity (the occluder) is exact too
+    assert np.allclose(oracle.states_surprise(_states(np.c_[0.4 * t, 0 * t, 0 * t + 1]), 4, 2, starts), 0, atol=1e-9)
+
+
+def test_the_frame_classifier_never_scores_a_clip_with_a_probe_fitted_on_its_group():
+    from evaluate.surprise_models.frame_classifier import cross_fit, group_folds
+
+    groups = [f"g{i // 4}" for i in range(40)]  # 10 quadruplets
+    impossible = np.array([i % 4 >= 2 for i in range(40)], dtype=int)
+    features = [np.full((3, 2), float(i)) for i in range(40)]  # the feature value names the clip
+    seen_by_fit = []
+
+    def spy(x, y):
+        trained_on = {groups[int(v)] for v in x[:, 0]}
+        seen_by_fit.append(trained_on)
+        return lambda z: np.array([1.0 if groups[int(v)] in trained_on else 0.0 for v in z[:, 0]])
+
+    probs = cross_fit(features, impossible, groups, folds=5, fitter=spy)
+    assert len(seen_by_fit) == 5 and all(len(s) == 8 for s in seen_by_fit)
+    assert all(p.shape == (3,) and np.all(p == 0.0) for p in probs)  # no clip's own group was in its fit
+    folds = group_folds(groups, 5)
+    assert sorted(np.bincount(list(folds.values()))) == [2] * 5  # every group in one fold, folds even
+
+
+def test_the_frame_classifier_scores_a_window_by_its_horizon_frames():
+    from types import SimpleNamespace
+
+    model = build_surprise_model("frame-classifier")
+    clip = SimpleNamespace(root="r", split="test", clip_id="c")
+    model.p_impossible[model.key(clip)] = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
+    assert model.clip_surprise(clip, None, 4, 2, [0, 2]) == pytest.approx([0.45, 0.65])
+    assert not model.reads_pixels and model.control == "frame-classifier"
+
+
+def _result(control, kind, rel, ci, context=4, aggregate="max", dataset="d"):
+    cell = {"relative_accuracy": rel, "relative_ci95": ci}
+    return {"dataset": dataset, "encoder": control, "control": control, "context": context, "aggregate": aggregate,
+            "by_violation": {kind: cell}}
+
+
+def _controls(kind, negative=(0.5, [0.4, 0.6]), oracle=1.0):
+    rows = []
+    for context in (4, 6):
+        for agg in ("max", "mean", "onset"):
+            rows += [_result(c, kind, *negative, context, agg)
+                     for c in ("extrapolate,order=0", "extrapolate,order=1", "frame-classifier")]
+            rows.append(_result("oracle", kind, oracle if agg != "onset" else 0.5, [0.9, 1.0], context, agg))
+    return rows
+
+
+def test_certification_needs_balanced_chance_negatives_and_a_passing_oracle():
+    balanced = {("d", "permanence"): ("occluded", True)}
+    [ok] = certify(_controls("permanence"), balanced)
+    assert ok["certified"] and ok["reasons"] == [] and ok["negative_cells"] == 18
+    assert ok["negative_cells_excluding_chance"] == 0 and ok["expected_by_chance"] == pytest.approx(0.9)
+    [twins] = certify(_controls("vanish"), {("d", "vanish"): ("twins", False)})
+    assert not twins["certified"] and twins["reasons"] == ["design twins is not balanced"]
+    rows = _controls("permanence")
+    rows[0]["by_violation"]["permanence"] = {"relative_accuracy": 0.58, "relative_ci95": [0.52, 0.64]}  # CI off 0.5
+    [off] = certify(rows, balanced)
+    assert not off["certified"] and off["negative_cells_excluding_chance"] == 1
+    assert off["reasons"] == ["extrapolate,order=0 relative accuracy 0.58 [0.52, 0.64] at context 4 max"]
+    [far] = certify(_controls("permanence", negative=(0.39, [0.2, 0.55])), balanced)  # covers 0.5, too far
+    assert len(far["reasons"]) == 3 and "(and 5 more)" in far["reasons"][0]
+    [weak] = certify(_controls("permanence", oracle=0.9), balanced)
+    assert weak["reasons"] == ["oracle relative accuracy 0.90 [0.90, 1.00] at context 4 max (and 3 more)"]
+    missing = [r for r in _controls("permanence") if r["control"] != "frame-classifier"]
+    [partial] = certify(missing, balanced)
+    assert partial["reasons"] == ["control frame-classifier not run"]
 
 
 def test_surprise_cli_end_to_end(violations_tiny, tmp_path, monkeypatch, capsys):
     out = tmp_path / "surprise"
-    code, stdout, err = cli(monkeypatch, capsys, "surprise", violations_tiny, "-e", "extrapolate", "-e",
-                            "random-vjepa2:tiny", "-e", "random-vjepa2:tiny,seed=1", "--context", "4",
-                            "--context", "6", "--out", out, "--bootstrap", "50", "--device", "cpu")
+    code, stdout, err = cli(monkeypatch, capsys, "surprise", violations_tiny, "-e", "extrapolate,order=0", "-e",
+                            "extrapolate", "-e", "frame-classifier,folds=3", "-e", "oracle", "-e", "random-vjepa2:tiny",
+                            "-e", "random-vjepa2:tiny,seed=1", "--context", "4", "--context", "6", "--out", out,
+                            "--bootstrap", "50", "--device", "cpu")
     assert code == 0, err
     payload = json.loads((out / "surprise.json").read_text())
     check_against_schema(monkeypatch, capsys, "surprise.json", payload)
-    assert len(payload["results"]) == 3 * 2 * 2  # models x contexts x aggregates
+    assert len(payload["results"]) == 6 * 2 * 3  # models x contexts x aggregates
     for r in payload["results"]:
-        assert r["n_groups"] == 6 and 0 <= r["pairwise_accuracy"] <= 1 and 0 <= r["auroc"] <= 1
-        assert sum(k["n_groups"] for k in r["by_violation"].values()) == 6
+        assert r["n_groups"] + r["skipped_groups"] == 6 and 0 <= r["relative_accuracy"] <= 1
+        assert 0 <= r["pairwise_accuracy"] <= 1 and 0 <= r["auroc"] <= 1
+        assert sum(k["n_groups"] for k in r["by_violation"].values()) == r["n_groups"]
+    assert {r["encoder"]: r.get("control") for r in payload["results"]} == {
+        "extrapolate,order=0": "extrapolate,order=0", "extrapolate": "extrapolate,order=1",
+        "frame-classifier,folds=3": "frame-classifier", "oracle": "oracle", "random-vjepa2:tiny": None,
+        "random-vjepa2:tiny,seed=1": None}
+    kinds = {c["kind"] for c in payload["certification"]}
+    assert kinds and all(not c["certified"] and c["design"] == "twins" for c in payload["certification"])
+    assert all("design twins is not balanced" in c["reasons"] for c in payload["certification"])
+    assert {(g["encoder"], g["context"]) for g in payload["skipped"]["groups"]} == {
+        (e["encoder"], c) for e in payload["encoders"] for c in (4, 6)}
     assert {s["encoder"] for s in payload["seed_summary"]} == {"random-vjepa2:tiny"}
     assert all(e["timings"]["ms_per_clip"] > 0 for e in payload["encoders"])
     curves = [json.loads(line) for line in (out / "surprise_curves.jsonl").read_text().splitlines()]
-    assert len(curves) == 12 * 3 * 2
+    assert len(curves) == 12 * 6 * 2
+    assert all(c["onset_frame"] == c["violation_frame"] and c["design"] == "twins" for c in curves)  # defaults
     # The twins share every frame before the violation, so every window that predicts only earlier
     # frames is exactly as surprising in both (same pixels in, same numbers out).
     pairs = {}
@@ -118,13 +326,17 @@ def test_surprise_cli_end_to_end(violations_tiny, tmp_path, monkeypatch, capsys)
     for pair in pairs.values():
         p, i = pair["true"], pair["false"]
         assert p["frame"] == i["frame"] and p["violation_frame"] == i["violation_frame"]
+        assert p["group_violation"] == i["group_violation"] == i["violation"]
         for f, sp, si in zip(p["frame"], p["surprise"], i["surprise"], strict=True):
             if f + p["horizon"] <= p["violation_frame"]:
                 assert sp == si
                 compared += 1
     assert compared > 0
-    assert "Pairwise accuracy" in (out / "surprise_report.md").read_text()
-    assert (out / "surprise_report.html").read_text().count("data:image/png;base64,") == 3
+    md = (out / "surprise_report.md").read_text()
+    assert md.index("Certification by the controls") < md.index("Scores, all kinds pooled")
+    assert "relative acc" in md and "| onset |" in md and "Groups not scored" in md
+    assert (out / "surprise_report.html").read_text().count("data:image/png;base64,") == 6
+    assert "certification by the controls" in stdout
 
 
 def test_surprise_refuses_datasets_without_twins(falling_rising_64, tmp_path, monkeypatch, capsys):

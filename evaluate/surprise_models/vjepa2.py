@@ -1,12 +1,9 @@
-"""Violation-of-expectation surprise (Garrido et al. 2025), on simgen's possible/impossible twins.
+"""V-JEPA 2 surprise (Garrido et al. 2025): ``vjepa2:<id|dir>``, ``random-vjepa2[:size][,seed=N]``.
 
 For a window of a clip, the model sees ``context`` frames and predicts the next ``horizon``
 frames in its own representation space; surprise is how far the prediction is from what
-actually came. Windows slide over the clip every ``stride`` frames, so each clip gives a
-surprise curve; its max (and mean) over the clip is the clip's surprise. The possible twin
-should be the less surprising one.
+actually came.
 
-V-JEPA 2 (``vjepa2:<id|dir>``, ``random-vjepa2[:size][,seed=N]``):
 - the context frames are encoded **alone**. ``VJEPA2Model.forward`` encodes the whole clip
   and only then selects the context tokens, so attention would let the future leak into the
   context (the no-leak test shows it does);
@@ -17,107 +14,24 @@ V-JEPA 2 (``vjepa2:<id|dir>``, ``random-vjepa2[:size][,seed=N]``):
   as in V-JEPA training, at the target positions; surprise is the mean L1 distance
   (V-JEPA's training loss).
 
-``extrapolate[,order=1,size=32]``: a pixel-prediction baseline. The last frame is continued
-linearly (order 1: f + k·(f − f_prev); order 0: the last frame repeated), on frames block-averaged
-to size×size; surprise is the mean absolute pixel error over the horizon.
-
 The metrics live in ``evaluate/metrics.py``, the run in ``evaluate/tasks/surprise.py``.
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 
 from evaluate.encoders.base import parse_spec
 from evaluate.errors import EncoderError
-
-EXTRAPOLATE = "extrapolate"
-_EXTRAPOLATE_OPTIONS = {"order": "0 (repeat the last frame) or 1 (linear, default)",
-                        "size": "side of the block-averaged frames (default 32)"}
+from evaluate.surprise_models.base import SURPRISE_MODELS, PixelSurpriseModel
 
 
-def window_starts(frames: int, context: int, horizon: int, stride: int) -> list[int]:
-    """First frames of the windows [s, s + context + horizon) that fit in a clip of ``frames``."""
-    return list(range(0, frames - context - horizon + 1, stride))
-
-
-class SurpriseModel(ABC):
-    """Surprise of each window of one clip: ``surprise(frames, context, horizon, starts)``."""
-
-    name: str
-    tubelet: int = 1  # context and horizon must be multiples of it
-    notes: list[str]
-
-    def __init__(self) -> None:
-        self.notes = []
-        self.timings = {"forward_s": 0.0, "clips": 0}
-
-    @abstractmethod
-    def identity(self) -> dict[str, Any]:
-        """JSON-able: what the surprise values depend on."""
-
-    @abstractmethod
-    def surprise(self, frames: np.ndarray, context: int, horizon: int, starts: list[int]) -> np.ndarray:
-        """(len(starts),) float64: surprise of the frames [s + context, s + context + horizon) given
-        the frames [s, s + context), for each start s. ``frames``: (T, H, W, 3) uint8."""
-
-    def check_window(self, context: int, horizon: int) -> None:
-        for what, n in (("context", context), ("horizon", horizon)):
-            if n < 1 or n % self.tubelet:
-                raise ValueError(f"{self.name}: {what} {n} frames is not a positive multiple of the tubelet "
-                                 f"size {self.tubelet}")
-
-
-class PixelExtrapolation(SurpriseModel):
-    """Predict the next frames by continuing the last ones in pixel space."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        head, *opts = text.split(",")
-        if head != EXTRAPOLATE:
-            raise EncoderError(f"{text!r}: the pixel baseline takes no ':' argument, e.g. extrapolate,order=1")
-        options = {}
-        for opt in opts:
-            key, sep, value = opt.partition("=")
-            if not sep or key not in _EXTRAPOLATE_OPTIONS:
-                raise EncoderError(f"{text!r}: unknown option {opt!r}; options: {', '.join(_EXTRAPOLATE_OPTIONS)}")
-            options[key] = value
-        try:
-            self.order, self.size = int(options.get("order", 1)), int(options.get("size", 32))
-        except ValueError:
-            raise EncoderError(f"{text!r}: order and size are integers") from None
-        if self.order not in (0, 1):
-            raise EncoderError(f"{text!r}: order={self.order}; use 0 or 1")
-        self.name = text
-        self.min_context = self.order + 1
-
-    def identity(self) -> dict[str, Any]:
-        return {"kind": EXTRAPOLATE, "order": self.order, "size": self.size}
-
-    def surprise(self, frames, context, horizon, starts):
-        from evaluate.encoders.pixels import downsample
-
-        if context < self.min_context:
-            raise ValueError(f"{self.name}: order {self.order} needs a context of at least {self.min_context} frames")
-        t0 = time.perf_counter()
-        small = downsample(frames, min(self.size, frames.shape[1], frames.shape[2])).astype(np.float64)
-        out = []
-        for s in starts:
-            last = small[s + context - 1]
-            velocity = last - small[s + context - 2] if self.order == 1 else 0.0
-            steps = np.arange(1, horizon + 1).reshape(-1, 1, 1, 1)
-            pred = np.clip(last + steps * velocity, 0.0, 1.0)
-            out.append(float(np.abs(pred - small[s + context:s + context + horizon]).mean()))
-        self.timings["forward_s"] += time.perf_counter() - t0
-        self.timings["clips"] += 1
-        return np.asarray(out)
-
-
-class VJEPA2Surprise(SurpriseModel):
+@SURPRISE_MODELS.add("random-vjepa2")
+@SURPRISE_MODELS.add("vjepa2")
+class VJEPA2Surprise(PixelSurpriseModel):
     """Context encoded alone, predictor to the next tubelets, L1 to the layer-normed target encoding."""
 
     def __init__(self, text: str, device: str = "auto", window_batch: int = 16):
@@ -127,7 +41,7 @@ class VJEPA2Surprise(SurpriseModel):
         spec = parse_spec(text)
         if spec.kind not in ("vjepa2", "random-vjepa2"):
             raise EncoderError(f"{text!r}: surprise needs a model with a predictor: vjepa2:<id|dir>, "
-                               f"random-vjepa2[:size][,seed=N], or the pixel baseline {EXTRAPOLATE}")
+                               f"random-vjepa2[:size][,seed=N]")
         extra = set(spec.options) - {"seed"}
         if extra:
             raise EncoderError(f"{text!r}: option(s) {', '.join(sorted(extra))} do not apply to surprise "
@@ -192,10 +106,3 @@ class VJEPA2Surprise(SurpriseModel):
         self.timings["forward_s"] += time.perf_counter() - t0
         self.timings["clips"] += 1
         return out
-
-
-def build_surprise_model(text: str, device: str = "auto") -> SurpriseModel:
-    """``extrapolate[,order=,size=]`` or a V-JEPA 2 spec (``vjepa2:...``, ``random-vjepa2...``)."""
-    if text.split(",")[0].split(":")[0] == EXTRAPOLATE:
-        return PixelExtrapolation(text)
-    return VJEPA2Surprise(text, device=device)

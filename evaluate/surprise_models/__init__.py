@@ -1,0 +1,15 @@
+"""Surprise models for ``evaluate surprise``: V-JEPA 2, and the controls (``extrapolate``,
+``frame-classifier``, ``oracle``). ``base`` says what a model is and names them."""
+
+from evaluate.surprise_models.base import (
+    NEGATIVE_CONTROLS,
+    POSITIVE_CONTROL,
+    SURPRISE_MODELS,
+    PixelSurpriseModel,
+    SurpriseModel,
+    build_surprise_model,
+    window_starts,
+)
+
+__all__ = ["NEGATIVE_CONTROLS", "POSITIVE_CONTROL", "SURPRISE_MODELS", "PixelSurpriseModel", "SurpriseModel",
+           "build_surprise_model", "window_starts"]
