@@ -78,7 +78,7 @@ def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
         trajectory = variants.simulation.simulate(spec, params, world)
         camera = sample_camera(spec.camera, spec.render, trajectory.focus, camera_rng)
         renderer = Renderer(spec.render, camera)
-        rendered = Rendered(params, world, renderer, trajectory, renderer.render(world, trajectory))
+        rendered = Rendered(params, world, renderer, trajectory)
         clips = variants.clips(rendered, drawn)
     params = {**params, **drawn}
     common = {

@@ -1,14 +1,20 @@
 """What the clips of one group are, as a strategy the engine calls without asking which.
 
-The engine samples a group's parameters, simulates one trajectory and renders it; the group's
-:class:`Variants` then makes its clips from that. Two strategies:
+The engine samples a group's parameters, simulates one trajectory and hands it, with its world
+and camera, to the group's :class:`Variants`, which makes the clips. Three strategies:
 
 - :class:`Variants`: the family's own variants, from its simulation's ``make_clips`` (a falling
   clip and its time-reversed rising twin; or a single clip);
-- :class:`ViolationTwins`, for a spec with ``violations:`` (IntPhys style): a possible clip and an
-  impossible twin that shares its first frames exactly and breaks physics from a frame ``k`` on.
-  The family's ``violate`` makes the twin's trajectory (simgen/violations.py has the edits); it
-  is rendered from ``k`` in the same world.
+- :class:`ViolationTwins`, for a spec with ``violations:`` (``design: twins``): a possible clip
+  and an impossible twin that shares its first frames exactly and breaks physics from a frame
+  ``k`` on, in view. The family's ``violate`` makes the twin's trajectory (simgen/violations.py
+  has the edits); it is rendered from ``k`` in the same world.
+- :class:`OccludedQuadruplet` (``design: occluded``), IntPhys's matched design: two possible
+  renders A and B that differ only in the object (present or absent; at one height or another),
+  an occluder that slides across both (simgen/occluder.py), and the two impossible splices A→B
+  and B→A at a frame where the occluder hides the object in both. Every frame of an impossible
+  clip is then a frame of a possible one, so no frame, and no statistic of frames, tells them
+  apart: only what happens across the occlusion does.
 
 A strategy also says which targets dataset.json declares, and what it draws per group beside
 the family's parameters (recorded with them in each clip's ``params``).
@@ -16,6 +22,7 @@ the family's parameters (recorded with them in each clip's ``params``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,18 +31,33 @@ import numpy as np
 from simgen.families import FAMILIES
 from simgen.families.base import Simulation, TargetInfo
 from simgen.labels import frame_record
-from simgen.spec.models import TWINS, VIOLATION_KINDS, SceneSpec
+from simgen.occluder import OccluderPlan, add_occluder, hidden_switch
+from simgen.spec.models import OCCLUDED_KINDS, QUADRUPLET, TWINS, VIOLATION_KINDS, SceneSpec
 from simgen.trajectory import Clip, Trajectory
+from simgen.violations import violation_frame
 
 if TYPE_CHECKING:
     from simgen.render import Renderer
     from simgen.world import World
 
+IMPOSSIBLE = {"possible": "false"}
 VIOLATION_TARGETS: dict[str, TargetInfo] = {
     "possible": TargetInfo("class", "whether physics holds for the whole clip", classes=("false", "true")),
-    "violation": TargetInfo("class", "kind of violation ('none' for the possible twin)",
+    "violation": TargetInfo("class", "what breaks physics in this clip ('none' on a possible clip)",
                             classes=("none", *VIOLATION_KINDS)),
-    "violation_frame": TargetInfo("regression", "first frame at which the twins differ", "frame"),
+    "group_violation": TargetInfo("class", "what the group tests, the same on each of its clips (the kind of "
+                                           "its impossible clips; permanence: a vanish and an appear)",
+                                  classes=tuple(dict.fromkeys([*VIOLATION_KINDS, *OCCLUDED_KINDS]))),
+    "violation_frame": TargetInfo("regression", "first frame at which the group's clips differ in their states "
+                                                "(behind the occluder, in the occluded design); written on every "
+                                                "clip of the group", "frame", defined_when=IMPOSSIBLE),
+    "onset_frame": TargetInfo("regression", "first frame at which an impossible clip's pixels differ from those "
+                                            "of the possible clip that shares its beginning (the reveal); "
+                                            "written on every clip of the group", "frame"),
+    "design": TargetInfo("class", "twins (the change in view) or occluded (the IntPhys quadruplet)",
+                         classes=("occluded", "twins")),
+    "balanced": TargetInfo("class", "whether every frame of an impossible clip is a frame of a possible one",
+                           classes=("false", "true")),
 }
 
 
@@ -47,7 +69,11 @@ class Rendered:
     world: World
     renderer: Renderer
     trajectory: Trajectory
-    frames: np.ndarray  # (T, H, W, 3) uint8
+
+    @functools.cached_property
+    def frames(self) -> np.ndarray:
+        """(T, H, W, 3) uint8, rendered on first use (a strategy that renders otherwise never asks)."""
+        return self.renderer.render(self.world, self.trajectory)
 
     def states(self, trajectory: Trajectory | None = None) -> list[dict[str, Any]]:
         """Per-frame label records of ``trajectory`` (default: the rendered one), seen by this camera."""
@@ -86,22 +112,70 @@ class ViolationTwins(Variants):
         return VIOLATION_TARGETS
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
-        return {"violation": self.spec.violations.sample(rng)}
+        drawn = self.spec.violations.sample(rng)
+        return {"violation": {k: v for k, v in drawn.items() if not k.startswith("occluder_")}}
 
     def clips(self, rendered: Rendered, drawn: dict[str, Any]) -> list[Clip]:
         violation = drawn["violation"]
         kind = violation["kind"]
+        possible_frames = rendered.frames  # rendered before `violate`, which may re-simulate in the world
         impossible, k = self.simulation.violate(kind, rendered.trajectory, violation, self.spec, rendered.params,
                                                 rendered.world)
-        frames = rendered.frames.copy()
+        frames = possible_frames.copy()
         frames[k:] = rendered.renderer.render(rendered.world, impossible, start=k)
+        group = {"group_violation": kind, "violation_frame": k, "onset_frame": k, "design": "twins",
+                 "balanced": "false"}
         possible_name, impossible_name = TWINS
-        return [Clip(possible_name, rendered.frames, rendered.states(),
-                     {"possible": "true", "violation": "none", "violation_frame": k}, rendered.trajectory.events),
+        return [Clip(possible_name, possible_frames, rendered.states(),
+                     {"possible": "true", "violation": "none", **group}, rendered.trajectory.events),
                 Clip(impossible_name, frames, rendered.states(impossible),
-                     {"possible": "false", "violation": kind, "violation_frame": k}, impossible.events)]
+                     {"possible": "false", "violation": kind, **group}, impossible.events)]
+
+
+class OccludedQuadruplet(ViolationTwins):
+    """Two possible renders A and B behind one sliding occluder, and their splices A→B and B→A at the
+    frame nearest the drawn ``at`` where the occluder hides the object in both (measured on the
+    pixels: the two renders are identical there)."""
+
+    def draw(self, rng: np.random.Generator) -> dict[str, Any]:
+        violation = self.spec.violations.sample(rng)
+        plan = OccluderPlan.draw(violation, rng)
+        return {"violation": {**violation, "occluder_direction": plan.direction, "occluder_hue": plan.hue}}
+
+    def clips(self, rendered: Rendered, drawn: dict[str, Any]) -> list[Clip]:
+        violation = drawn["violation"]
+        kind = violation["kind"]
+        a, b, body, radius = self.simulation.occluded_pair(kind, rendered.trajectory, violation, self.spec,
+                                                           rendered.params)
+        k = violation_frame(violation["at"], len(a.frames))
+        plan = OccluderPlan(violation["occluder_hides"], violation["occluder_speed"], violation["occluder_depth"],
+                            violation["occluder_direction"], violation["occluder_hue"])
+        a, b = add_occluder(rendered.world, [a, b], rendered.renderer.camera, body, radius, k, plan)
+        frames_a = rendered.renderer.render(rendered.world, a)
+        frames_b = rendered.renderer.render(rendered.world, b)
+        try:
+            switch, onset = hidden_switch(frames_a, frames_b, k)
+        except ValueError as e:
+            raise ValueError(f"{self.spec.family} {kind}: {e}") from None
+        states_a, states_b = rendered.states(a), rendered.states(b)
+        violations = {"permanence": ("vanish", "appear"), "teleport": ("teleport", "teleport")}[kind]
+        group = {"group_violation": kind, "violation_frame": switch, "onset_frame": onset, "design": "occluded",
+                 "balanced": "true"}
+        possible = {"possible": "true", "violation": "none", **group}
+        name_a, name_b, name_ab, name_ba = QUADRUPLET
+        return [
+            Clip(name_a, frames_a, states_a, possible, a.events),
+            Clip(name_b, frames_b, states_b, possible, b.events),
+            Clip(name_ab, np.concatenate([frames_a[:switch], frames_b[switch:]]), states_a[:switch] + states_b[switch:],
+                 {"possible": "false", "violation": violations[0], **group}, []),
+            Clip(name_ba, np.concatenate([frames_b[:switch], frames_a[switch:]]), states_b[:switch] + states_a[switch:],
+                 {"possible": "false", "violation": violations[1], **group}, []),
+        ]
 
 
 def variants_for(spec: SceneSpec) -> Variants:
-    """The strategy of ``spec``'s groups: twins when it asks for violations, else the family's own."""
-    return ViolationTwins(spec) if spec.violations else Variants(spec)
+    """The strategy of ``spec``'s groups: its violation design when it asks for violations, else the
+    family's own."""
+    if not spec.violations:
+        return Variants(spec)
+    return OccludedQuadruplet(spec) if spec.violations.design == "occluded" else ViolationTwins(spec)

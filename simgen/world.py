@@ -144,6 +144,13 @@ class World:
             p.changeVisualShape(body, -1, textureUniqueId=self.texture(texture), physicsClientId=cid)
         return body
 
+    def add_panel(self, half_extents, *, rgba, position=(0.0, 0.0, 0.0), orientation=(0, 0, 0, 1)) -> int:
+        """A box that is only seen: no collision shape and no mass, so it never touches the physics
+        (an occluder, posed frame by frame by the renderer)."""
+        cid = self.client
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=list(half_extents), rgbaColor=rgba, physicsClientId=cid)
+        return p.createMultiBody(0, -1, vis, position, orientation, physicsClientId=cid)
+
     def texture(self, name: str) -> int:
         if name not in self._textures:
             self._textures[name] = p.loadTexture(str(texture_file(name)), physicsClientId=self.client)

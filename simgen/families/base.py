@@ -241,6 +241,13 @@ class Simulation:
         """
         raise NotImplementedError(f"{spec.family} cannot render violations")
 
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """The two possible trajectories A and B of an occluded quadruplet of group kind ``kind``
+        (``permanence``: the object present, then absent; ``teleport``: two places of one motion), the
+        body they differ in, and that body's bounding-sphere radius (m), which sizes the occluder."""
+        raise NotImplementedError(f"{spec.family} cannot render occluded violations")
+
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         """Turn one rendered trajectory into the group's clips. Default: a single clip."""
         return [Clip(SINGLE_VARIANT, frames, states, trajectory.targets, trajectory.events)]

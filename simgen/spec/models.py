@@ -95,18 +95,31 @@ class Counts(StrictModel):
 
 
 SPLITS = ("train", "val", "test")
-# The variant of a family whose groups are single clips, and the clips of a violations group.
+# The variant of a family whose groups are single clips, and the clips of a violations group: twins,
+# or an occluded quadruplet (two possible renders A and B, and the two splices of them).
 SINGLE_VARIANT = "clip"
 TWINS = ("possible", "impossible")
+QUADRUPLET = ("possible_a", "possible_b", "impossible_ab", "impossible_ba")
 
-VIOLATION_KINDS = ("teleport", "vanish", "through_floor", "gravity_reversal", "light_jump", "light_speed_change")
+# What an impossible clip's `violation` says happened to it.
+VIOLATION_KINDS = ("teleport", "vanish", "appear", "through_floor", "gravity_reversal", "light_jump",
+                   "light_speed_change")
+# What a group of the occluded design tests (simgen/variants.py, OccludedQuadruplet): permanence splices
+# an object's presence and absence (a vanish and an appear), teleport two heights of one fall.
+OCCLUDED_KINDS = ("permanence", "teleport")
 
 
 class ViolationSpec(DistModel):
-    """``violations:`` in a spec: each group becomes a possible and an impossible twin (simgen/violations.py)."""
+    """``violations:`` in a spec: each group becomes a possible and an impossible twin (``design: twins``),
+    or an IntPhys quadruplet whose change happens behind an occluder (``design: occluded``); see
+    simgen/variants.py."""
 
+    design: Literal["twins", "occluded"] = Field(
+        "twins", description="twins: a possible clip and an impossible twin that breaks physics in view; "
+                             "occluded: two possible clips and their two splices at a frame where an occluder "
+                             "hides the object, so every frame of an impossible clip is a frame of a possible one")
     kind: AnyDist = dist_field({"choice": ["teleport", "vanish", "gravity_reversal"]},
-                               options=list(VIOLATION_KINDS))
+                               options=list(dict.fromkeys([*VIOLATION_KINDS, *OCCLUDED_KINDS])))
     at: AnyDist = dist_field({"uniform": [0.35, 0.65]}, gt=0, le=0.95,
                              description="fraction of the clip where physics breaks; a family may move it "
                                          "(e.g. to just before an impact)")
@@ -117,6 +130,16 @@ class ViolationSpec(DistModel):
     speed_factor: AnyDist = dist_field({"choice": [0.0, 2.5]}, ge=0, le=20,
                                        description="light speed change: new speed / old speed")
 
+    occluder_hides: AnyDist = dist_field({"uniform": [3.0, 5.0]}, ge=1, le=100, unit="frames",
+                                         description="occluded design: for how many frames the occluder covers "
+                                                     "the object's whole bounding sphere (it sets the width)")
+    occluder_speed: AnyDist = dist_field({"uniform": [0.5, 0.8]}, gt=0, le=10,
+                                         description="occluded design: the occluder's speed across the view, in "
+                                                     "image widths per second")
+    occluder_depth: AnyDist = dist_field({"uniform": [0.45, 0.65]}, ge=0.2, le=0.9,
+                                         description="occluded design: where the occluder stands, as a fraction "
+                                                     "of the way from the camera to the object")
+
     def kinds(self) -> list[str]:
         return list(self.kind.choice) if isinstance(self.kind, Choice) else [self.kind.fixed]
 
@@ -126,8 +149,9 @@ class SceneSpec(StrictModel):
 
     # The clips of one of the family's groups (e.g. a falling clip and its rising twin).
     family_variants: ClassVar[tuple[str, ...]] = (SINGLE_VARIANT,)
-    # Violation kinds the family can render as possible/impossible twins.
+    # Violation kinds the family can render as possible/impossible twins, and as occluded quadruplets.
     violation_kinds: ClassVar[tuple[str, ...]] = ()
+    occluded_kinds: ClassVar[tuple[str, ...]] = ()
 
     family: str
     format_version: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)
@@ -143,7 +167,9 @@ class SceneSpec(StrictModel):
     @property
     def variants(self) -> tuple[str, ...]:
         """The clips of a group: possible/impossible twins with ``violations``, else the family's own."""
-        return TWINS if self.violations else self.family_variants
+        if self.violations:
+            return QUADRUPLET if self.violations.design == "occluded" else TWINS
+        return self.family_variants
 
     @property
     def clips_per_group(self) -> int:
@@ -165,10 +191,13 @@ class SceneSpec(StrictModel):
     @model_validator(mode="after")
     def _violations_supported(self) -> SceneSpec:
         if self.violations:
-            bad = [k for k in self.violations.kinds() if k not in self.violation_kinds]
+            design = self.violations.design
+            supported = self.occluded_kinds if design == "occluded" else self.violation_kinds
+            bad = [k for k in self.violations.kinds() if k not in supported]
             if bad:
-                allowed = ", ".join(self.violation_kinds) or "none"
-                raise ValueError(f"violations.kind {bad} cannot be rendered by {self.family}; allowed: {allowed}")
+                allowed = ", ".join(supported) or "none"
+                raise ValueError(f"violations.kind {bad} cannot be rendered by {self.family} with design "
+                                 f"{design}; allowed: {allowed}")
         return self
 
     def canonical(self) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class FallingRisingParams(Params):
 class FallingRisingSpec(SceneSpec):
     family_variants: ClassVar[tuple[str, ...]] = ("falling", "rising")
     violation_kinds: ClassVar[tuple[str, ...]] = ("teleport", "vanish", "gravity_reversal")
+    occluded_kinds: ClassVar[tuple[str, ...]] = ("permanence", "teleport")
 
     family: Literal["falling_rising"]
     params: FallingRisingParams = FallingRisingParams()

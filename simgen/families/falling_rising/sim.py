@@ -71,6 +71,25 @@ class FallingRising(Simulation):
             return violations.ballistic(trajectory, "object", k, (0.0, 0.0, up)), k
         raise ValueError(f"falling_rising cannot render violation {kind!r}")
 
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """Permanence: the fall with the object, and without it. Teleport: the same fall half the
+        teleport distance lower and half higher (a free fall moved is a free fall), so the camera, aimed
+        at the original's middle, frames both; the lower one must stay clear of the floor."""
+        radius = half_height(params["shape"], params["size"])
+        if kind == "permanence":
+            return trajectory, violations.vanish(trajectory, "object", 0), "object", radius
+        if kind == "teleport":
+            half = violation["distance"] / 2
+            lowest = min(f.bodies["object"].position[2] for f in trajectory.frames) - radius
+            if lowest - half < 0.02:
+                raise ValueError(f"falling_rising teleport: half the distance ({half:.2f} m) puts the object "
+                                 f"into the floor; give params.clearance_end at least violations.distance / 2 "
+                                 f"+ 0.02 m (the lowest clearance drawn here is {lowest:.2f} m)")
+            return (violations.teleport(trajectory, "object", 0, (0.0, 0.0, -half)),
+                    violations.teleport(trajectory, "object", 0, (0.0, 0.0, half)), "object", radius)
+        raise ValueError(f"falling_rising cannot render occluded violation {kind!r}")
+
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         falling = trajectory.targets
         reversed_states = time_reverse(states)
