@@ -3,7 +3,8 @@
 For each window it fits, per body and per axis, a quadratic in time (constant acceleration, least
 squares) to the body's positions over the context frames where the body is present, and predicts its
 positions over the horizon. That is exact for free flight (simgen's integrator gives positions exactly
-quadratic in the frame index) and for bodies moving at constant velocity (the occluder). A clip with
+quadratic in the frame index) and for bodies moving at constant velocity (the occluder), given at least 3
+context frames where the body is seen (with fewer the fit drops to a line or a constant). A clip with
 contacts (a bounce, a slide) would need a re-simulation instead; no violation family scored here has
 one inside a window.
 
