@@ -32,8 +32,9 @@ def test_ls_validate_and_schema_run_without_pybullet():
     assert validate.returncode == 0, validate.stderr
     header, resolved = validate.stdout.split("\n", 1)
     assert header.startswith("ok ") and "family falling_rising" in header
-    assert yaml.safe_load(resolved)["violations"]["kind"] == {"choice": ["teleport", "vanish", "gravity_reversal"],
-                                                              "weights": None}
+    violations = yaml.safe_load(resolved)["violations"]
+    assert violations["design"] == "occluded"
+    assert violations["kind"] == {"choice": ["permanence", "teleport"], "weights": None}
 
     schema = simgen_without_pybullet("schema")
     assert schema.returncode == 0, schema.stderr
