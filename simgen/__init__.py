@@ -1,3 +1,3 @@
 """simgen: controlled physics clips with exact ground truth."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
