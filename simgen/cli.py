@@ -83,7 +83,8 @@ def scene_presets(folder: Path) -> dict[str, list[str]]:
             line += (f"; encode as 16 frames over {(MODEL_FRAMES - 1) * step / r.fps:.1f} s with "
                      f"frames={MODEL_FRAMES},step={step}")
         if spec.violations:
-            line += "; possible/impossible twins"
+            line += ("; violations: occluded quadruplets" if spec.violations.design == "occluded"
+                     else "; violations: possible/impossible twins, in view")
         out.setdefault(spec.family, []).append(line)
     return out
 
