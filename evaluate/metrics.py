@@ -160,6 +160,9 @@ def psychometric(theta: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:
 # --------------------------------------------------------------------------- violation of expectation
 
 
+TIE_RTOL = 1e-9  # surprises closer than this (relative) are one value: float rounding, not a preference
+
+
 def pairwise_accuracy(s_possible: np.ndarray, s_impossible: np.ndarray) -> np.ndarray:
     """Per pair: 1 when the impossible clip is more surprising, 0.5 on a tie, else 0."""
     return np.where(s_impossible > s_possible, 1.0, np.where(s_impossible == s_possible, 0.5, 0.0))
@@ -169,7 +172,10 @@ def relative_win(possible: np.ndarray, impossible: np.ndarray) -> float:
     """IntPhys's relative score of one group: 1 when its impossible clips are more surprising in total
     than its possible ones, 0.5 on a tie, else 0. Totals are compared as means, which orders them as
     the sums do when the counts match (2 and 2, 1 and 1) and stays fair when a clip was skipped."""
-    return float(pairwise_accuracy(np.mean(possible), np.mean(impossible)))
+    a, b = float(np.mean(possible)), float(np.mean(impossible))
+    if abs(a - b) <= TIE_RTOL * max(abs(a), abs(b)):  # the same values summed in another order
+        return 0.5
+    return float(pairwise_accuracy(a, b))
 
 
 def pairwise_win(possible: np.ndarray, impossible: np.ndarray) -> float:
@@ -204,9 +210,27 @@ def weighted_auroc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray
         return np.where(total > 0, (w_pos * wins).sum(axis=1) / total, np.nan)
 
 
+def snap_ties(values: np.ndarray, rtol: float = TIE_RTOL) -> np.ndarray:
+    """``values`` with every run of sorted values that lie within ``rtol`` of their neighbour set to the
+    run's first. A matched design gives an impossible clip exactly the windows of possible ones, and
+    the mean of the same numbers summed in another order differs in the last bit: without this, that
+    bit would decide a tie."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new_run = np.r_[True, np.diff(ordered) > rtol * np.maximum(np.abs(ordered[1:]), np.abs(ordered[:-1]))]
+    snapped = np.empty_like(values)
+    snapped[order] = ordered[np.flatnonzero(new_run)[np.cumsum(new_run) - 1]]
+    return snapped
+
+
 def group_scores(groups: list[tuple[np.ndarray, np.ndarray]], n_bootstrap: int, seed: int = 0) -> dict[str, Any]:
     """Relative accuracy, pairwise accuracy and AUROC of groups of (possible, impossible) surprises,
-    each with a 95% CI from a bootstrap over groups (a quadruplet's four clips stay together)."""
+    each with a 95% CI from a bootstrap over groups (a quadruplet's four clips stay together). Values
+    within :data:`TIE_RTOL` of each other are ties (:func:`snap_ties`)."""
+    flat = snap_ties(np.concatenate([np.r_[p, i] for p, i in groups]).astype(np.float64))
+    bounds = np.cumsum([0] + [len(p) + len(i) for p, i in groups])
+    groups = [(flat[a:a + len(p)], flat[a + len(p):b]) for (p, _), a, b in zip(groups, bounds[:-1], bounds[1:],
+                                                                                   strict=True)]
     rel = np.array([relative_win(p, i) for p, i in groups])
     pair = np.array([pairwise_win(p, i) for p, i in groups])
     scores = np.concatenate([np.r_[p, i] for p, i in groups])

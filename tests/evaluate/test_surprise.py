@@ -104,6 +104,14 @@ def test_relative_and_pairwise_accuracy_on_hand_made_groups():
         lo, hi = s[f"{name}_ci95"]
         value = s["auroc" if name == "auroc" else f"{name}_accuracy"]
         assert lo <= value <= hi
+    # A matched quadruplet gives the impossible clips the possible clips' windows, shuffled between them: their
+    # means then differ in the last bit only, which must be a tie, not a win.
+    windows = np.random.default_rng(2).random((2, 7))
+    spliced = np.r_[windows[0, :3], windows[1, 3:]], np.r_[windows[1, :3], windows[0, 3:]]
+    possible, impossible = windows.mean(axis=1), np.array([w.mean() for w in spliced])
+    assert possible.sum() != impossible.sum()  # the last bit
+    tie = group_scores([(possible, impossible)], n_bootstrap=10)
+    assert tie["relative_accuracy"] == tie["pairwise_accuracy"] == tie["auroc"] == 0.5
     # On pairs the relative and the pairwise accuracy are the same number.
     rng = np.random.default_rng(1)
     p, i = rng.normal(size=30), rng.normal(0.5, size=30)
