@@ -253,7 +253,8 @@ def control_cells(rows: list[dict[str, Any]], kind: str, control: str,
 
 def _cell(r: dict[str, Any], s: dict[str, Any]) -> str:
     lo, hi = s["relative_ci95"]
-    return f"{s['relative_accuracy']:.2f} [{lo:.2f}, {hi:.2f}] at context {r['context']} {r['aggregate']}"
+    # three decimals: a CI of [0.455, 0.496] printed as [0.46, 0.50] would seem to cover 0.5
+    return f"{s['relative_accuracy']:.3f} [{lo:.3f}, {hi:.3f}] at context {r['context']} {r['aggregate']}"
 
 
 def _failures(control: str, cells: list[tuple[dict, dict]], fails: Callable[[dict], bool], run: bool) -> list[str]:

@@ -287,11 +287,11 @@ def test_certification_needs_balanced_chance_negatives_and_a_passing_oracle():
     rows[0]["by_violation"]["permanence"] = {"relative_accuracy": 0.58, "relative_ci95": [0.52, 0.64]}  # CI off 0.5
     [off] = certify(rows, balanced)
     assert not off["certified"] and off["negative_cells_excluding_chance"] == 1
-    assert off["reasons"] == ["extrapolate,order=0 relative accuracy 0.58 [0.52, 0.64] at context 4 max"]
+    assert off["reasons"] == ["extrapolate,order=0 relative accuracy 0.580 [0.520, 0.640] at context 4 max"]
     [far] = certify(_controls("permanence", negative=(0.39, [0.2, 0.55])), balanced)  # covers 0.5, too far
     assert len(far["reasons"]) == 3 and "(and 5 more)" in far["reasons"][0]
     [weak] = certify(_controls("permanence", oracle=0.9), balanced)
-    assert weak["reasons"] == ["oracle relative accuracy 0.90 [0.90, 1.00] at context 4 max (and 3 more)"]
+    assert weak["reasons"] == ["oracle relative accuracy 0.900 [0.900, 1.000] at context 4 max (and 3 more)"]
     missing = [r for r in _controls("permanence") if r["control"] != "frame-classifier"]
     [partial] = certify(missing, balanced)
     assert partial["reasons"] == ["control frame-classifier not run"]
