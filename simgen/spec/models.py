@@ -130,7 +130,7 @@ class ViolationSpec(DistModel):
     speed_factor: AnyDist = dist_field({"choice": [0.0, 2.5]}, ge=0, le=20,
                                        description="light speed change: new speed / old speed")
 
-    occluder_hides: AnyDist = dist_field({"uniform": [3.0, 5.0]}, ge=1, le=100, unit="frames",
+    occluder_hides: AnyDist = dist_field({"uniform": [5.0, 7.0]}, ge=1, le=100, unit="frames",
                                          description="occluded design: for how many frames the occluder covers "
                                                      "the object's whole bounding sphere (it sets the width)")
     occluder_speed: AnyDist = dist_field({"uniform": [0.5, 0.8]}, gt=0, le=10,
