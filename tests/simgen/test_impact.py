@@ -12,7 +12,7 @@ import pytest
 
 from simgen.dataset import Dataset
 from simgen.engine import plan, render_group
-from simgen.families.impact.sim import density_rgba
+from simgen.materials import density_rgba
 from simgen.parallel import render_dataset
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict

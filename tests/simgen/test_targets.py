@@ -12,9 +12,9 @@ from simgen.dataset import Dataset
 from simgen.engine import plan, render_group
 from simgen.families import FAMILIES
 from simgen.families.base import FamilyInfo, Reversal, TargetInfo, check_targets, reversed_targets
-from simgen.families.falling_rising.sim import time_reverse
 from simgen.families.lights.sim import Lights
 from simgen.spec import parse_spec
+from simgen.time_reversal import time_reverse
 from simgen.trajectory import Trajectory
 from simgen.variants import VIOLATION_TARGETS
 from tests.conftest import tiny_spec_dict

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from simgen.families.base import SAME, FamilyInfo, Looks, Reversal, TargetInfo
-from simgen.families.impact.params import density_rgba, floor_rgba, volume
+from simgen.materials import density_rgba, floor_rgba, volume
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -53,7 +53,7 @@ class ArrowOfTimeParams(Params):
     size: AnyDist = dist_field({"uniform": [0.15, 0.25]}, gt=0, le=1, unit="m",
                                description="sphere radius, or the box's half-extent")
     mass: AnyDist = dist_field({"log_uniform": [0.3, 3.0]}, gt=0, unit="kg",
-                               description="visible through the density palette (impact's density_rgba)")
+                               description="visible through the density palette (simgen.materials.density_rgba)")
     texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [1, 1, 1]},
                                   options=["none", "checker", "stripes"])
     # bounce

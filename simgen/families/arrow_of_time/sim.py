@@ -29,9 +29,9 @@ from scipy.optimize import brentq
 from simgen.events import ContactAccumulator
 from simgen.families.arrow_of_time.params import SHAPE, body_rgba, bounce_window_ok
 from simgen.families.base import Simulation
-from simgen.families.falling_rising.sim import time_reverse
-from simgen.families.impact.params import floor_rgba
+from simgen.materials import floor_rgba
 from simgen.spec.models import SceneSpec
+from simgen.time_reversal import time_reverse
 from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
 from simgen.world import World
 

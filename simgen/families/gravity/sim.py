@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from simgen.families.base import Simulation
-from simgen.families.falling_rising.sim import speed_mid, time_reverse
 from simgen.families.gravity.params import backdrop_rgb
 from simgen.spec.models import SceneSpec
+from simgen.time_reversal import speed_mid, time_reverse
 from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
 from simgen.world import World
 

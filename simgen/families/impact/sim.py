@@ -22,7 +22,7 @@ import numpy as np
 from simgen import violations
 from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
-from simgen.families.impact.params import density_rgba, floor_rgba, volume
+from simgen.materials import density_rgba, floor_rgba, volume
 from simgen.spec.models import SceneSpec
 from simgen.trajectory import BodyFrame, Frame, Trajectory
 from simgen.world import World
