@@ -1,7 +1,7 @@
 """Splice tables generated from a run into a markdown file between marker comments, so that the
 README's identifiability table and headline margins come from a run, never from a hand:
 
-    python -m evaluate.report.readme RUNDIR README.md
+    python -m evaluate.report.readme RUNDIR README.md [SUFFIX]
 
 replaces what lies between ``<!-- identifiability:begin -->`` and ``<!-- identifiability:end -->``
 (and the same for ``margins``) with the run's tables and the command that made it. Given an
@@ -51,11 +51,14 @@ def surprise_tables(rundir: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    rundir, target = (Path(a) for a in (argv or sys.argv[1:]))
+    """``RUNDIR FILE [SUFFIX]``: with a suffix, the markers are ``NAME<SUFFIX>`` (two runs, one file)."""
+    args = list(argv or sys.argv[1:])
+    rundir, target = Path(args[0]), Path(args[1])
+    suffix = args[2] if len(args) > 2 else ""
     text = target.read_text()
     for name, block in tables(rundir).items():
-        if f"<!-- {name}:begin -->" in text:
-            text = splice(text, name, block)
+        if f"<!-- {name}{suffix}:begin -->" in text:
+            text = splice(text, name + suffix, block)
     write_text(target, text)
     print(f"updated {target} from {rundir}")
 
