@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The main job: render the demo datasets (resumable: a second `make demo` renders nothing), then
-# evaluate the weight-free baselines, a random-init V-JEPA 2 and the controls (oracles, track) on them.
+# evaluate the weight-free baselines, a random-init V-JEPA 2 and the controls (oracles, track) on them,
+# and score the violation quadruplets with their surprise controls.
 # Each step says how long it took.
 demo: $(STAMP)
 	@t0=$$(date +%s); \
@@ -23,14 +24,20 @@ demo: $(STAMP)
 	$(BIN)/simgen render scenes/falling_rising.yaml --out data/falling_rising --seed 0 && \
 	$(BIN)/simgen render scenes/impact.yaml --out data/impact -n 200 --seed 0 && \
 	$(BIN)/simgen render scenes/lights.yaml --out data/lights -n 200 --seed 0 && \
-	$(BIN)/simgen render scenes/violations.yaml --out data/violations -n 80 --seed 0 && \
-	for d in falling_rising impact lights violations; do \
+	$(BIN)/simgen render scenes/arrow_of_time.yaml --out data/arrow_of_time -n 200 --seed 0 && \
+	$(BIN)/simgen render scenes/gravity.yaml --out data/gravity --seed 0 && \
+	$(BIN)/simgen render scenes/contact.yaml --out data/contact -n 200 --seed 0 && \
+	$(BIN)/simgen render scenes/violations.yaml --out data/violations -n 160 --seed 0 && \
+	for d in falling_rising impact lights arrow_of_time gravity contact violations; do \
 	  $(BIN)/simgen preview data/$$d --out data/$$d/preview.png || exit 1; done && \
 	t1=$$(date +%s) && echo "demo: rendered (or resumed) the datasets in $$((t1 - t0)) s" && \
-	$(BIN)/evaluate run data/falling_rising data/impact data/lights \
+	$(BIN)/evaluate run data/falling_rising data/impact data/lights data/arrow_of_time data/gravity data/contact \
 	  -e pixels -e motion -e random-vjepa2:tiny -e oracle-static -e oracle-full -e track --out runs/demo && \
-	echo "demo: evaluated in $$(($$(date +%s) - t1)) s" && \
-	echo "demo datasets are in $(CURDIR)/data/ (preview.png in each); the evaluation report is $(CURDIR)/runs/demo/report.html (and report.md)"
+	t2=$$(date +%s) && echo "demo: evaluated in $$((t2 - t1)) s" && \
+	$(BIN)/evaluate surprise data/violations -e extrapolate,order=0 -e extrapolate,order=1 -e frame-classifier \
+	  -e oracle -e random-vjepa2:tiny --out runs/demo-surprise && \
+	echo "demo: scored the violation quadruplets with their controls in $$(($$(date +%s) - t2)) s" && \
+	echo "demo datasets are in $(CURDIR)/data/ (preview.png in each); the evaluation report is $(CURDIR)/runs/demo/report.html (and report.md), the surprise report $(CURDIR)/runs/demo-surprise/surprise_report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
