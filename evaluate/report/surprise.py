@@ -218,8 +218,8 @@ KINDS = ("Violation kinds can pull opposite ways (a teleport is a transient spik
 CERTIFICATION = ("A violation kind is certified when its design is balanced (every frame of an impossible clip "
                  "appears in a possible one), the negative controls (extrapolate,order=0, extrapolate,order=1, "
                  "frame-classifier) have a relative accuracy within 0.1 of 0.5 with a CI covering 0.5 in every "
-                 "context × aggregate, and the positive control (oracle) reaches 0.95 on max and mean in every "
-                 "context. With many cells, about 5% of CIs exclude 0.5 by chance alone: the count in brackets.")
+                 "context × aggregate, and the positive control (oracle) reaches 0.95 in every context × "
+                 "aggregate. With many cells, about 5% of CIs exclude 0.5 by chance alone: the count in brackets.")
 CURVES = ("Aligned on the onset frame (dashed line: the first frame whose pixels differ): the clips of a group "
           "share every frame before the violation, so the curves agree until a window predicts a frame at or "
           "after it. Top: possible and impossible clips, all kinds pooled; bottom: the group difference "

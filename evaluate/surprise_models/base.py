@@ -58,6 +58,9 @@ class SurpriseModel(ABC):
     name: str
     tubelet: int = 1  # context and horizon must be multiples of it
     reads_pixels: bool = True  # False: clip_surprise gets frames=None, and no clip is decoded for it
+    # True: it reads the clips' states, which differ from the (hidden) violation frame on, not from the
+    # pixels' onset: its `onset` window is the one whose horizon first holds the violation frame.
+    reads_states: bool = False
     control: str | None = None  # its role in certification (NEGATIVE_CONTROLS, POSITIVE_CONTROL), or None
     notes: list[str]
 

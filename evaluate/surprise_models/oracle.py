@@ -78,6 +78,7 @@ class StateOracle(SurpriseModel):
     """Constant-acceleration extrapolation of the ground-truth states; see the module doc."""
 
     reads_pixels = False
+    reads_states = True
     control = POSITIVE_CONTROL
 
     def __init__(self, text: str, device: str = "cpu"):

@@ -10,7 +10,8 @@ be the group's ``violation_frame`` (the first frame its clips' states differ) an
 (the first frame an impossible clip's pixels differ, o >= k). Per clip:
 - ``max`` and ``mean``: over the windows whose horizon reaches k or later (s + c + h > k). Earlier windows
   are the same in matched clips and would only add ties;
-- ``onset``: the first window whose horizon holds o (s + c <= o < s + c + h).
+- ``onset``: the first window whose horizon holds o (s + c <= o < s + c + h): the first frame at which
+  the model's input differs. For a model that reads the states (``oracle``) that is k, not o.
 A context that reaches past the violation (no window has s + c <= k) cannot ask the question, so the group
 is skipped at that context and counted (``skipped.groups``, and ``skipped_groups`` per score). Every
 context given is reported: none is picked after seeing the results.
@@ -24,8 +25,8 @@ Scores per dataset × model × context × aggregate, pooled and per ``group_viol
 
 Certification (:func:`certify`), per dataset × kind: the negative controls (``extrapolate,order=0``,
 ``extrapolate,order=1``, ``frame-classifier``) have a relative accuracy within 0.1 of 0.5 with a CI that
-covers 0.5 in every context × aggregate; the positive control ``oracle`` reaches 0.95 on ``max`` and
-``mean`` in every context; and the design is balanced.
+covers 0.5 in every context × aggregate; the positive control ``oracle`` reaches 0.95 in every context ×
+aggregate; and the design is balanced.
 
 Surprise needs no training (the frame classifier cross-fits over groups), so every split is used unless
 ``--split`` says otherwise. Labels missing from datasets rendered before the quadruplets are defaulted:
@@ -69,7 +70,6 @@ from evaluate.surprise_models import (
 from evaluate.tasks.probe import skip_encoder
 
 AGGREGATES = ("max", "mean", "onset")
-POSITIVE_AGGREGATES = ("max", "mean")  # the oracle reads states: it sees the hidden switch at k, not at o
 REQUIRED_TARGETS = ("possible", "violation", "violation_frame")
 CHANCE = 0.5
 NEGATIVE_TOLERANCE = 0.1  # a negative control's relative accuracy must lie within this of chance
@@ -143,10 +143,13 @@ def _curves(model: SurpriseModel, config: SurpriseConfig, dataset, clips, log: L
             bad.append(f"{clip.split}/{clip.clip_id}")
             log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be read")
             continue
+        seen = labels[clip.clip_id]
+        if model.reads_states:  # its input differs from the violation frame on, hidden or not
+            seen = {**seen, "onset_frame": seen["violation_frame"]}
         for context, first, values in curves:
             lines.append({"dataset": dataset.name, "clip_id": clip.clip_id, "group_id": clip.group_id,
                           "split": clip.split, "encoder": model.name, "context": context,
-                          "horizon": config.horizon, **labels[clip.clip_id], "frame": first, "surprise": values})
+                          "horizon": config.horizon, **seen, "frame": first, "surprise": values})
     return lines, bad
 
 
@@ -276,7 +279,7 @@ def _negative_fails(s: dict[str, Any]) -> bool:
 def certify(results: list[dict[str, Any]], kinds: dict[tuple[str, str], tuple[str, bool]]) -> list[dict[str, Any]]:
     """Per dataset × kind: certified when the design is balanced, every negative control's relative accuracy
     is within 0.1 of chance with a CI covering it in every context × aggregate, and the oracle reaches 0.95
-    on max and mean in every context. ``kinds``: (dataset, kind) -> (design, balanced)."""
+    in every context × aggregate. ``kinds``: (dataset, kind) -> (design, balanced)."""
     out = []
     for (dataset, kind), (design, balanced) in kinds.items():
         if kind == "none":
@@ -287,7 +290,7 @@ def certify(results: list[dict[str, Any]], kinds: dict[tuple[str, str], tuple[st
         negative = [c for control in NEGATIVE_CONTROLS for c in control_cells(rows, kind, control)]
         for control in NEGATIVE_CONTROLS:
             reasons += _failures(control, control_cells(rows, kind, control), _negative_fails, control in run)
-        reasons += _failures(POSITIVE_CONTROL, control_cells(rows, kind, POSITIVE_CONTROL, POSITIVE_AGGREGATES),
+        reasons += _failures(POSITIVE_CONTROL, control_cells(rows, kind, POSITIVE_CONTROL, AGGREGATES),
                              lambda s: s["relative_accuracy"] < POSITIVE_MIN, POSITIVE_CONTROL in run)
         excluding = sum(not s["relative_ci95"][0] <= CHANCE <= s["relative_ci95"][1] for _, s in negative)
         out.append({"dataset": dataset, "kind": kind, "design": design, "balanced": balanced,

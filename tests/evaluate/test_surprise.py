@@ -272,7 +272,7 @@ def _controls(kind, negative=(0.5, [0.4, 0.6]), oracle=1.0):
         for agg in ("max", "mean", "onset"):
             rows += [_result(c, kind, *negative, context, agg)
                      for c in ("extrapolate,order=0", "extrapolate,order=1", "frame-classifier")]
-            rows.append(_result("oracle", kind, oracle if agg != "onset" else 0.5, [0.9, 1.0], context, agg))
+            rows.append(_result("oracle", kind, oracle, [0.9, 1.0], context, agg))
     return rows
 
 
@@ -291,7 +291,10 @@ def test_certification_needs_balanced_chance_negatives_and_a_passing_oracle():
     [far] = certify(_controls("permanence", negative=(0.39, [0.2, 0.55])), balanced)  # covers 0.5, too far
     assert len(far["reasons"]) == 3 and "(and 5 more)" in far["reasons"][0]
     [weak] = certify(_controls("permanence", oracle=0.9), balanced)
-    assert weak["reasons"] == ["oracle relative accuracy 0.900 [0.900, 1.000] at context 4 max (and 3 more)"]
+    assert weak["reasons"] == ["oracle relative accuracy 0.900 [0.900, 1.000] at context 4 max (and 5 more)"]
+    rows = _controls("permanence")
+    rows[11]["by_violation"]["permanence"]["relative_accuracy"] = 0.7  # the oracle's onset window counts too
+    assert rows[11]["aggregate"] == "onset" and not certify(rows, balanced)[0]["certified"]
     missing = [r for r in _controls("permanence") if r["control"] != "frame-classifier"]
     [partial] = certify(missing, balanced)
     assert partial["reasons"] == ["control frame-classifier not run"]
@@ -350,3 +353,39 @@ def test_surprise_cli_end_to_end(violations_tiny, tmp_path, monkeypatch, capsys)
 def test_surprise_refuses_datasets_without_twins(falling_rising_64, tmp_path, monkeypatch, capsys):
     code, _, err = cli(monkeypatch, capsys, "surprise", falling_rising_64, "-e", "extrapolate", "--out", tmp_path)
     assert code == 1 and "violations:" in err
+
+
+@pytest.fixture(scope="module")
+def quadruplets_tiny(tmp_path_factory):
+    """8 occluded falling_rising quadruplets (32 clips) of 16 frames at 64x64."""
+    from simgen.parallel import render_dataset
+    from simgen.spec import parse_spec
+    from tests.conftest import tiny_spec_dict
+
+    raw = tiny_spec_dict(frames=16, counts=(16, 8, 8), clearance_end={"uniform": [0.5, 1.0]})
+    raw["violations"] = {"design": "occluded", "kind": {"choice": ["permanence", "teleport"]},
+                         "at": {"uniform": [0.45, 0.6]}, "distance": {"uniform": [0.4, 0.8]}}
+    out = tmp_path_factory.mktemp("datasets") / "quadruplets_tiny"
+    render_dataset(parse_spec(raw), out, workers=1)
+    return out
+
+
+def test_quadruplets_tie_for_pixel_controls_and_the_oracle_is_aligned_on_what_it_reads(quadruplets_tiny, tmp_path):
+    """On occluded quadruplets the short-memory pixel predictor ties every group (each window of an impossible
+    clip is a window of a possible one), while the state oracle, whose input differs from the hidden switch on,
+    scores its onset window at the violation frame and wins every group."""
+    from evaluate.config import SurpriseConfig
+    from evaluate.tasks.surprise import run_surprise
+
+    out = tmp_path / "run"
+    results = run_surprise(SurpriseConfig(datasets=[str(quadruplets_tiny)], encoders=["extrapolate,order=0", "oracle"],
+                                          out=str(out), contexts=[4], n_bootstrap=20))
+    scores = {(r.encoder, r.aggregate): r.relative_accuracy for r in results.results}
+    assert all(scores[("extrapolate,order=0", agg)] == 0.5 for agg in ("max", "mean", "onset"))
+    assert all(scores[("oracle", agg)] == 1.0 for agg in ("max", "mean", "onset"))
+    curves = [json.loads(line) for line in (out / "surprise_curves.jsonl").read_text().splitlines()]
+    assert {c["design"] for c in curves} == {"occluded"} and len(curves) == 2 * 32
+    for c in curves:
+        expected = c["violation_frame"] if c["encoder"] == "oracle" else c["onset_frame"]
+        assert c["onset_frame"] == expected
+    assert any(c["onset_frame"] > c["violation_frame"] for c in curves if c["encoder"] != "oracle")
