@@ -12,6 +12,14 @@ SHAPES: tuple[Shape, ...] = ("sphere", "box", "cylinder", "capsule")
 TEXTURES = ("checker", "stripes")
 
 
+def random_rotation(rng: np.random.Generator) -> dict[str, list[float]]:
+    """A uniformly random orientation (a normalised 4-D Gaussian quaternion) and spin axis, drawn in that
+    order from ``rng``."""
+    q = rng.normal(size=4)
+    axis = rng.normal(size=3)
+    return {"orientation": (q / np.linalg.norm(q)).tolist(), "spin_axis": (axis / np.linalg.norm(axis)).tolist()}
+
+
 def half_height(shape: Shape, size: float) -> float:
     """Largest distance from the centre to the surface along any axis (m): a safe clearance."""
     if shape == "box":

@@ -19,6 +19,7 @@ from simgen.bullet import p, quiet_c_output
 from simgen.heap import keep_freed_memory
 from simgen.io import atomic_path
 from simgen.shapes import SHAPES, TEXTURES, Shape
+from simgen.trajectory import BodyFrame, Frame
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,18 @@ class World:
         pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
         lin, ang = p.getBaseVelocity(body, physicsClientId=self.client)
         return BodyState(tuple(pos), tuple(orn), tuple(lin), tuple(ang))
+
+    def record(self, body: int, name: str, frames: int, steps_per_frame: int, fps: int) -> list[Frame]:
+        """``frames`` frames of ``body``'s state (as body ``name``): the first as it is now, then one every
+        ``steps_per_frame`` physics steps, at times i / ``fps``."""
+        out = []
+        for i in range(frames):
+            if i:
+                self.step(steps_per_frame)
+            s = self.state(body)
+            out.append(Frame(t=i / fps, bodies={name: BodyFrame(s.position, s.orientation, s.linear_velocity,
+                                                                 s.angular_velocity)}))
+        return out
 
     def contact_count(self) -> int:
         """Contact points in the world after the last step."""

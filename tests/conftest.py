@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,13 @@ def tiny_spec_dict(family: str = "falling_rising", *, frames: int = 8, size: int
     spec["counts"] = dict(zip(("train", "val", "test"), counts, strict=True))
     spec.setdefault("params", {}).update(params)
     return spec
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """SHA-256 of every file of a dataset folder, by relative path (hidden folders, the journals, left out)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not any(s.startswith(".") for s in
+                                                                         p.relative_to(root).parts)}
 
 
 def write_spec(path: Path, spec: dict[str, Any]) -> Path:

@@ -10,6 +10,7 @@ Each family is a folder, ``simgen/families/<name>/``:
 
 from __future__ import annotations
 
+import colorsys
 import functools
 import importlib
 from collections.abc import Mapping
@@ -188,6 +189,18 @@ class Looks:
     def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
         """The colour (0-1) a frame shows around the bodies."""
         return (0.0, 0.0, 0.0)
+
+
+class OneObjectLooks(Looks):
+    """One body, ``object``, whose looks are the params ``shape``, ``texture``, ``size`` and ``hue``,
+    ``saturation``, ``value`` (falling_rising, gravity); a family adds its backdrop."""
+
+    def slots(self, spec: Mapping[str, Any]) -> list[str]:
+        return ["object"]
+
+    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
+        return {"shape": params["shape"], "texture": params.get("texture", "none"), "size": params["size"],
+                "rgb": colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"])}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ dataset is deterministic."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from simgen.parallel import render_dataset
 from simgen.render import sample_camera
 from simgen.spec import load_spec, parse_spec
 from simgen.world import World
-from tests.conftest import SCENES, tiny_spec_dict
+from tests.conftest import SCENES, file_hashes, tiny_spec_dict
 
 FRAMES, FPS = 16, 24
 DURATION = (FRAMES - 1) / FPS
@@ -32,11 +31,6 @@ def tiny(**kwargs):
     kwargs.setdefault("size", 32)
     return parse_spec(tiny_spec_dict("contact", **kwargs))
 
-
-def hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not any(s.startswith(".") for s in
-                                                                         p.relative_to(root).parts)}
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +177,7 @@ def test_same_bytes_when_rendered_again(dataset, tmp_path):
     out = tmp_path / "ds"
     render_dataset(tiny(counts=(12, 4, 4)), out, workers=1, shard=(1, 2))
     render_dataset(tiny(counts=(12, 4, 4)), out, workers=1)
-    assert hashes(out) == hashes(dataset)
+    assert file_hashes(out) == file_hashes(dataset)
 
 
 def test_closed_form_geometry():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import colorsys
-import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from simgen.engine import plan, render_group
 from simgen.materials import density_rgba
 from simgen.parallel import render_dataset
 from simgen.spec import parse_spec
-from tests.conftest import tiny_spec_dict
+from tests.conftest import file_hashes, tiny_spec_dict
 
 EVENT_KEYS = {"bodies", "t_start", "t_end", "frame", "normal_impulse", "friction_impulse", "peak_normal_force",
               "velocity_before", "velocity_after", "dt", "contact_point", "normal", "restitution"}
@@ -26,11 +25,6 @@ def tiny(**kwargs):
     kwargs.setdefault("size", 64)
     return parse_spec(tiny_spec_dict("impact", **kwargs))
 
-
-def hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and not any(s.startswith(".") for s in
-                                                                         p.relative_to(root).parts)}
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +117,6 @@ def test_same_bytes_across_workers_and_after_resume(dataset, tmp_path):
     out = tmp_path / "ds"
     render_dataset(spec, out, workers=1, shard=(1, 2))
     render_dataset(spec, out, workers=2)
-    assert hashes(out) == hashes(dataset)
+    assert file_hashes(out) == file_hashes(dataset)
     labels = json.loads(next((out / "train").glob("*.json")).read_text())
     assert labels["physics"]["timestep"] == 1 / 240

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
@@ -17,7 +14,7 @@ from simgen.render import sample_camera
 from simgen.spec import SpecError, parse_spec
 from simgen.trajectory import Lighting
 from simgen.world import World
-from tests.conftest import tiny_spec_dict
+from tests.conftest import file_hashes, tiny_spec_dict
 
 FPS = 24
 
@@ -172,11 +169,7 @@ def test_single_frame_marginals_match_across_classes():
 def test_same_bytes_across_workers(tmp_path):
     spec = parse_spec(tiny_spec_dict("lights", frames=12, size=64, counts=(4, 2, 2)))
 
-    def hashes(root: Path) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*")) if p.is_file() and ".journal" not in str(p)}
-
     render_dataset(spec, tmp_path / "a", workers=1, shard=(1, 2))
     render_dataset(spec, tmp_path / "a", workers=1)
     render_dataset(spec, tmp_path / "b", workers=2)
-    assert hashes(tmp_path / "a") == hashes(tmp_path / "b")
+    assert file_hashes(tmp_path / "a") == file_hashes(tmp_path / "b")

@@ -32,6 +32,7 @@ import numpy as np
 
 from simgen.families.base import SAME, FamilyInfo, Looks, Reversal, TargetInfo
 from simgen.materials import density_rgba, floor_rgba, volume
+from simgen.shapes import random_rotation
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -90,11 +91,7 @@ class ArrowOfTimeSpec(SceneSpec):
     params: ArrowOfTimeParams = ArrowOfTimeParams()
 
     def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
-        params = self.params.sample(rng)
-        q = rng.normal(size=4)
-        params["orientation"] = (q / np.linalg.norm(q)).tolist()  # the sphere's; a box gets a yaw
-        axis = rng.normal(size=3)
-        params["spin_axis"] = (axis / np.linalg.norm(axis)).tolist()
+        params = {**self.params.sample(rng), **random_rotation(rng)}  # the sphere's orientation; a box gets a yaw
         params["yaw"] = float(rng.uniform(0.0, 360.0))
         return params
 

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, Reversal, TargetInfo
-from simgen.shapes import SHAPES, TEXTURES
+from simgen.families.base import SAME, UNDEFINED, FamilyInfo, OneObjectLooks, Reversal, TargetInfo
+from simgen.shapes import SHAPES, TEXTURES, random_rotation
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -54,23 +54,10 @@ class FallingRisingSpec(SceneSpec):
     params: FallingRisingParams = FallingRisingParams()
 
     def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
-        params = self.params.sample(rng)
-        # A uniformly random orientation (normalised 4-D Gaussian).
-        q = rng.normal(size=4)
-        params["orientation"] = (q / np.linalg.norm(q)).tolist()
-        axis = rng.normal(size=3)
-        params["spin_axis"] = (axis / np.linalg.norm(axis)).tolist()
-        return params
+        return {**self.params.sample(rng), **random_rotation(rng)}
 
 
-class FallingRisingLooks(Looks):
-    def slots(self, spec: Mapping[str, Any]) -> list[str]:
-        return ["object"]
-
-    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
-        return {"shape": params["shape"], "texture": params.get("texture", "none"), "size": params["size"],
-                "rgb": colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"])}
-
+class FallingRisingLooks(OneObjectLooks):
     def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
         return colorsys.hsv_to_rgb(params["floor_hue"], 0.25, params["floor_value"])
 

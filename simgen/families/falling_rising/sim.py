@@ -17,7 +17,7 @@ from simgen.families.base import Simulation
 from simgen.shapes import half_height
 from simgen.spec.models import SceneSpec
 from simgen.time_reversal import speed_mid, time_reverse
-from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
+from simgen.trajectory import Clip, Trajectory
 from simgen.world import World
 
 
@@ -41,13 +41,7 @@ class FallingRising(Simulation):
                               linear_damping=params["linear_damping"], angular_damping=params["angular_damping"])
         world.set_velocity(body, (drift[0], drift[1], -v0), np.asarray(params["spin_axis"]) * params["spin"])
 
-        frames = []
-        for i in range(render.frames):
-            if i:
-                world.step(render.steps_per_frame)
-            s = world.state(body)
-            frames.append(Frame(t=i / render.fps, bodies={"object": BodyFrame(
-                s.position, s.orientation, s.linear_velocity, s.angular_velocity)}))
+        frames = world.record(body, "object", render.frames, render.steps_per_frame, render.fps)
         if world.contact_count() != 0:
             raise RuntimeError("falling_rising: the object touched the floor; the clearance rule is broken")
 

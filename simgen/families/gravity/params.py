@@ -36,8 +36,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import SAME, FamilyInfo, Looks, Reversal, TargetInfo
-from simgen.shapes import SHAPES, TEXTURES
+from simgen.families.base import SAME, FamilyInfo, OneObjectLooks, Reversal, TargetInfo
+from simgen.shapes import SHAPES, TEXTURES, random_rotation
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -81,22 +81,10 @@ class GravitySpec(SceneSpec):
     params: GravityParams = GravityParams()
 
     def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
-        params = self.params.sample(rng)
-        q = rng.normal(size=4)  # a uniformly random orientation (normalised 4-D Gaussian)
-        params["orientation"] = (q / np.linalg.norm(q)).tolist()
-        axis = rng.normal(size=3)
-        params["spin_axis"] = (axis / np.linalg.norm(axis)).tolist()
-        return params
+        return {**self.params.sample(rng), **random_rotation(rng)}
 
 
-class GravityLooks(Looks):
-    def slots(self, spec: Mapping[str, Any]) -> list[str]:
-        return ["object"]
-
-    def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
-        return {"shape": params["shape"], "texture": params.get("texture", "none"), "size": params["size"],
-                "rgb": colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"])}
-
+class GravityLooks(OneObjectLooks):
     def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
         return backdrop_rgb(params)
 

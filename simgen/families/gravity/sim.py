@@ -19,7 +19,7 @@ from simgen.families.base import Simulation
 from simgen.families.gravity.params import backdrop_rgb
 from simgen.spec.models import SceneSpec
 from simgen.time_reversal import speed_mid, time_reverse
-from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
+from simgen.trajectory import Clip, Trajectory
 from simgen.world import World
 
 
@@ -52,13 +52,13 @@ class Gravity(Simulation):
         # With gravity: the world as built (gravity -g along z), falling from z0 at speed_start.
         body = self._add_object(world, params, (x0, y0, z0))
         world.set_velocity(body, (drift[0], drift[1], -params["speed_start"]), spin)
-        with_g = self._run(world, body, render)
+        with_g = world.record(body, "object", render.frames, render.steps_per_frame, render.fps)
         # Against gravity: the same world emptied, gravity +g, the first state mirrored in z about h.
         world.reset()
         world.set_gravity((0.0, 0.0, g))
         body = self._add_object(world, params, (x0, y0, 2 * h - z0))
         world.set_velocity(body, (drift[0], drift[1], params["speed_start"]), spin)
-        against_g = self._run(world, body, render)
+        against_g = world.record(body, "object", render.frames, render.steps_per_frame, render.fps)
         if world.contact_count() != 0:
             raise RuntimeError("gravity: the object touched something; the world should hold it alone")
 
@@ -74,17 +74,6 @@ class Gravity(Simulation):
                               orientation=params["orientation"], texture=texture,
                               rgba=(*colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"]), 1.0),
                               linear_damping=params["linear_damping"], angular_damping=params["angular_damping"])
-
-    @staticmethod
-    def _run(world: World, body: int, render) -> list[Frame]:
-        frames = []
-        for i in range(render.frames):
-            if i:
-                world.step(render.steps_per_frame)
-            s = world.state(body)
-            frames.append(Frame(t=i / render.fps, bodies={"object": BodyFrame(
-                s.position, s.orientation, s.linear_velocity, s.angular_velocity)}))
-        return frames
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         n = len(states) // 2
