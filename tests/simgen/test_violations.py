@@ -203,3 +203,27 @@ def test_occluded_design_allows_only_the_kinds_a_family_can_hide():
         parse_spec(raw)
     raw["violations"]["kind"] = {"choice": ["permanence", "teleport"]}
     assert parse_spec(raw).variants == ("possible_a", "possible_b", "impossible_ab", "impossible_ba")
+
+
+@pytest.mark.parametrize("family,frames", [("impact", 24), ("lights", 24)])
+def test_impact_and_lights_quadruplets_hide_the_switch(family, frames):
+    """Permanence in the other families: the object (impact) or the main light (lights) vanishes or appears
+    behind the occluder; the four clips show the same pixels from the switch until the reveal."""
+    raw = tiny_spec_dict(family, frames=frames, size=64, counts=(8, 0, 0))
+    raw["violations"] = {"design": "occluded", "kind": "permanence", "at": 0.5}
+    spec = parse_spec(raw)
+    clips = {c.clip_id.rsplit("-", 1)[1]: c for c in render_group(spec, plan(spec)[1])}
+    a, b, ab, ba = (clips[v] for v in ("possible_a", "possible_b", "impossible_ab", "impossible_ba"))
+    k, onset = a.labels["targets"]["violation_frame"], a.labels["targets"]["onset_frame"]
+    assert 1 <= k < onset < frames
+    assert [c.labels["targets"]["violation"] for c in (a, b, ab, ba)] == ["none", "none", "vanish", "appear"]
+    body = "object" if family == "impact" else "light"
+    assert not any(f["bodies"][body].get("visible", True) for f in b.labels["frames"])
+    assert np.array_equal(ab.frames, np.concatenate([a.frames[:k], b.frames[k:]]))
+    assert np.array_equal(ba.frames, np.concatenate([b.frames[:k], a.frames[k:]]))
+    for i in range(k, onset):
+        assert all(np.array_equal(a.frames[i], c.frames[i]) for c in (b, ab, ba))
+    assert not np.array_equal(ab.frames[onset], a.frames[onset])
+    raw["violations"]["kind"] = "teleport"
+    with pytest.raises(SpecError, match=f"{family} with design occluded; allowed: permanence"):
+        parse_spec(raw)

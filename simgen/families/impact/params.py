@@ -51,6 +51,7 @@ class ImpactParams(Params):
 
 class ImpactSpec(SceneSpec):
     violation_kinds: ClassVar[tuple[str, ...]] = ("through_floor", "gravity_reversal", "teleport", "vanish")
+    occluded_kinds: ClassVar[tuple[str, ...]] = ("permanence",)
 
     family: Literal["impact"]
     params: ImpactParams = ImpactParams()

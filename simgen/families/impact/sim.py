@@ -23,6 +23,7 @@ from simgen import violations
 from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
 from simgen.materials import density_rgba, floor_rgba, volume
+from simgen.shapes import half_height
 from simgen.spec.models import SceneSpec
 from simgen.trajectory import BodyFrame, Frame, Trajectory
 from simgen.world import World
@@ -135,6 +136,15 @@ class Impact(Simulation):
         world.reset()
         impossible = self.simulate(spec, params, world, intervene=(k, intervention))
         return dataclasses.replace(impossible, targets=trajectory.targets, focus=trajectory.focus), k
+
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """Permanence: the drop with the object, and the same scene without it (the box it may land on
+        stays). A hidden switch from one to the other takes the object's collisions with it."""
+        if kind != "permanence":
+            raise ValueError(f"impact cannot render occluded violation {kind!r}")
+        return (trajectory, violations.vanish(trajectory, "object", 0), "object",
+                half_height(params["shape"], params["size"]))
 
 
 def _body_frame(world: World, body: int) -> BodyFrame:

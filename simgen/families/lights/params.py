@@ -75,6 +75,7 @@ class LightsParams(Params):
 
 class LightsSpec(SceneSpec):
     violation_kinds: ClassVar[tuple[str, ...]] = ("light_jump", "light_speed_change", "vanish")
+    occluded_kinds: ClassVar[tuple[str, ...]] = ("permanence",)
 
     family: Literal["lights"]
     params: LightsParams = LightsParams()

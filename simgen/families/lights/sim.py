@@ -120,6 +120,15 @@ class Lights(Simulation):
                 s, linear_velocity=tuple(float(v) for v in new_velocity))), k
         raise ValueError(f"lights cannot render violation {kind!r}")
 
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """Permanence: the sky with the main light, and the same sky without it (its sphere not drawn;
+        the stars, and the scene's lighting, unchanged): a light that goes out, or comes on, behind a
+        passing occluder (a cloud)."""
+        if kind != "permanence":
+            raise ValueError(f"lights cannot render occluded violation {kind!r}")
+        return trajectory, violations.vanish(trajectory, "light", 0), "light", params["radius"]
+
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         targets = dict(trajectory.targets)
         xy = [s["lights"]["light"]["image_xy"] for s in states]
