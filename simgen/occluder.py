@@ -39,10 +39,16 @@ class OccluderPlan:
     direction: int  # +1: moves to the image's right, -1: to its left
     hue: float
 
+    @staticmethod
+    def draw(rng: np.random.Generator) -> dict[str, Any]:
+        """What a group draws beside the spec's ``occluder_*`` distributions: the side and the colour."""
+        return {"occluder_direction": 1 if rng.uniform() < 0.5 else -1, "occluder_hue": float(rng.uniform())}
+
     @classmethod
-    def draw(cls, violation: dict[str, Any], rng: np.random.Generator) -> OccluderPlan:
+    def of(cls, violation: dict[str, Any]) -> OccluderPlan:
+        """The plan a group's drawn ``violation`` (its params) records."""
         return cls(violation["occluder_hides"], violation["occluder_speed"], violation["occluder_depth"],
-                   1 if rng.uniform() < 0.5 else -1, float(rng.uniform()))
+                   violation["occluder_direction"], violation["occluder_hue"])
 
 
 def camera_axes(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -139,8 +139,7 @@ class OccludedQuadruplet(ViolationTwins):
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         violation = self.spec.violations.sample(rng)
-        plan = OccluderPlan.draw(violation, rng)
-        return {"violation": {**violation, "occluder_direction": plan.direction, "occluder_hue": plan.hue}}
+        return {"violation": {**violation, **OccluderPlan.draw(rng)}}
 
     def clips(self, rendered: Rendered, drawn: dict[str, Any]) -> list[Clip]:
         violation = drawn["violation"]
@@ -148,9 +147,8 @@ class OccludedQuadruplet(ViolationTwins):
         a, b, body, radius = self.simulation.occluded_pair(kind, rendered.trajectory, violation, self.spec,
                                                            rendered.params)
         k = violation_frame(violation["at"], len(a.frames))
-        plan = OccluderPlan(violation["occluder_hides"], violation["occluder_speed"], violation["occluder_depth"],
-                            violation["occluder_direction"], violation["occluder_hue"])
-        a, b = add_occluder(rendered.world, [a, b], rendered.renderer.camera, body, radius, k, plan)
+        a, b = add_occluder(rendered.world, [a, b], rendered.renderer.camera, body, radius, k,
+                            OccluderPlan.of(violation))
         frames_a = rendered.renderer.render(rendered.world, a)
         frames_b = rendered.renderer.render(rendered.world, b)
         try:
