@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from simgen.shapes import SHAPES, TEXTURES
+from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SINGLE_VARIANT, SceneSpec
 from simgen.trajectory import Clip, Trajectory
 
@@ -189,6 +191,22 @@ class Looks:
     def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
         """The colour (0-1) a frame shows around the bodies."""
         return (0.0, 0.0, 0.0)
+
+
+class OneObjectParams(Params):
+    """The looks and mass of a family's one object (falling_rising, gravity), declared first so every such
+    family draws them in this order; :class:`OneObjectLooks` reads them. A family narrows a range by
+    redeclaring the field (it keeps its place)."""
+
+    shape: AnyDist = dist_field({"choice": list(SHAPES)}, options=list(SHAPES))
+    size: AnyDist = dist_field({"uniform": [0.15, 0.3]}, gt=0, le=2, unit="m",
+                               description="radius, or half-extent of a box")
+    mass: AnyDist = dist_field({"uniform": [0.2, 2.0]}, gt=0, unit="kg")
+    hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
+    saturation: AnyDist = dist_field({"uniform": [0.5, 1.0]}, ge=0, le=1)
+    value: AnyDist = dist_field({"uniform": [0.6, 1.0]}, ge=0, le=1)
+    texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [2, 1, 1]},
+                                  options=["none", *TEXTURES])
 
 
 class OneObjectLooks(Looks):

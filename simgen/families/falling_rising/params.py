@@ -14,22 +14,21 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import SAME, UNDEFINED, FamilyInfo, OneObjectLooks, Reversal, TargetInfo
-from simgen.shapes import SHAPES, TEXTURES, random_rotation
-from simgen.spec.distributions import AnyDist, Params, dist_field
+from simgen.families.base import (
+    SAME,
+    UNDEFINED,
+    FamilyInfo,
+    OneObjectLooks,
+    OneObjectParams,
+    Reversal,
+    TargetInfo,
+)
+from simgen.shapes import random_rotation
+from simgen.spec.distributions import AnyDist, dist_field
 from simgen.spec.models import SceneSpec
 
 
-class FallingRisingParams(Params):
-    shape: AnyDist = dist_field({"choice": list(SHAPES)}, options=list(SHAPES))
-    size: AnyDist = dist_field({"uniform": [0.15, 0.3]}, gt=0, le=2, unit="m",
-                               description="radius, or half-extent of a box")
-    mass: AnyDist = dist_field({"uniform": [0.2, 2.0]}, gt=0, unit="kg")
-    hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
-    saturation: AnyDist = dist_field({"uniform": [0.5, 1.0]}, ge=0, le=1)
-    value: AnyDist = dist_field({"uniform": [0.6, 1.0]}, ge=0, le=1)
-    texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [2, 1, 1]},
-                                  options=["none", *TEXTURES])
+class FallingRisingParams(OneObjectParams):
     speed_start: AnyDist = dist_field({"uniform": [0.0, 1.5]}, ge=0, le=50, unit="m/s",
                                       description="downward speed at the falling clip's first frame; 0 = from rest")
     clearance_end: AnyDist = dist_field({"uniform": [0.15, 0.8]}, ge=0.01, unit="m",

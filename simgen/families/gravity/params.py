@@ -36,24 +36,18 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from simgen.families.base import SAME, FamilyInfo, OneObjectLooks, Reversal, TargetInfo
-from simgen.shapes import SHAPES, TEXTURES, random_rotation
-from simgen.spec.distributions import AnyDist, Params, dist_field
+from simgen.families.base import SAME, FamilyInfo, OneObjectLooks, OneObjectParams, Reversal, TargetInfo
+from simgen.shapes import random_rotation
+from simgen.spec.distributions import AnyDist, dist_field
 from simgen.spec.models import SceneSpec
 
 VARIANTS = ("down_with_g", "up_with_g", "up_against_g", "down_against_g")
 
 
-class GravityParams(Params):
-    shape: AnyDist = dist_field({"choice": list(SHAPES)}, options=list(SHAPES))
+class GravityParams(OneObjectParams):
     size: AnyDist = dist_field({"uniform": [0.2, 0.35]}, gt=0, le=2, unit="m",
                                description="radius, or half-extent of a box")
-    mass: AnyDist = dist_field({"uniform": [0.2, 2.0]}, gt=0, unit="kg")
-    hue: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=1)
-    saturation: AnyDist = dist_field({"uniform": [0.5, 1.0]}, ge=0, le=1)
     value: AnyDist = dist_field({"uniform": [0.6, 0.95]}, ge=0, le=1)
-    texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [2, 1, 1]},
-                                  options=["none", *TEXTURES])
     speed_start: AnyDist = dist_field({"uniform": [0.0, 1.0]}, ge=0, le=50, unit="m/s",
                                       description="downward speed at the first frame of the down_with_g clip "
                                                   "(and upward speed at the first frame of up_against_g)")
