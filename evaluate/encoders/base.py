@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from evaluate.encoders.layer_sweep import check_layer_options
 from evaluate.errors import EncoderError
 from simgen.registry import Registry, did_you_mean
 
@@ -32,6 +33,9 @@ class EncoderSpec:
         return f"{self.kind}{':' + self.arg if self.arg else ''}{opts}"
 
 
+LIST_OPTIONS = ("layers",)  # options whose value is a comma-separated list: kind,layers=4,8,12,pool=time
+
+
 def parse_spec(text: str) -> EncoderSpec:
     """``kind[:arg][,key=value...]`` -> EncoderSpec; the kind must be registered."""
     head, *opts = text.strip().split(",")
@@ -40,9 +44,13 @@ def parse_spec(text: str) -> EncoderSpec:
         cls = ENCODERS[kind]
     except EncoderError as e:
         raise EncoderError(f"{e} (in {text!r}; see `evaluate ls`)") from None
-    options = {}
+    options: dict[str, str] = {}
     for opt in opts:
         key, sep, value = opt.partition("=")
+        if not sep and options and list(options)[-1] in LIST_OPTIONS:  # layers=4,8,12: the list goes on
+            last = list(options)[-1]
+            options[last] += f",{opt}"
+            continue
         if not sep or not key:
             raise EncoderError(f"encoder {text!r}: option {opt!r} is not key=value")
         allowed = cls.option_help
@@ -51,6 +59,7 @@ def parse_spec(text: str) -> EncoderSpec:
             raise EncoderError(f"encoder {text!r}: unknown option {key!r}{did_you_mean(key, allowed)}; "
                                f"options of {kind}: {known}")
         options[key] = value
+    check_layer_options(text, options)
     if cls.arg_required and not arg:
         raise EncoderError(f"encoder {text!r}: {kind} needs a checkpoint, e.g. {cls.example}")
     if not cls.arg_allowed and arg:
@@ -71,6 +80,9 @@ class Encoder(ABC):
     option_help: ClassVar[dict[str, str]] = {}
     arg_required: ClassVar[bool] = False
     arg_allowed: ClassVar[bool] = False
+    # A layer sweep (layers=, evaluate/encoders/layer_sweep.py): the hidden states read out, in this
+    # order; encode then gives (B, len(layers), D...) from one forward pass. None: one output.
+    layers: list[int] | None = None
 
     def __init__(self, spec: EncoderSpec, device: str = "cpu"):
         self.spec = spec
@@ -95,9 +107,16 @@ class Encoder(ABC):
     def identity(self) -> dict[str, Any]:
         """JSON-able: what the embeddings depend on, apart from the clip and the view."""
 
+    def layer_identity(self, layer: int) -> dict[str, Any]:
+        """A sweep's identity at one ``layer``: what the same spec with ``layer=N`` in place of
+        ``layers=`` has, so the sweep and a single-layer run share their cache."""
+        identity = {k: v for k, v in self.identity().items() if k != "layers"}
+        return {**identity, "layer": layer}
+
     @abstractmethod
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
-        """(B, D) float32 embeddings of B clips (each (T, H, W, 3) uint8, T may differ by clip)."""
+        """(B, D) float32 embeddings of B clips (each (T, H, W, 3) uint8, T may differ by clip); with a
+        layer sweep (``self.layers``), (B, len(layers), D), the layers in that order."""
 
     def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
         """Start encoding and return a function that waits for the result. On a GPU this lets the

@@ -147,16 +147,31 @@ class FastVJEPA2Encoder(nn.Module):
         """last_hidden_state (``layer`` None), or hidden_states[layer] as transformers numbers them:
         0 the patch embedding, i the output of block i (1..L, negative from the end), before the
         final norm. Blocks after ``layer`` are not run."""
+        if layer is None:
+            x = self.embed(pixel_values_videos)
+            cos, sin = self.tables(x.shape[1], x.dtype, x.device)
+            for weights in self.layers:
+                x = self.block(x, cos, sin, *weights, heads=self.heads, eps=self.eps, scale=self.scale)
+            return self.norm(x)
+        return self.hidden_states(pixel_values_videos, [layer])[0]
+
+    def hidden_states(self, pixel_values_videos: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
+        """hidden_states[layer] for each of ``layers`` (numbered as in :meth:`forward`), from one pass
+        that stops at the deepest one requested: a layer sweep costs one forward, not one per layer."""
         n_layers = len(self.layers)
-        if layer is not None:
+        for layer in layers:
             if not -(n_layers + 1) < layer <= n_layers:
                 raise IndexError(f"layer={layer} out of range; this model has layers 0..{n_layers}")
-            layer %= n_layers + 1
+        wanted = [layer % (n_layers + 1) for layer in layers]
         x = self.embed(pixel_values_videos)
         cos, sin = self.tables(x.shape[1], x.dtype, x.device)
-        for weights in self.layers[:n_layers if layer is None else layer]:
+        keep = set(wanted)  # only the requested states stay in memory
+        states = {0: x} if 0 in keep else {}
+        for i, weights in enumerate(self.layers[:max(wanted)], start=1):
             x = self.block(x, cos, sin, *weights, heads=self.heads, eps=self.eps, scale=self.scale)
-        return self.norm(x) if layer is None else x
+            if i in keep:
+                states[i] = x
+        return [states[layer] for layer in wanted]
 
 
 def _fuse(q: nn.Linear, k: nn.Linear, v: nn.Linear, name: str) -> torch.Tensor:

@@ -49,12 +49,14 @@ from evaluate.encoders.hf import (
     to_host_async,
     weights_digest,
 )
+from evaluate.encoders.layer_sweep import LAYERS_HELP, parse_layers
 from evaluate.errors import EncoderError
 
 VIDEO_OPTIONS = {
     "pool": "time (default: the mean over space of each tubelet step, concatenated in time order, as pixels and "
             "motion stack frames), mean (all tokens) or tokens (every token as (N, D) float16, for --probe attentive)",
     "layer": "read hidden_states[layer] (1..L, negative from the end) instead of the final output",
+    "layers": LAYERS_HELP,
     "frames": "N frames per clip: resampled at evenly spaced indices, or with step=S the first N of every S-th frame",
     "step": "take every S-th frame first, from the first (V-JEPA 2's frame step: frames=16,step=4 on a 64-frame "
             "24 fps clip covers 2.6 s at 6 fps); a clip too short for frames=N repeats its last sampled frame",
@@ -115,10 +117,12 @@ class _VideoTransformer(Encoder):
         check_pool(self.kind, pool, tokens_allowed=True, classifier_allowed=isinstance(self, VJEPA2))  # before loading
         self.model, self.checkpoint, self.prep = self._load()
         self.pool = check_pool(self.kind, pool, tokens_allowed=True, classifier_allowed=self.classifier_pool)
-        if self.pool == "classifier" and self.layer is not None:
-            raise EncoderError(f"{self.name}: pool=classifier reads the final output (the pooler's input); drop layer=")
+        if self.pool == "classifier" and (self.layer is not None or "layers" in self.spec.options):
+            raise EncoderError(f"{self.name}: pool=classifier reads the final output (the pooler's input); drop "
+                               f"layer= and layers=")
         self.prep = self.prep.with_resize(self.option("resize", "full"), self._short_edge())
         cfg = self.model.config
+        self.layers = parse_layers(self.name, self.spec.options.get("layers"), int(cfg.num_hidden_layers))
         self.tubelet = int(getattr(cfg, "tubelet_size", 1))
         self.patch = int(cfg.patch_size)
         if self.prep.height % self.patch or self.prep.width % self.patch:
@@ -191,10 +195,29 @@ class _VideoTransformer(Encoder):
                 "preprocessing": self.prep.to_dict(), "pool": self.pool, "layer": self.layer, "frames": self.frames,
                 "step": self.step, "fixed_frames": self.fixed_frames, "tubelet": self.tubelet,
                 "token_grid": [self.prep.height // self.patch, self.prep.width // self.patch],
-                "dtype": str(self.dtype).removeprefix("torch.")}
+                "dtype": str(self.dtype).removeprefix("torch."), **({"layers": self.layers} if self.layers else {})}
+
+    def _outputs(self, x: Any, hidden_states: bool) -> Any:
+        """The transformers model's output for a preprocessed (B, T, 3, h, w) batch."""
+        raise NotImplementedError
 
     def _forward(self, x: Any) -> Any:
-        raise NotImplementedError
+        """(B, N, D) tokens: the final output, or hidden_states[layer]."""
+        return select_hidden(self._outputs(x, self.layer is not None), self.layer, self.name)
+
+    def _forward_layers(self, x: Any) -> list[Any]:
+        """(B, N, D) tokens of each layer of the sweep, from one forward pass."""
+        outputs = self._outputs(x, True)
+        return [select_hidden(outputs, layer, self.name) for layer in self.layers]
+
+    def _readout(self, x: Any) -> Any:
+        """The pooled embeddings of a preprocessed batch: (B, D...), or (B, len(layers), D...) with a sweep."""
+        import torch
+
+        time_steps = x.shape[1] // self.tubelet
+        if self.layers is None:
+            return self._pool(self._forward(x), time_steps)
+        return torch.stack([self._pool(tokens, time_steps) for tokens in self._forward_layers(x)], dim=1)
 
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
         return self.encode_async(clips)()
@@ -257,7 +280,7 @@ class _VideoTransformer(Encoder):
 
         with self.timed("forward_s"), torch.inference_mode():
             # Queued on the GPU, with the copy of the result to the host; nothing here waits for it.
-            pooled = self._pool(self._forward(x), x.shape[1] // self.tubelet)
+            pooled = self._readout(x)
             result = to_host_async(pooled, np.float16 if self.pool == "tokens" else np.float32)
         self.timings["clips"] += len(x)
         return self.timed_wait(result)
@@ -336,36 +359,48 @@ class VJEPA2(_VideoTransformer):
             return self.head_model.pooler(tokens).float()
         return super()._pool(tokens, time_steps)
 
-    def _forward(self, x):
-        if self.fast is not None:
-            n = len(x)
-            if self.compiled:
-                import torch
+    def _outputs(self, x, hidden_states):
+        return self.model(pixel_values_videos=x, skip_predictor=True, output_hidden_states=hidden_states)
 
-                # Pad a smaller batch (a dataset's last) up to the largest seen of the same clip shape,
-                # with copies of its last clip: each clip's tokens never meet another's, and one compiled
-                # shape serves every batch of a clip length instead of a compile (2-7 s) for each
-                # remainder. Per clip shape: 8 clips of 64 frames padded to a 16-frame batch of 32 would
-                # run 4x the work (seen on an H200).
-                shape = tuple(x.shape[1:])
-                target = self.padded_batch[shape] = max(self.padded_batch.get(shape, 0), n)
-                if n < target:
-                    x = torch.cat([x, x[-1:].expand(target - n, *shape)])
-            try:
-                out = self.fast(x, layer=self.layer)[:n]
-            except IndexError as e:
-                raise EncoderError(f"{self.name}: {e}") from None
-            except Exception as e:
-                _raise_if_out_of_memory(e, self.name, x)
-                if not (self.compiled and self._first_compiled_call):
-                    raise
-                reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-                raise EncoderError(f"{self.name}: torch.compile failed on this machine ({reason}); pass compile=0 "
-                                   f"for the eager forward") from e
-            self._first_compiled_call = False
-            return out
-        outputs = self.model(pixel_values_videos=x, skip_predictor=True, output_hidden_states=self.layer is not None)
-        return select_hidden(outputs, self.layer, self.name)
+    def _forward(self, x):
+        if self.fast is None:
+            return super()._forward(x)
+        return self._fast_call(x, lambda batch: self.fast(batch, layer=self.layer))
+
+    def _forward_layers(self, x):
+        if self.fast is None:
+            return super()._forward_layers(x)
+        return self._fast_call(x, lambda batch: self.fast.hidden_states(batch, self.layers))
+
+    def _fast_call(self, x, forward):
+        """``forward`` (of simgen's fast encoder) on the batch ``x``, padded for the compiled forward;
+        its output (a tensor, or a list of them) cut back to the batch."""
+        n = len(x)
+        if self.compiled:
+            import torch
+
+            # Pad a smaller batch (a dataset's last) up to the largest seen of the same clip shape,
+            # with copies of its last clip: each clip's tokens never meet another's, and one compiled
+            # shape serves every batch of a clip length instead of a compile (2-7 s) for each
+            # remainder. Per clip shape: 8 clips of 64 frames padded to a 16-frame batch of 32 would
+            # run 4x the work (seen on an H200).
+            shape = tuple(x.shape[1:])
+            target = self.padded_batch[shape] = max(self.padded_batch.get(shape, 0), n)
+            if n < target:
+                x = torch.cat([x, x[-1:].expand(target - n, *shape)])
+        try:
+            out = forward(x)
+        except IndexError as e:
+            raise EncoderError(f"{self.name}: {e}") from None
+        except Exception as e:
+            _raise_if_out_of_memory(e, self.name, x)
+            if not (self.compiled and self._first_compiled_call):
+                raise
+            reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise EncoderError(f"{self.name}: torch.compile failed on this machine ({reason}); pass compile=0 "
+                               f"for the eager forward") from e
+        self._first_compiled_call = False
+        return [h[:n] for h in out] if isinstance(out, list) else out[:n]
 
 
 @register
@@ -386,9 +421,8 @@ class VideoMAE(_VideoTransformer):
         # VideoMAE's video processor resizes the shortest edge to its size.shortest_edge (224), then crops.
         return processor_short_edge(self.directory) or self.prep.height
 
-    def _forward(self, x):
-        outputs = self.model(pixel_values=x, output_hidden_states=self.layer is not None)
-        return select_hidden(outputs, self.layer, self.name)
+    def _outputs(self, x, hidden_states):
+        return self.model(pixel_values=x, output_hidden_states=hidden_states)
 
 
 @register
