@@ -719,7 +719,7 @@ def _predictions(predictions: list[dict[str, Any]], key: tuple[str, str, str | N
     """The within-view original predictions of one target (and subset) and probe, scalar ones only."""
     dataset, target, subset, probe = key
     return [p for p in predictions if p["dataset"] == dataset and p["target"] == target and p["probe"] == probe
-            and p["view"] == "original" and is_within(p) and p.get("subset") == subset and _scalar(p)]
+            and p["fit_view"] == p["test_view"] == "original" and p.get("subset") == subset and _scalar(p)]
 
 
 def identifiability_section(payload: dict[str, Any]) -> Section | None:

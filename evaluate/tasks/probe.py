@@ -12,7 +12,6 @@ grow with the number of clips, encoders or views.
 from __future__ import annotations
 
 import gc
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,8 +28,9 @@ from evaluate.embed.base import EXECUTORS, Bad, Embedded
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.encoders import parse_spec
 from evaluate.errors import EncoderError, EvaluateError
-from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, plain, versions, write_json
+from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
 from evaluate.metrics import MIN_TEST_GROUPS, floored_margin, score
+from evaluate.predictions import RowKey, write_predictions
 from evaluate.probes import Probe, ProbeFit, ProbeSkipped, get_probe
 from evaluate.probes.rows import CachedRows
 from evaluate.progress import Advance, Log, Progress
@@ -120,7 +120,7 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
     """Fit every probe on every target under every view, one view's matrix at a time, and score it
     on that view's test clips (within-view). The probe fitted on ``original`` also predicts every
     other view's test clips without refitting (cross-view), which gives reversal sensitivity.
-    Within-view test predictions go to ``predictions`` as json lines."""
+    Every row's test predictions go to ``predictions`` (evaluate.predictions)."""
     dataset, n_train, out = split.dataset, len(split.train), Probed()
     rows = {v: CachedRows.from_cache(cache, record.groups[(dataset.name, v)], split.idents) for v in views}
     degenerate = {v for v in CONTROL_VIEWS.values() if v in rows and rows[v].is_constant()}
@@ -149,8 +149,10 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                 if view == "original":
                     cross[key] = dict(zip(test_views, parts, strict=True))
                 within.setdefault(key, {})[view] = ProbeFit(parts[test_views.index(view)], fit.params)
-                _write_predictions(predictions, dataset.name, record.encoder, view, probe_name, target,
-                                   [split.test[i] for i in target.test_rows], within[key][view].y_pred)
+                test_clips = [split.test[i] for i in target.test_rows]
+                for test_view, y_pred in zip(test_views, parts, strict=True):  # within-view, then cross-view rows
+                    write_predictions(predictions, RowKey(dataset.name, target.name, record.encoder, view, test_view,
+                                                          probe_name), target.kind, test_clips, target.y_test, y_pred)
                 out.seconds += time.perf_counter() - t0
     for target in targets:
         g_test = split.g_test[target.test_rows]
@@ -185,15 +187,6 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                                 cross_preds["reversed"][defined], g_test[defined], n_bootstrap),
                         n_test=int(defined.sum()), test_groups=len(set(g_test[defined]))))
     return out
-
-
-def _write_predictions(predictions: IO[str], dataset: str, encoder: str, view: str, probe: str, target: TargetData,
-                       clips: list, y_pred: np.ndarray) -> None:
-    predictions.writelines(
-        json.dumps({"dataset": dataset, "clip_id": c.clip_id, "group_id": c.group_id, "target": target.name,
-                    "kind": target.kind, "encoder": encoder, "view": view, "probe": probe, "y_true": plain(yt),
-                    "y_pred": plain(yp)}) + "\n"
-        for c, yt, yp in zip(clips, target.y_test, y_pred, strict=True))
 
 
 def skip_encoder(spec: str, error: Exception, log: Log) -> SkippedEncoder:

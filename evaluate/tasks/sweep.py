@@ -131,7 +131,7 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
     labels: dict[tuple[str, str], dict[str, Any]] = {}
     sel: dict[tuple, list[dict]] = defaultdict(list)
     for p in preds:
-        if p["view"] != config.view or (config.probe and p["probe"] != config.probe):
+        if not p["fit_view"] == p["test_view"] == config.view or (config.probe and p["probe"] != config.probe):
             continue
         if config.targets and p["target"] not in config.targets:
             continue

@@ -58,8 +58,9 @@ def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
     assert len(within) == 3 * 5 * 5 and len(payload["results"]) == 3 * 5 * (5 + 4)
     assert any(t["target"] == "accel_z" and "constant" in t["reason"] for t in payload["skipped"]["targets"])
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
-    assert len(lines) == len(within) * 4  # within-view predictions, 4 test clips each
-    assert {"clip_id", "target", "encoder", "view", "probe", "y_true", "y_pred"} <= set(lines[0])
+    assert len(lines) == len(payload["results"]) * 4  # every row's predictions, within- and cross-view: 4 test clips each
+    assert set(lines[0]) == {"dataset", "target", "kind", "encoder", "fit_view", "test_view", "probe", "layer", "clip_id",
+                             "group_id", "y_true", "y_pred"}
     assert len(payload["temporal_margins"]) == 3 * 5 * 2  # a static and an order margin each
     # every target but height_start declares how it transforms under reversal
     assert {(r["encoder"], r["target"]) for r in payload["reversal_sensitivity"]} == {
