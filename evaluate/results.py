@@ -17,6 +17,8 @@ from evaluate.config import RunConfig, SurpriseConfig
 
 Interval = list[float]  # [low, high] of a 95% bootstrap interval; NaN where it cannot be computed
 TargetKind = Literal["class", "regression"]
+LAYER_HELP = ("the encoder's block whose hidden state was probed, for an encoder with layers= (a sweep: one row "
+              "per layer, the same encoder spec); absent otherwise")
 
 
 class Record(BaseModel):
@@ -41,12 +43,13 @@ class Score(Record):
     train clips and tested on ``view``'s test clips. Within-view rows have ``fit_view == view``;
     cross-view rows are the probe fitted on ``original`` predicting another view without refitting."""
 
-    omit_if_none = ("accuracy", "spearman", "mae", "angular_error", "subset")
+    omit_if_none = ("layer", "accuracy", "spearman", "mae", "angular_error", "subset")
 
     dataset: str
     target: str
     kind: TargetKind
     encoder: str
+    layer: int | None = Field(None, description=LAYER_HELP)
     view: str = Field(description="the view of the test clips")
     fit_view: str = Field(description="the view of the clips the probe was fitted on")
     probe: str
@@ -72,12 +75,13 @@ class Margin(Record):
     floored at chance. ``static``: control ``single_frame`` (what one frame gives); ``order``:
     control ``shuffled`` (the same frames, order destroyed)."""
 
-    omit_if_none = ("subset",)
+    omit_if_none = ("layer", "subset")
 
     dataset: str
     target: str
     kind: TargetKind
     encoder: str
+    layer: int | None = Field(None, description=LAYER_HELP)
     probe: str
     margin_type: Literal["static", "order"]
     control_view: str
@@ -102,6 +106,7 @@ class ReversalScore(Record):
     target: str
     kind: TargetKind
     encoder: str
+    layer: int | None = Field(None, description=LAYER_HELP)
     probe: str
     rule: str
     metric: Literal["balanced_accuracy", "r2", "circular_r2"]
@@ -115,7 +120,7 @@ class ReversalScore(Record):
     n_test: int
     test_groups: int
 
-    omit_if_none = ("accuracy", "spearman", "mae", "angular_error")
+    omit_if_none = ("layer", "accuracy", "spearman", "mae", "angular_error")
 
 
 class IdentifiabilityScore(Record):
@@ -200,6 +205,57 @@ class RunSkipped(Record):
     targets: list[SkippedTarget]
 
 
+class Comparison(Record):
+    """``a − b`` of two encoders on the same test clips: a score (``original``) or a margin, with a paired
+    group-bootstrap CI, a paired permutation p and its Holm adjustment over every comparison of the file."""
+
+    omit_if_none = ("control_view", "a_layer", "b_layer")
+
+    dataset: str
+    target: str
+    kind: TargetKind
+    metric: Literal["balanced_accuracy", "r2", "circular_r2"]
+    fit_view: str
+    test_view: str
+    control_view: str | None = Field(None, description="the margin's control view (single_frame, shuffled)")
+    probe: str
+    quantity: Literal["original", "static_margin", "order_margin"]
+    a: str = Field(description="encoder, as the results rows spell it")
+    b: str
+    a_layer: int | None = Field(None, description="a's standing layer (chosen on validation data) if it sweeps layers")
+    b_layer: int | None = None
+    a_value: float
+    b_value: float
+    diff: float = Field(description="a_value − b_value")
+    ci95: Interval = Field(description="paired bootstrap over test groups: the same resampled groups score both")
+    p: float = Field(description="two-sided, paired permutation test (the encoders' predictions swapped within "
+                                 "groups; tail from a normal with the permutations' spread)")
+    p_adjusted: float = Field(description="Holm, over every comparison of the file")
+    call: Literal["a", "b", "tie"] = Field(description="the side ahead at adjusted p < 0.05; tie: could be chance")
+    n_test: int
+    test_groups: int
+
+
+class VerdictRow(Record):
+    """One line of the verdict: a tubelet encoder against an album (or pixel) encoder on one target, with
+    whether the task's controls certify it as a test of time."""
+
+    omit_if_none = ("static_margin",)
+
+    dataset: str
+    target: str
+    probe: str
+    tubelet: str
+    opponent: str
+    opponent_role: str
+    certified: Literal["certified", "static", "not identified", "no controls"] = Field(
+        description="certified: the run's oracles say one frame does not give the target and all frames do "
+                    "(identifiability 'temporal'); static: one frame gives it, so it is no test of time; "
+                    "no controls: the run has no oracles")
+    original: Comparison
+    static_margin: Comparison | None = None
+
+
 ConfigT = TypeVar("ConfigT", RunConfig, SurpriseConfig)
 
 
@@ -214,6 +270,19 @@ class ResultFile(Record, Generic[ConfigT]):
     encoders: list[EncoderRecord]
 
 
+class LayerChoice(Record):
+    """Which layer of a swept encoder stands for it (in margins, comparisons and the verdict) on one
+    target and probe: the best probe score on validation data, never on test."""
+
+    dataset: str
+    target: str
+    encoder: str
+    probe: str
+    layer: int
+    criterion: str = Field(description="what was compared, on which data")
+    validation_scores: dict[int, float] = Field(description="layer -> its validation score (higher is better)")
+
+
 class RunResults(ResultFile[RunConfig]):
     """results.json."""
 
@@ -223,6 +292,11 @@ class RunResults(ResultFile[RunConfig]):
     temporal_margins: list[Margin]
     reversal_sensitivity: list[ReversalScore]
     identifiability: list[Identifiability]
+    layer_choices: list[LayerChoice] = Field(default_factory=list, description="for each swept encoder, the layer "
+                                             "that stands for it per (dataset, target, probe)")
+    comparisons: list[Comparison] = Field(default_factory=list)
+    comparison_family: str = Field("", description="which tests the Holm adjustment covers")
+    verdict: list[VerdictRow] = Field(default_factory=list)
     warnings: list[str]
     skipped: RunSkipped
     wall_s: float

@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from evaluate.data.dataset import EvalDataset, clip_identity
 from evaluate.data.loader import iter_view_batches
-from evaluate.embed.base import EXECUTORS, Bad, Embedded, Executor, cache_groups
+from evaluate.embed.base import (
+    EXECUTORS,
+    Bad,
+    Embedded,
+    Executor,
+    GroupDirs,
+    cache_groups,
+    encoder_layer_identities,
+    layer_dirs,
+)
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.encoders import build_encoder
 from evaluate.progress import Advance, Log
@@ -38,23 +46,23 @@ def default_batch_size(device: str) -> int:
     return 32 if str(device).startswith("cuda") else 8
 
 
-def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, Path],
+def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], groups: dict[str, GroupDirs],
                 bad: Bad) -> list[tuple[Any, dict, list[str]]]:
-    """What is left to embed of ``dataset``, as [(clip, clip identity, views not cached)]. Only
-    cache headers are read: the vectors stay on disk until a probe stacks them. Clips in ``bad``
-    are left out."""
+    """What is left to embed of ``dataset``, as [(clip, clip identity, views not cached)]: a view of
+    a layer sweep is missing unless every layer has it. Only cache headers are read: the vectors
+    stay on disk until a probe stacks them. Clips in ``bad`` are left out."""
     todo = []
     for clip in dataset.clips:
         if (dataset.name, clip.clip_id) in bad:
             continue
         ident = clip_identity(clip)
-        missing = [v for v in views if not cache.has(groups[v], ident)]
+        missing = [v for v in views if not all(cache.has(d, ident) for d in layer_dirs(groups[v]))]
         if missing:
             todo.append((clip, ident, missing))
     return todo
 
 
-def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, Path], idents: dict[str, dict],
+def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, GroupDirs], idents: dict[str, dict],
                cache: EmbeddingCache, *, batch_size: int | None, workers: int, loader: str, skip_bad: bool,
                bad: Bad, log: Log, queue_depth: int = 1, advance: Advance | None = None) -> float:
     """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
@@ -62,15 +70,22 @@ def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str,
     spent waiting for decoded batches. A clip that cannot be decoded raises its BadClipError, or with
     ``skip_bad`` is recorded in ``bad`` and left out. ``queue_depth``: forwards queued on the device
     beyond the one whose result is being fetched (bench/embed.py measures 1 against 2). ``advance``
-    is told how many clips each batch held."""
+    is told how many clips each batch held. A layer sweep's (n_layers, D...) vector of a clip goes
+    to the view's folder of each layer (``groups[view]`` then maps layer -> folder, in the
+    encoder's layer order)."""
     loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
     batch_size = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
     waited = 0.0
     pending: list[tuple[str, list, Callable[[], np.ndarray]]] = []
 
     def store(view: str, clips: list, wait: Callable[[], np.ndarray]) -> None:
+        dirs = groups[view]
         for clip, vec in zip(clips, wait(), strict=True):
-            cache.put(groups[view], idents[clip.clip_id], vec)
+            if isinstance(dirs, dict):  # a layer sweep: one vector per layer, in the encoder's order
+                for directory, layer_vec in zip(dirs.values(), vec, strict=True):
+                    cache.put(directory, idents[clip.clip_id], layer_vec)
+            else:
+                cache.put(dirs, idents[clip.clip_id], vec)
 
     # An encoder that builds the views itself gets only the original frames: one decode, one copy
     # to the device, one resize per clip, whatever the number of views.
@@ -118,7 +133,8 @@ class LocalExecutor(Executor):
         t0 = time.perf_counter()
         encoder = build_encoder(spec, config.device)
         identity = encoder.identity()
-        record = Embedded(encoder.name, identity, encoder.notes, cache_groups(cache, encoder.kind, identity, datasets, views),
+        groups = cache_groups(cache, encoder.kind, identity, datasets, views, encoder_layer_identities(encoder))
+        record = Embedded(encoder.name, identity, encoder.notes, groups,
                           {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
         hits, misses = cache.hits, cache.misses
         t1 = time.perf_counter()

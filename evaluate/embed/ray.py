@@ -12,7 +12,16 @@ import time
 from typing import Any
 
 from evaluate.data.dataset import EvalDataset, clip_identity, open_dataset
-from evaluate.embed.base import EXECUTORS, Bad, Embedded, Executor, cache_groups
+from evaluate.embed.base import (
+    EXECUTORS,
+    Bad,
+    Embedded,
+    Executor,
+    cache_groups,
+    encoder_layer_identities,
+    layer_dirs,
+    view_dirs,
+)
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.embed.local import default_batch_size, embed_work, read_cached
 from evaluate.encoders.base import parse_spec
@@ -37,7 +46,8 @@ class EmbedActor:
     def info(self) -> dict[str, Any]:
         if self.encoder is None:
             return {"error": self.error}
-        return {"identity": self.encoder.identity(), "name": self.encoder.name, "device": self.encoder.device}
+        return {"identity": self.encoder.identity(), "name": self.encoder.name, "device": self.encoder.device,
+                "layers": encoder_layer_identities(self.encoder)}
 
     def embed(self, root: str, chunk: list[tuple[str, list[str]]], cache_root: str, *, batch_size: int | None,
               workers: int, loader: str) -> dict[str, Any]:
@@ -48,7 +58,8 @@ class EmbedActor:
         cache = EmbeddingCache(cache_root)
         encoder = self.encoder
         views = sorted({v for _, vs in chunk for v in vs})
-        groups = {v: cache.group_dir(encoder.kind, encoder.identity(), v, dataset.fingerprint) for v in views}
+        layers = encoder_layer_identities(encoder)
+        groups = {v: view_dirs(cache, encoder.kind, encoder.identity(), layers, v, dataset.fingerprint) for v in views}
         work = [(by_id[cid], vs) for cid, vs in chunk]
         idents = {c.clip_id: clip_identity(c) for c, _ in work}
         bad: dict[tuple[str, str], str] = {}
@@ -106,8 +117,8 @@ class RayExecutor(Executor):
             identity = infos[0]["identity"]
             if any(info["identity"] != identity for info in infos):
                 raise EncoderError(f"{spec}: the Ray actors built different encoders (versions differ across nodes?)")
-            record = Embedded(infos[0]["name"], identity, [], cache_groups(cache, parse_spec(spec).kind, identity,
-                                                                           datasets, views),
+            groups = cache_groups(cache, parse_spec(spec).kind, identity, datasets, views, infos[0]["layers"])
+            record = Embedded(infos[0]["name"], identity, [], groups,
                               {"clips": 0, "decode_wait_s": 0.0, "actors": len(actors), "cache_hits": 0,
                                "cache_misses": 0})
             # Each actor twice in the pool: two chunks in flight per actor, so none waits for work.
@@ -165,7 +176,7 @@ class RayExecutor(Executor):
                 continue
             ident = clip_identity(by_id[clip_id])
             for v in missing:
-                if not reader.has(groups[v], ident):
+                if not all(reader.has(d, ident) for d in layer_dirs(groups[v])):
                     raise EncoderError(f"{record.encoder}: the Ray actors did not write {clip_id} ({v}) to the cache "
                                        f"at {cache.root}; is it on a filesystem every node shares?")
         return results

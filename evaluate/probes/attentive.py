@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluate.errors import EvaluateError
-from evaluate.probes.base import PROBES, Probe, ProbeFit, check_target, grouped_folds
+from evaluate.probes.base import PROBES, VALIDATION_SCORE, Probe, ProbeFit, check_target, grouped_folds
 from evaluate.probes.rows import as_array
 
 DEFAULT_LRS = (1e-3, 3e-4, 1e-4)
@@ -181,7 +181,7 @@ class AttentiveProbe(Probe):
         score, model, hp = best
         pred = self._predict(model, xs, device)
         y_pred = classes[pred.argmax(1)] if kind == "class" else pred[:, 0] * sd + mu
-        return ProbeFit(y_pred, {**hp, "val_score": score, "val_metric": "balanced_accuracy" if kind == "class" else
+        return ProbeFit(y_pred, {**hp, "val_score": score, VALIDATION_SCORE: score, "val_metric": "balanced_accuracy" if kind == "class" else
                                  "r2", "selection": selection, "depth": depth, "heads": heads, "tokens": x_train.shape[1],
                                  "time_steps": time_steps, "time_steps_from": time_source,
                                  "epochs": self.epochs, "n_fit": int(train.sum()), "n_val": int(val.sum()),

@@ -14,6 +14,9 @@ from evaluate.probes.rows import Rows
 from simgen.registry import Registry
 
 MAX_FOLDS = 5
+# The key of ProbeFit.params every probe fills: its score on held-out train+val data (never test),
+# higher is better. A layer sweep picks the layer that stands for an encoder on it (evaluate/layers.py).
+VALIDATION_SCORE = "validation_score"
 
 
 def _load_probes() -> None:

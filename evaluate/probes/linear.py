@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from evaluate.probes.base import PROBES, Probe, ProbeFit, check_target, grouped_folds
+from evaluate.probes.base import PROBES, VALIDATION_SCORE, Probe, ProbeFit, check_target, grouped_folds
 from evaluate.probes.rows import Rows, as_rows
 
 C_GRID = np.logspace(-3, 3, 7)
@@ -173,7 +173,8 @@ class LinearProbe(Probe):
         best = float(C_GRID[int(np.argmax(cv_scores))])  # ties: the strongest regularisation
         final = fit(best, x, y)
         return ProbeFit(final.predict(x_test),
-                        {"C": best, "cv_balanced_accuracy": float(max(cv_scores)), "solver": final.solver})
+                        {"C": best, "cv_balanced_accuracy": float(max(cv_scores)), "solver": final.solver,
+                         VALIDATION_SCORE: float(max(cv_scores))})
 
     def _ridge(self, x, y, folds, x_test, factors: dict | None = None) -> ProbeFit:
         factors = {} if factors is None else factors  # shared by every regression target of these features
@@ -187,7 +188,9 @@ class LinearProbe(Probe):
         best = float(ALPHA_GRID[int(np.argmin(sse))])
         path = factors[b"all"] if b"all" in factors else factors.setdefault(b"all", RidgePath(x, x_test))
         pred = path.predict(z, np.array([best]))[:, 0]
-        return ProbeFit(pred * sd + mu, {"alpha": best, "cv_mse_standardised": float(sse.min() / len(y))})
+        cv_r2 = 1.0 - float(sse.min() / max(((z - z.mean()) ** 2).sum(), 1e-300))  # grouped-CV R² on train+val
+        return ProbeFit(pred * sd + mu, {"alpha": best, "cv_mse_standardised": float(sse.min() / len(y)),
+                                         VALIDATION_SCORE: cv_r2})
 
 
 class RidgePath:

@@ -29,6 +29,7 @@ from evaluate.embed.cache import EmbeddingCache
 from evaluate.encoders import parse_spec
 from evaluate.errors import EncoderError, EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
+from evaluate.layers import choose_layers
 from evaluate.metrics import MIN_TEST_GROUPS, floored_margin, score
 from evaluate.predictions import RowKey, write_predictions
 from evaluate.probes import Probe, ProbeFit, ProbeSkipped, get_probe
@@ -151,12 +152,14 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                 within.setdefault(key, {})[view] = ProbeFit(parts[test_views.index(view)], fit.params)
                 test_clips = [split.test[i] for i in target.test_rows]
                 for test_view, y_pred in zip(test_views, parts, strict=True):  # within-view, then cross-view rows
-                    write_predictions(predictions, RowKey(dataset.name, target.name, record.encoder, view, test_view,
-                                                          probe_name), target.kind, test_clips, target.y_test, y_pred)
+                    row_key = RowKey(dataset.name, target.name, record.encoder, view, test_view, probe_name,
+                                     record.layer)
+                    write_predictions(predictions, row_key, target.kind, test_clips, target.y_test, y_pred)
                 out.seconds += time.perf_counter() - t0
     for target in targets:
         g_test = split.g_test[target.test_rows]
-        common = dict(dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder)
+        common = dict(dataset=dataset.name, target=target.name, kind=target.kind, encoder=record.encoder,
+                      layer=record.layer)
         sizes = dict(n_train=len(target.train_rows), n_test=len(target.test_rows), test_groups=len(set(g_test)),
                      unit=target.info.unit, subset=target.subset)
         for probe_name in probes:
@@ -263,14 +266,15 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
     with atomic_path(out_dir / PREDICTIONS_FILE) as predictions_path, open(predictions_path, "w") as predictions:
         splits = [Split.of(d, bad) for d in datasets]
         work = [(split, *split.targets(config.targets)) for split in splits]
-        total = sum(len(targets) for _, targets, _ in work) * len(embedded) * len(views) * len(inputs.probes)
+        per_layer = [r for e in embedded for r in e.by_layer()]  # a layer sweep is probed one layer at a time
+        total = sum(len(targets) for _, targets, _ in work) * len(per_layer) * len(views) * len(inputs.probes)
         advance = progress.task("probing", total)
         for split, targets, skipped in work:
             skipped_targets += skipped
             if targets:  # a line per dataset, for logs where the progress bar is not drawn
                 log(f"probing {split.dataset.name}: {len(embedded)} encoder(s) × {len(views)} view(s) × "
                     f"{len(targets)} target(s) × {len(inputs.probes)} probe(s)")
-            for record in embedded if targets else []:
+            for record in per_layer if targets else []:
                 result = probe_encoder(split, record, views, targets, inputs.probes, cache, config.n_bootstrap,
                                        predictions, advance)
                 record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + result.seconds
@@ -296,6 +300,7 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
             temporal_margins=sorted((m for p in probed for m in p.margins), key=order),
             reversal_sensitivity=sorted((r for p in probed for r in p.reversal), key=order),
             identifiability=identifiability(scores, datasets),
+            layer_choices=choose_layers(scores),
             warnings=warnings,
             skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
                                clips=[SkippedClip(dataset=d, clip=why) for (d, _), why in bad.items()]),
@@ -339,7 +344,7 @@ def _report_order(datasets: list[EvalDataset], embedded: list[Embedded], views: 
 
     def key(row: Score | Margin | ReversalScore) -> tuple[int, ...]:
         view = getattr(row, "view", None)
-        return (rank["d", row.dataset], rank["t", row.dataset, row.target], rank["e", row.encoder],
+        return (rank["d", row.dataset], rank["t", row.dataset, row.target], rank["e", row.encoder], row.layer or 0,
                 rank["p", row.probe], rank.get(("m", getattr(row, "margin_type", None)), 0),
                 int(view is not None and row.fit_view != view), rank.get(("v", view), 0))
 
