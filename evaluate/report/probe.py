@@ -22,6 +22,7 @@ import numpy as np
 from evaluate.io import load_run
 from evaluate.metrics import MIN_TEST_GROUPS
 from evaluate.report import page
+from evaluate.report.layers import layer_markdown, layer_section
 from evaluate.report.page import Cell, Figure, Section, Table, ci_text, fmt, md_table, png, with_badge
 
 __all__ = ["identifiability_markdown", "load_run", "render_html", "render_markdown", "rich_tables",
@@ -612,6 +613,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     if payload.get("warnings"):
         out += ["## Warnings", "", *(f"- {w}" for w in payload["warnings"]), ""]
     out += ["## Temporal margins", "", MARGIN_TEXT, "", md_table(*margin_rows(payload)), ""]
+    out += layer_markdown(payload)
     if payload.get("reversal_sensitivity"):
         out += ["## Reversal sensitivity", "", REVERSAL_TEXT, ""]
         for dataset in _datasets(payload, payload["reversal_sensitivity"]):
@@ -744,7 +746,7 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> s
     kind = grids[0].margin_type if grids else "static"
     heatmap = [Figure(png(margin_heatmap(grids)), f"{kind} margins: encoder × target per dataset")] if grids else []
     lead = [s for s in (identifiability_section(payload),) if s]
-    sections = [margin_section(payload)]
+    sections = [margin_section(payload), *filter(None, [layer_section(payload)])]
     if payload.get("reversal_sensitivity"):
         sections.append(Section("Reversal sensitivity", "reversal", [REVERSAL_TEXT],
                                 [reversal_rows(payload, d) for d in _datasets(payload, payload["reversal_sensitivity"])]))
