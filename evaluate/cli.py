@@ -73,8 +73,12 @@ def run(
     address: Annotated[str | None, typer.Option(help="Ray cluster: auto or ray://host:port; default: a local "
                                                      "Ray instance")] = None,
     actors: Annotated[int | None, typer.Option(help="Ray actors; default: one per GPU (or per 2 CPUs)")] = None,
+    compare: Annotated[list[str] | None, typer.Option(
+        "--compare", help="a pair of encoders to compare, 'A vs B' (repeat); default: every pair of contenders "
+                          "(controls left out)")] = None,
 ) -> None:
-    """Embed datasets with encoders under every view, fit probes, write results and reports."""
+    """Embed datasets with encoders under every view, fit probes, compare the encoders pairwise, write results
+    and reports."""
     from evaluate.config import RunConfig
     from evaluate.progress import rich_progress
     from evaluate.report.probe import rich_tables, write_reports
@@ -84,7 +88,7 @@ def run(
         datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out), **({"views": [v.value for v in view]} if view else {}),
         probes=list(probe or ["linear"]), targets=list(target) if target else None, cache=str(cache) if cache else None,
         skip_bad=skip_bad, batch_size=batch_size, device=device, workers=workers, n_bootstrap=bootstrap, loader=_value(loader),
-        executor=_value(executor), address=address, actors=actors)
+        executor=_value(executor), address=address, actors=actors, compare=list(compare) if compare else None)
     with rich_progress(console) as progress:
         results = run_eval(config, log=_log, progress=progress)
     md, page = write_reports(out)

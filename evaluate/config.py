@@ -84,6 +84,7 @@ class RunConfig(_Config):
     executor: ExecutorName = "local"  # ray: one actor per GPU, clips sharded, results in the shared cache
     address: str | None = None  # Ray cluster address (auto, ray://...); default: start a local one
     actors: Positive | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs
+    compare: list[str] | None = None  # pairs "A vs B" to compare; None: every pair of contenders (controls left out)
 
 
 class SurpriseConfig(_Config):

@@ -387,6 +387,31 @@ class Certification(Record):
     expected_by_chance: float = Field(description="how many would exclude 0.5 by chance alone (5% of the cells)")
 
 
+class SurpriseComparison(Record):
+    """``a − b`` of two surprise models' relative accuracy on the same groups of one violation kind, with a
+    paired group-bootstrap CI, a paired permutation p (outcomes swapped within groups) and its Holm adjustment
+    over every comparison of the file."""
+
+    dataset: str
+    kind: str = Field(description="group_violation")
+    context: int
+    horizon: int
+    aggregate: Aggregate
+    quantity: Literal["relative_accuracy"]
+    a: str = Field(description="surprise model, as the results rows spell it (named first on the command line)")
+    b: str
+    a_value: float
+    b_value: float
+    diff: float = Field(description="a_value − b_value")
+    ci95: Interval = Field(description="paired bootstrap over groups: the same resampled groups score both")
+    p: float = Field(description="two-sided, paired permutation test (the models' group outcomes swapped within "
+                                 "groups; tail from a normal with the permutations' spread)")
+    p_adjusted: float = Field(description="Holm, over every comparison of the file")
+    call: Literal["a", "b", "tie"] = Field(description="the side ahead at adjusted p < 0.05; tie: could be chance")
+    n_groups: int = Field(description="groups of this kind both models scored")
+    certified: bool = Field(description="whether the run's controls certify this dataset × kind")
+
+
 class SurpriseSkipped(Record):
     encoders: list[SkippedEncoder]
     clips: list[SkippedClip]
@@ -400,6 +425,7 @@ class SurpriseResults(ResultFile[SurpriseConfig]):
 
     certification: list[Certification]
     results: list[SurpriseScore]
+    comparisons: list[SurpriseComparison] = Field(default_factory=list)
     seed_summary: list[SeedSummary]
     skipped: SurpriseSkipped
     wall_s: float

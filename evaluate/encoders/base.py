@@ -75,6 +75,9 @@ class Encoder(ABC):
     """
 
     kind: ClassVar[str]
+    # What it stands for in the verdict: tubelet, 3d-kernel, frame-tokenizer, album, llm-album, pixels or
+    # control (a control certifies a task; it does not compete on it).
+    role: ClassVar[str] = "pixels"
     description: ClassVar[str]
     example: ClassVar[str]
     option_help: ClassVar[dict[str, str]] = {}
@@ -180,6 +183,37 @@ def resample_frames(frames: np.ndarray, n: int) -> np.ndarray:
     """``n`` frames at evenly spaced indices (repeats frames when n > T)."""
     index = np.round(np.linspace(0, len(frames) - 1, n)).astype(int)
     return frames[index]
+
+
+def frame_options(encoder: Encoder) -> tuple[int | None, int | None]:
+    """The ``frames=`` and ``step=`` options of an encoder spec (None when absent), each 1 or more."""
+    frames, step = encoder.option("frames", None, int), encoder.option("step", None, int)
+    for key, value in (("frames", frames), ("step", step)):
+        if value is not None and value < 1:
+            raise EncoderError(f"{encoder.name}: {key}={value}; it must be 1 or more")
+    return frames, step
+
+
+def select_frames(frames: np.ndarray, count: int | None, step: int | None, notes: list[str]) -> np.ndarray:
+    """The frames an encoder reads, the same for the video and the image encoders (so that both see the
+    same frames). ``step=S``: every S-th frame from the first, then the first ``count`` of those; a clip
+    too short for ``count`` repeats its last sampled frame (as V-JEPA's loader does), with a note added
+    to ``notes`` once. ``count`` alone: ``count`` frames at evenly spaced indices. Neither: ``frames``
+    itself, the same object (callers test ``is`` to know that nothing was done)."""
+    if step:
+        index = np.arange(0, len(frames), step)
+        if count:
+            if len(index) < count:
+                note = (f"clips of {len(frames)} frames hold {len(index)} frames at step={step}, fewer than "
+                        f"frames={count}: padded with the last sampled frame")
+                if note not in notes:
+                    notes.append(note)
+                index = np.concatenate([index, np.repeat(index[-1:], count - len(index))])
+            index = index[:count]
+        return frames[index]
+    if count:
+        return resample_frames(frames, count)
+    return frames
 
 
 def pad_to_multiple(frames: np.ndarray, multiple: int) -> np.ndarray:

@@ -1,6 +1,19 @@
-"""``image:<id|dir>``: the album baseline. An image encoder (CLIP, SigLIP or DINOv2 vision tower,
-via AutoModel) embeds each frame on its own; the frame embeddings are averaged. This reads a
-clip as a bag of frames: exactly what a model that understands time should beat."""
+"""The album: an image model reads each frame on its own. ``image:<id|dir>`` (CLIP, SigLIP or DINOv2
+vision tower, via AutoModel); ``random-image[:size]`` (evaluate/encoders/random_image.py) is its
+random-weight control. :class:`FrameEncoder` is what both share.
+
+Readout: per frame, the model's pooled output (else the mean of its last tokens), or with ``layer=N``
+the mean of ``hidden_states[N]``'s tokens (:meth:`FrameEncoder.frame_vectors`, the one place a frame's
+vector is read). ``pool=time`` (default) keeps the frame vectors **in time order**, concatenated: the
+fair album, which can read order as the video encoders' ``pool=time`` can. ``pool=mean`` averages them,
+an order-blind bag of frames (the weaker straw man). ``pool=trajectory`` reads the frame vectors as a
+path through feature space (:mod:`evaluate.trajectory`, after GeoPhys), the strongest published album
+reader.
+
+Frames: ``frames=N`` and ``step=S`` select frames exactly as the video encoders do
+(:func:`evaluate.encoders.base.select_frames`), so an album and a tubelet model given the same options
+see the same frames.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.encoders.base import Encoder, register, resample_frames
+from evaluate.encoders.base import Encoder, frame_options, register, select_frames
 from evaluate.encoders.hf import (
     check_pool,
     checkpoint_tensor_digests,
@@ -20,53 +33,61 @@ from evaluate.encoders.hf import (
     preprocess,
     read_preprocessing,
     resolve_checkpoint,
+    select_hidden,
     to_host_async,
     weights_digest,
 )
+from evaluate.trajectory import TRAJECTORY, TRAJECTORY_HELP, trajectory_when_ready
+
+FRAME_OPTIONS = {
+    "pool": "time (default: the frame embeddings concatenated in time order), mean (their average: order-blind) or "
+            + TRAJECTORY_HELP,
+    "layer": "per frame, the mean of hidden_states[layer]'s tokens (0: the patch embedding, 1..L the blocks, "
+             "negative from the end) instead of the final output",
+    "frames": "N frames per clip: resampled at evenly spaced indices, or with step=S the first N of every S-th "
+              "frame (as the video encoders)",
+    "step": "take every S-th frame first, from the first (as the video encoders); a clip too short for frames=N "
+            "repeats its last sampled frame",
+}
 
 
-@register
-class ImageAlbum(Encoder):
-    kind = "image"
-    description = "image model (CLIP/SigLIP/DINOv2 vision tower) per frame, frame embeddings averaged"
-    example = "image:facebook/dinov2-small"
-    arg_required = arg_allowed = True
-    option_help = {
-        "pool": "mean (average of frame embeddings, default) or time (frame embeddings concatenated)",
-        "layer": "per frame, mean of hidden_states[layer] tokens instead of the pooled output",
-        "frames": "resample every clip to this many frames first",
-    }
+class FrameEncoder(Encoder):
+    """An image model applied frame by frame. Subclasses set ``self.prep`` and the model in ``_load`` and
+    run it in :meth:`_outputs`; pooling, frame selection and batching live here."""
+
+    option_help = FRAME_OPTIONS
+    role = "album"
 
     def __init__(self, spec, device="cpu"):
-        from transformers import AutoModel
-
         super().__init__(spec, device)
-        self.pool = check_pool(self.kind, self.option("pool", "mean"))
+        pool = self.option("pool", "time")
+        self.pool = pool if pool == TRAJECTORY else check_pool(self.kind, pool)
         self.layer = self.option("layer", None, int)
-        self.frames = self.option("frames", None, int)
+        self.frames, self.step = frame_options(self)
         self.device = pick_device(device)
         self.dtype = model_dtype(self.device)
-        directory = resolve_checkpoint(self.kind, spec.arg)
-        model = load_pretrained(AutoModel, directory, self.name, self.dtype, self.device)
-        # CLIP / SigLIP load as a dual model; the album needs only the vision tower.
-        self.tower = getattr(model, "vision_model", model)
-        vision_cfg = getattr(model.config, "vision_config", model.config)
-        self.prep = read_preprocessing(directory, int(vision_cfg.image_size), self.notes)
-        self.checkpoint = {"source": spec.arg, "weights_sha256": hash_weights(directory),
-                           "model_type": model.config.model_type}
-        # The tower's tensors as the checkpoint names them (vision_model.* in a CLIP or SigLIP checkpoint).
-        prefix = "vision_model." if self.tower is not model else ""
-        stored = checkpoint_tensor_digests(directory, prefixes=(f"{model.base_model_prefix}.",))
-        self.encoder_sha256 = weights_digest(stored, [prefix + n for n in self.tower.state_dict()], "image tower",
-                                             self.notes)
-        self.tower.eval().to(self.device)
+        self._load()
+
+    def _load(self) -> None:
+        """Set ``self.prep``, ``self.checkpoint``, ``self.encoder_sha256`` and the model, on the device."""
+        raise NotImplementedError
+
+    def _outputs(self, images: Any, hidden_states: bool) -> Any:
+        """The model's transformers output for (N, 3, h, w) preprocessed frames."""
+        raise NotImplementedError
+
+    def frame_vectors(self, outputs: Any) -> Any:
+        """(N, D) float32: one vector per frame, read from the model's outputs (see the module doc)."""
+        if self.layer is not None:
+            return select_hidden(outputs, self.layer, self.name).float().mean(dim=1)
+        pooled = getattr(outputs, "pooler_output", None)
+        return (pooled if pooled is not None else outputs.last_hidden_state.mean(dim=1)).float()
 
     def identity(self) -> dict[str, Any]:
-        """``encoder_sha256``: sha256 of the tower's tensors as float32 values (see the video encoders)."""
+        """``encoder_sha256``: sha256 of the model's tensors as float32 values (see the video encoders)."""
         return {"kind": self.kind, "checkpoint": self.checkpoint, "encoder_sha256": self.encoder_sha256,
-                "preprocessing": self.prep.to_dict(),
-                "pool": self.pool, "layer": self.layer, "frames": self.frames,
-                "dtype": str(self.dtype).removeprefix("torch.")}
+                "preprocessing": self.prep.to_dict(), "pool": self.pool, "layer": self.layer, "frames": self.frames,
+                "step": self.step, "dtype": str(self.dtype).removeprefix("torch.")}
 
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
         return self.encode_async(clips)()
@@ -75,23 +96,47 @@ class ImageAlbum(Encoder):
         import torch
 
         with self.timed("preprocess_s"):
-            if self.frames:
-                clips = [resample_frames(c, self.frames) for c in clips]
-            if len({len(c) for c in clips}) > 1:
+            clips = [select_frames(c, self.frames, self.step, self.notes) for c in clips]
+            if len({len(c) for c in clips}) > 1:  # mixed lengths: one forward per clip
                 result = np.concatenate([self.encode([c]) for c in clips])
                 return lambda: result
             x = preprocess(clips, self.prep, self.device, self.dtype)  # (B, T, 3, h, w)
         b, t = x.shape[:2]
         with self.timed("forward_s"), torch.inference_mode():
-            out = self.tower(pixel_values=x.flatten(0, 1), output_hidden_states=self.layer is not None)
-            if self.layer is not None:
-                per_frame = out.hidden_states[self.layer].mean(dim=1)
-            elif getattr(out, "pooler_output", None) is not None:
-                per_frame = out.pooler_output
-            else:
-                per_frame = out.last_hidden_state.mean(dim=1)
-            per_frame = per_frame.float().reshape(b, t, -1)
+            per_frame = self.frame_vectors(self._outputs(x.flatten(0, 1), self.layer is not None)).reshape(b, t, -1)
             pooled = per_frame.mean(dim=1) if self.pool == "mean" else per_frame.reshape(b, -1)
             result = to_host_async(pooled, np.float32)  # queued: the caller can queue the next batch first
         self.timings["clips"] += b
+        if self.pool == TRAJECTORY:  # the geometry of the frame vectors, on the host (a few numbers per clip)
+            result = trajectory_when_ready(result, t, self.name)
         return self.timed_wait(result)
+
+
+@register
+class ImageAlbum(FrameEncoder):
+    kind = "image"
+    description = ("the album: an image model (CLIP/SigLIP/DINOv2 vision tower) per frame, frame embeddings in time "
+                   "order (pool=time; mean and trajectory too)")
+    example = "image:facebook/dinov2-small"
+    arg_required = arg_allowed = True
+
+    def _load(self):
+        from transformers import AutoModel
+
+        directory = resolve_checkpoint(self.kind, self.spec.arg)
+        model = load_pretrained(AutoModel, directory, self.name, self.dtype, self.device)
+        # CLIP / SigLIP load as a dual model; the album needs only the vision tower.
+        self.tower = getattr(model, "vision_model", model)
+        vision_cfg = getattr(model.config, "vision_config", model.config)
+        self.prep = read_preprocessing(directory, int(vision_cfg.image_size), self.notes)
+        self.checkpoint = {"source": self.spec.arg, "weights_sha256": hash_weights(directory),
+                           "model_type": model.config.model_type}
+        # The tower's tensors as the checkpoint names them (vision_model.* in a CLIP or SigLIP checkpoint).
+        prefix = "vision_model." if self.tower is not model else ""
+        stored = checkpoint_tensor_digests(directory, prefixes=(f"{model.base_model_prefix}.",))
+        self.encoder_sha256 = weights_digest(stored, [prefix + n for n in self.tower.state_dict()], "image tower",
+                                             self.notes)
+        self.tower.eval().to(self.device)
+
+    def _outputs(self, images, hidden_states):
+        return self.tower(pixel_values=images, output_hidden_states=hidden_states)

@@ -1,4 +1,5 @@
-"""Weight-free baselines: ``pixels`` (downsampled frames stacked in time order) and ``motion``
+"""Weight-free baselines: ``pixels`` (downsampled frames stacked in time order; ``pool=trajectory``:
+the five geometric signals of that path of frames, :mod:`evaluate.trajectory`) and ``motion``
 (differences of consecutive downsampled frames, stacked). Plain numpy: no torch needed."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from evaluate.encoders.base import Encoder, register, resample_frames
+from evaluate.errors import EncoderError
+from evaluate.trajectory import TRAJECTORY, TRAJECTORY_HELP, trajectory_features
 
 
 def downsample(frames: np.ndarray, size: int) -> np.ndarray:
@@ -89,16 +92,30 @@ class _Pixels(Encoder):
 @register
 class Pixels(_Pixels):
     kind = "pixels"
-    description = "raw frames, downsampled and stacked in time order (no weights)"
+    role = "pixels"
+    description = "raw frames, downsampled and stacked in time order (no weights); pool=trajectory: their path's geometry"
     example = "pixels,size=16"
+    option_help = {**_Pixels.option_help, "pool": "time (default: the frames stacked in time order) or "
+                                                  + TRAJECTORY_HELP + " of the downsampled frames"}
+
+    def __init__(self, spec, device="cpu"):
+        super().__init__(spec, device)
+        self.pool = self.option("pool", "time")
+        if self.pool not in ("time", TRAJECTORY):
+            raise EncoderError(f"{self.name}: pool={self.pool!r}; use pool=time or pool={TRAJECTORY}")
+
+    def identity(self) -> dict[str, Any]:
+        # pool=time leaves the identity (and the cache keys) as they were before pool= existed
+        return {**super().identity(), **({"pool": self.pool} if self.pool != "time" else {})}
 
     def _features(self, small: np.ndarray) -> np.ndarray:
-        return small
+        return trajectory_features(small.reshape(len(small), -1)) if self.pool == TRAJECTORY else small
 
 
 @register
 class Motion(_Pixels):
     kind = "motion"
+    role = "pixels"
     description = "differences of consecutive downsampled frames, stacked (no weights)"
     example = "motion,size=16"
 

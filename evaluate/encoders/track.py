@@ -245,6 +245,7 @@ def odometers(tracked: np.ndarray) -> np.ndarray:
 @register
 class Track(Encoder):
     kind = "track"
+    role = "control"
     description = ("positive control: a blob tracker on the full-resolution pixels (per-frame backdrop, colour-cut "
                    "blobs, tracks with odometers), stacked in time order (no weights)")
     example = "track,blobs=2"

@@ -3,11 +3,13 @@ random-weight control ``random-vjepa2[:size]``.
 
 Readout: ``pool=time`` by default, the mean over space of each tubelet step, concatenated in time
 order (as ``pixels`` and ``motion`` stack their frames); ``pool=mean`` averages every token,
-``pool=tokens`` keeps them all (for the attentive probe), and a V-JEPA 2 classifier checkpoint
+``pool=tokens`` keeps them all (for the attentive probe), ``pool=trajectory`` reads the time-pooled steps
+as a trajectory (:mod:`evaluate.trajectory`: its five geometric signals), and a V-JEPA 2 classifier checkpoint
 (``*-ssv2``, ``*-diving48``: config architectures ``VJEPA2ForVideoClassification``) offers
 ``pool=classifier``, its trained attentive pooler's output, the vector its classification head reads.
 
-Frames: ``frames=N`` resamples every clip to N frames at evenly spaced indices; with ``step=S``
+Frames (:func:`evaluate.encoders.base.select_frames`, shared with the image encoders): ``frames=N``
+resamples every clip to N frames at evenly spaced indices; with ``step=S``
 every S-th frame is taken from the first, then the first N of those (V-JEPA 2's sampling: it is
 pretrained on 16 frames at about 4 fps, so ``frames=16,step=4`` on a 24 fps clip of 64 frames);
 a clip too short for N is padded with its last sampled frame, as V-JEPA's loader does. V-JEPA 2
@@ -26,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.encoders.base import Encoder, pad_to_multiple, register, resample_frames
+from evaluate.encoders.base import (
+    Encoder,
+    frame_options,
+    pad_to_multiple,
+    register,
+    resample_frames,
+    select_frames,
+)
 from evaluate.encoders.hf import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -51,10 +60,12 @@ from evaluate.encoders.hf import (
 )
 from evaluate.encoders.layer_sweep import LAYERS_HELP, parse_layers
 from evaluate.errors import EncoderError
+from evaluate.trajectory import TRAJECTORY, TRAJECTORY_HELP, trajectory_when_ready
 
 VIDEO_OPTIONS = {
     "pool": "time (default: the mean over space of each tubelet step, concatenated in time order, as pixels and "
-            "motion stack frames), mean (all tokens) or tokens (every token as (N, D) float16, for --probe attentive)",
+            "motion stack frames), mean (all tokens), tokens (every token as (N, D) float16, for --probe attentive) "
+            "or " + TRAJECTORY_HELP + " (of the tubelet steps)",
     "layer": "read hidden_states[layer] (1..L, negative from the end) instead of the final output",
     "layers": LAYERS_HELP,
     "frames": "N frames per clip: resampled at evenly spaced indices, or with step=S the first N of every S-th frame",
@@ -105,18 +116,16 @@ class _VideoTransformer(Encoder):
     def __init__(self, spec, device="cpu"):
         super().__init__(spec, device)
         self.layer = self.option("layer", None, int)
-        self.frames = self.option("frames", None, int)
-        self.step = self.option("step", None, int)
-        for key, value in (("frames", self.frames), ("step", self.step)):
-            if value is not None and value < 1:
-                raise EncoderError(f"{self.name}: {key}={value}; it must be 1 or more")
+        self.frames, self.step = frame_options(self)
         self.device = pick_device(device)
         self.dtype = model_dtype(self.device)
         self.encoder_sha256 = ""
         pool = self.option("pool", "time")
-        check_pool(self.kind, pool, tokens_allowed=True, classifier_allowed=isinstance(self, VJEPA2))  # before loading
+        tokens_pool = "time" if pool == TRAJECTORY else pool  # the trajectory reads the time-pooled tokens
+        check_pool(self.kind, tokens_pool, tokens_allowed=True, classifier_allowed=isinstance(self, VJEPA2))  # before loading
         self.model, self.checkpoint, self.prep = self._load()
-        self.pool = check_pool(self.kind, pool, tokens_allowed=True, classifier_allowed=self.classifier_pool)
+        check_pool(self.kind, tokens_pool, tokens_allowed=True, classifier_allowed=self.classifier_pool)
+        self.pool = pool
         if self.pool == "classifier" and (self.layer is not None or "layers" in self.spec.options):
             raise EncoderError(f"{self.name}: pool=classifier reads the final output (the pooler's input); drop "
                                f"layer= and layers=")
@@ -161,17 +170,7 @@ class _VideoTransformer(Encoder):
         return list(model.state_dict())
 
     def frames_for_model(self, frames: np.ndarray) -> np.ndarray:
-        if self.step:
-            index = np.arange(0, len(frames), self.step)
-            if self.frames:
-                if len(index) < self.frames:
-                    self._note(f"clips of {len(frames)} frames hold {len(index)} frames at step={self.step}, fewer "
-                               f"than frames={self.frames}: padded with the last sampled frame")
-                    index = np.concatenate([index, np.repeat(index[-1:], self.frames - len(index))])
-                index = index[:self.frames]
-            frames = frames[index]
-        elif self.frames:
-            frames = resample_frames(frames, self.frames)
+        frames = select_frames(frames, self.frames, self.step, self.notes)
         if self.fixed_frames and len(frames) != self.fixed_frames:
             self._note(f"clips of {len(frames)} frames resampled to the model's {self.fixed_frames}")
             frames = resample_frames(frames, self.fixed_frames)
@@ -283,16 +282,20 @@ class _VideoTransformer(Encoder):
             pooled = self._readout(x)
             result = to_host_async(pooled, np.float16 if self.pool == "tokens" else np.float32)
         self.timings["clips"] += len(x)
+        if self.pool == TRAJECTORY:  # the geometry of the time-pooled steps, on the host (a few numbers per clip)
+            result = trajectory_when_ready(result, x.shape[1] // self.tubelet, self.name)
         return self.timed_wait(result)
 
     def _pool(self, tokens: Any, time_steps: int) -> Any:
-        """(B, N, D) tokens of the model -> the float32 embedding of ``self.pool``."""
-        return pool_tokens(tokens.float(), self.pool, time_steps)
+        """(B, N, D) tokens of the model -> the float32 embedding of ``self.pool`` (pool=trajectory: the
+        time-pooled steps, read as a trajectory once on the host)."""
+        return pool_tokens(tokens.float(), "time" if self.pool == TRAJECTORY else self.pool, time_steps)
 
 
 @register
 class VJEPA2(_VideoTransformer):
     kind = "vjepa2"
+    role = "tubelet"
     description = ("V-JEPA 2 video encoder (transformers VJEPA2Model, or VJEPA2ForVideoClassification for a "
                    "classifier checkpoint such as -ssv2), hub id or local dir")
     example = "vjepa2:facebook/vjepa2-vitl-fpc64-256"
@@ -406,6 +409,7 @@ class VJEPA2(_VideoTransformer):
 @register
 class VideoMAE(_VideoTransformer):
     kind = "videomae"
+    role = "tubelet"
     description = "VideoMAE video encoder (transformers VideoMAEModel), hub id or local dir"
     example = "videomae:MCG-NJU/videomae-base"
     arg_required = arg_allowed = True
@@ -428,6 +432,7 @@ class VideoMAE(_VideoTransformer):
 @register
 class RandomVJEPA2(VJEPA2):
     kind = "random-vjepa2"
+    role = "tubelet"
     description = ("V-JEPA 2 architecture with random weights (seed 0, or seed=N): what the architecture gives "
                    f"without pretraining; sizes {', '.join(RANDOM_SIZES)} (default large = ViT-L; giant = ViT-g)")
     example = "random-vjepa2:small"

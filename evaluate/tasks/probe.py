@@ -20,6 +20,7 @@ from typing import IO
 
 import numpy as np
 
+from evaluate.comparisons import FAMILY_TEXT, compare_predictions, parse_pairs
 from evaluate.config import RunConfig
 from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.data.targets import TargetData, prepare_target
@@ -30,12 +31,13 @@ from evaluate.encoders import parse_spec
 from evaluate.errors import EncoderError, EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
 from evaluate.layers import choose_layers
-from evaluate.metrics import MIN_TEST_GROUPS, floored_margin, score
+from evaluate.metrics import MIN_TEST_GROUPS, Metric, floored_margin, score
 from evaluate.predictions import RowKey, write_predictions
 from evaluate.probes import Probe, ProbeFit, ProbeSkipped, get_probe
 from evaluate.probes.rows import CachedRows
 from evaluate.progress import Advance, Log, Progress
 from evaluate.results import (
+    Comparison,
     DatasetRecord,
     EncoderRecord,
     Identifiability,
@@ -48,6 +50,7 @@ from evaluate.results import (
     SkippedClip,
     SkippedEncoder,
     SkippedTarget,
+    VerdictRow,
 )
 from simgen.io import atomic_path
 from simgen.registry import did_you_mean
@@ -206,14 +209,20 @@ class Plan:
     views: list[str]
     probes: dict[str, Probe]
     bad: Bad  # clips left out, from every encoder's probes
+    pairs: list[tuple[str, str]] | None  # the encoders to compare; None: every pair of contenders
 
 
 def plan(config: RunConfig, log: Log) -> Plan:
     """Open and check everything a typo or an empty split would break, before any embedding."""
     views = check_views(config.views)
     probes = {name: get_probe(name) for name in config.probes}
-    for spec in config.encoders:
-        parse_spec(spec)
+    names = [parse_spec(spec).text for spec in config.encoders]
+    spelled = {**{spec.strip(): name for spec, name in zip(config.encoders, names, strict=True)},
+               **{name: name for name in names}}  # a pair may name an encoder as typed or as the results spell it
+    pairs = None
+    if config.compare is not None:
+        pairs = [(spelled.get(a, a), spelled.get(b, b)) for a, b in
+                 parse_pairs(config.compare, list(spelled))]
     datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
     offered = {t.name for d in datasets for t in d.targets}
     for name in config.targets or []:
@@ -235,7 +244,7 @@ def plan(config: RunConfig, log: Log) -> Plan:
             raise EvaluateError("no target could be scored: " + "; ".join(
                 f"{name} has no {' and no '.join(splits)} clips" for name, splits in empty.items())
                 + " (render more clips: a larger -n); nothing embedded, no report written")
-    return Plan(datasets, views, probes, bad)
+    return Plan(datasets, views, probes, bad, pairs)
 
 
 def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None = None) -> RunResults:
@@ -290,6 +299,10 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
         for w in warnings:
             log(f"[yellow]warning[/yellow] {w}")
         order = _report_order(datasets, embedded, views, list(inputs.probes))
+        predictions.flush()  # the comparisons read every encoder's predictions back from the file
+        identified, layer_choices = identifiability(scores, datasets), choose_layers(scores)
+        comparisons, verdict = compare_run(Path(predictions_path), datasets, embedded, inputs.pairs,
+                                           [c.row() for c in layer_choices], identified, config.n_bootstrap, log)
         results = RunResults(
             format_version=FORMAT_VERSION, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=config.model_copy(update={"cache": str(cache.root)}), versions=versions(),
@@ -299,14 +312,34 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
             results=sorted(scores, key=order),
             temporal_margins=sorted((m for p in probed for m in p.margins), key=order),
             reversal_sensitivity=sorted((r for p in probed for r in p.reversal), key=order),
-            identifiability=identifiability(scores, datasets),
-            layer_choices=choose_layers(scores),
+            identifiability=identified, comparisons=comparisons, comparison_family=FAMILY_TEXT, verdict=verdict,
+            layer_choices=layer_choices,
             warnings=warnings,
             skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
                                clips=[SkippedClip(dataset=d, clip=why) for (d, _), why in bad.items()]),
             wall_s=time.perf_counter() - started)
         write_json(out_dir / RESULTS_FILE, results.row())
     return results
+
+
+def compare_run(predictions: Path, datasets: list[EvalDataset], embedded: list[Embedded],
+                pairs: list[tuple[str, str]] | None, layer_choices: list[dict], identified: list[Identifiability],
+                n_bootstrap: int, log: Log) -> tuple[list[Comparison], list[VerdictRow]]:
+    """Paired comparisons of the run's encoders (evaluate.comparisons), read from its predictions. A named
+    pair whose encoder was skipped is dropped, and said."""
+    started = time.perf_counter()
+    names = [r.encoder for r in embedded]
+    if pairs is not None:
+        for a, b in [p for p in pairs if not set(p) <= set(names)]:
+            log(f"[yellow]not compared[/yellow] {a} vs {b}: an encoder was skipped")
+        pairs = [p for p in pairs if set(p) <= set(names)]
+    targets = {(d.name, t.name): Metric(t.kind, t.period) for d in datasets for t in d.targets}
+    comparisons, verdict = compare_predictions(predictions, targets, names, pairs, layer_choices, identified,
+                                               n_bootstrap)
+    if comparisons:
+        log(f"compared encoders: {len(comparisons)} paired comparisons (Holm over all) in "
+            f"{time.perf_counter() - started:.1f} s")
+    return comparisons, verdict
 
 
 def note_shared_weights(embedded: list[Embedded], log: Log) -> None:
