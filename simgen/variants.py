@@ -22,6 +22,7 @@ the family's parameters (recorded with them in each clip's ``params``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,14 @@ from simgen.families import FAMILIES
 from simgen.families.base import Simulation, TargetInfo
 from simgen.labels import frame_record
 from simgen.occluder import OccluderPlan, add_occluder, hidden_switch
-from simgen.spec.models import OCCLUDED_KINDS, QUADRUPLET, TWINS, VIOLATION_KINDS, SceneSpec
+from simgen.spec.models import (
+    LATER_OCCLUDED_KINDS,
+    OCCLUDED_KINDS,
+    QUADRUPLET,
+    TWINS,
+    VIOLATION_KINDS,
+    SceneSpec,
+)
 from simgen.trajectory import Clip, Trajectory
 from simgen.violations import violation_frame
 
@@ -59,6 +67,26 @@ VIOLATION_TARGETS: dict[str, TargetInfo] = {
     "balanced": TargetInfo("class", "whether every frame of an impossible clip is a frame of a possible one",
                            classes=("false", "true")),
 }
+
+
+# What the two splices of an occluded group (A then B, B then A) are called, by the group's kind.
+SPLICE_VIOLATIONS = {"permanence": ("vanish", "appear"), "teleport": ("teleport", "teleport"), **LATER_OCCLUDED_KINDS}
+
+
+def violation_targets(spec: SceneSpec) -> dict[str, TargetInfo]:
+    """VIOLATION_TARGETS, with the later occluded kinds ``spec`` renders added to the classes (only those:
+    datasets rendered before them keep their dataset.json)."""
+    later = [k for k in spec.violations.kinds() if k in LATER_OCCLUDED_KINDS]
+    if not later:
+        return VIOLATION_TARGETS
+    splices = [v for k in later for v in LATER_OCCLUDED_KINDS[k]]
+    return {**VIOLATION_TARGETS,
+            "violation": _with_classes(VIOLATION_TARGETS["violation"], splices),
+            "group_violation": _with_classes(VIOLATION_TARGETS["group_violation"], later)}
+
+
+def _with_classes(target: TargetInfo, more: list[str]) -> TargetInfo:
+    return dataclasses.replace(target, classes=tuple(dict.fromkeys([*target.classes, *more])))
 
 
 @dataclass
@@ -109,7 +137,7 @@ class ViolationTwins(Variants):
 
     @property
     def targets(self) -> dict[str, TargetInfo]:
-        return VIOLATION_TARGETS
+        return violation_targets(self.spec)
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         drawn = self.spec.violations.sample(rng)
@@ -156,7 +184,7 @@ class OccludedQuadruplet(ViolationTwins):
         except ValueError as e:
             raise ValueError(f"{self.spec.family} {kind}: {e}") from None
         states_a, states_b = rendered.states(a), rendered.states(b)
-        violations = {"permanence": ("vanish", "appear"), "teleport": ("teleport", "teleport")}[kind]
+        violations = SPLICE_VIOLATIONS[kind]
         group = {"group_violation": kind, "violation_frame": switch, "onset_frame": onset, "design": "occluded",
                  "balanced": "true"}
         possible = {"possible": "true", "violation": "none", **group}

@@ -88,3 +88,56 @@ def edit_light(trajectory: Trajectory, light: str, body: str | None, k: int,
         frames.append(dataclasses.replace(frame, bodies=bodies, lights=lights))
     return dataclasses.replace(trajectory, frames=frames)
 
+
+
+
+def meeting_time(trajectory: Trajectory, k: int) -> float:
+    """Halfway between frames k − 1 and k: where an occluded pair's two flights meet, so that no frame of
+    them coincides and their states differ from any switch frame on (the splice is never a no-op)."""
+    return (trajectory.frames[k - 1].t + trajectory.frames[k].t) / 2
+
+
+def vertical_acceleration_change(trajectory: Trajectory, body: str, t_meet: float, factor: float) -> Trajectory:
+    """``body``'s free flight with its vertical acceleration scaled by ``factor``, passing through its
+    height and vertical velocity at time ``t_meet``, at every frame (its horizontal motion and spin
+    unchanged).
+
+    The recorded heights of a free flight are exactly quadratic in time (PyBullet's semi-implicit
+    steps), so a least-squares quadratic gives the flight's height, velocity and acceleration at any
+    time; the new flight is the quadratic that shares the first two and has ``factor`` times the third."""
+    t = np.array([f.t for f in trajectory.frames])
+    z = np.array([f.bodies[body].position[2] for f in trajectory.frames])
+    c2, c1, c0 = np.polyfit(t, z, 2)
+    height, velocity, acceleration = c0 + c1 * t_meet + c2 * t_meet**2, c1 + 2 * c2 * t_meet, 2 * c2 * factor
+
+    def edit(i: int, s: BodyFrame) -> BodyFrame:
+        dt = t[i] - t_meet
+        x, y, _ = s.position
+        vx, vy, _ = s.linear_velocity
+        return dataclasses.replace(s, position=(x, y, float(height + velocity * dt + 0.5 * acceleration * dt**2)),
+                                   linear_velocity=(vx, vy, float(velocity + acceleration * dt)))
+
+    return edit_body(trajectory, body, 0, edit)
+
+
+def horizontal_speed_change(trajectory: Trajectory, body: str, t_meet: float, factor: float) -> Trajectory:
+    """``body``'s motion along the floor at constant acceleration, passing through its position at time
+    ``t_meet`` with ``factor`` times its velocity there and the same acceleration, at every frame (its
+    height and orientation unchanged): a slide under the same friction, started faster or slower.
+
+    Position, velocity and acceleration come from a least-squares quadratic in time per horizontal axis
+    (a slide under Coulomb friction decelerates at a constant μ·g)."""
+    t = np.array([f.t for f in trajectory.frames])
+    xy = np.array([f.bodies[body].position[:2] for f in trajectory.frames])
+    c2, c1, c0 = np.polyfit(t, xy, 2)
+    start = c0 + c1 * t_meet + c2 * t_meet**2
+    velocity, acceleration = factor * (c1 + 2 * c2 * t_meet), 2 * c2
+
+    def edit(i: int, s: BodyFrame) -> BodyFrame:
+        dt = t[i] - t_meet
+        x, y = start + velocity * dt + 0.5 * acceleration * dt**2
+        vx, vy = velocity + acceleration * dt
+        return dataclasses.replace(s, position=(float(x), float(y), s.position[2]),
+                                   linear_velocity=(float(vx), float(vy), s.linear_velocity[2]))
+
+    return edit_body(trajectory, body, 0, edit)

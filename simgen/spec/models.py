@@ -107,6 +107,14 @@ VIOLATION_KINDS = ("teleport", "vanish", "appear", "through_floor", "gravity_rev
 # What a group of the occluded design tests (simgen/variants.py, OccludedQuadruplet): permanence splices
 # an object's presence and absence (a vanish and an appear), teleport two heights of one fall.
 OCCLUDED_KINDS = ("permanence", "teleport")
+# Occluded kinds added later, with what their two splices (A then B, B then A) are called. A dataset lists
+# them among its `violation` classes only where its spec renders them, so the dataset.json of sets rendered
+# before them is unchanged. gravity_change: the acceleration changes behind the panel (gravity);
+# energy_change: the sliding box leaves the panel faster or slower than it went in (arrow_of_time);
+# stops_short: the rolling ball stops behind the panel, or starts rolling by itself (contact).
+LATER_OCCLUDED_KINDS = {"gravity_change": ("gravity_change", "gravity_change"),
+                        "energy_change": ("energy_gain", "energy_loss"),
+                        "stops_short": ("stops_short", "starts_rolling")}
 
 
 class ViolationSpec(DistModel):
@@ -119,7 +127,8 @@ class ViolationSpec(DistModel):
                              "occluded: two possible clips and their two splices at a frame where an occluder "
                              "hides the object, so every frame of an impossible clip is a frame of a possible one")
     kind: AnyDist = dist_field({"choice": ["teleport", "vanish", "gravity_reversal"]},
-                               options=list(dict.fromkeys([*VIOLATION_KINDS, *OCCLUDED_KINDS])))
+                               options=list(dict.fromkeys([*VIOLATION_KINDS, *OCCLUDED_KINDS,
+                                                         *LATER_OCCLUDED_KINDS])))
     at: AnyDist = dist_field({"uniform": [0.35, 0.65]}, gt=0, le=0.95,
                              description="fraction of the clip where physics breaks; a family may move it "
                                          "(e.g. to just before an impact)")
@@ -128,7 +137,9 @@ class ViolationSpec(DistModel):
     heading: AnyDist = dist_field({"uniform": [0.0, 360.0]}, unit="deg",
                                   description="direction of a horizontal teleport or light jump")
     speed_factor: AnyDist = dist_field({"choice": [0.0, 2.5]}, ge=0, le=20,
-                                       description="light speed change: new speed / old speed")
+                                       description="light_speed_change: new speed / old speed; occluded "
+                                                   "gravity_change: B's acceleration / A's; occluded "
+                                                   "energy_change: B's speed / A's at the switch")
 
     occluder_hides: AnyDist = dist_field({"uniform": [5.0, 7.0]}, ge=1, le=100, unit="frames",
                                          description="occluded design: for how many frames the occluder covers "

@@ -29,11 +29,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import model_validator
 
 from simgen.families.base import SAME, FamilyInfo, Looks, Reversal, TargetInfo
 from simgen.materials import density_rgba, floor_rgba, volume
 from simgen.shapes import random_rotation
-from simgen.spec.distributions import AnyDist, Params, dist_field
+from simgen.spec.distributions import AnyDist, Choice, Params, dist_field
 from simgen.spec.models import SceneSpec
 
 EVENTS = ("bounce", "slide")
@@ -86,9 +87,20 @@ class ArrowOfTimeParams(Params):
 
 class ArrowOfTimeSpec(SceneSpec):
     family_variants: ClassVar[tuple[str, ...]] = ("forward", "backward")
+    # A sliding box speeds up or slows down behind a sliding occluder (sim.py's occluded_pair).
+    occluded_kinds: ClassVar[tuple[str, ...]] = ("energy_change",)
 
     family: Literal["arrow_of_time"]
     params: ArrowOfTimeParams = ArrowOfTimeParams()
+
+    @model_validator(mode="after")
+    def _occluded_slides_only(self) -> ArrowOfTimeSpec:
+        # A bounce's contact would sit in the windows that score the switch (sim.py's occluded_pair).
+        events = self.params.event.choice if isinstance(self.params.event, Choice) else [self.params.event.fixed]
+        if self.violations and self.violations.design == "occluded" and set(events) != {"slide"}:
+            raise ValueError(f"params.event {list(events)}: occluded violations of arrow_of_time need slides "
+                             "only; set params.event: slide")
+        return self
 
     def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
         params = {**self.params.sample(rng), **random_rotation(rng)}  # the sphere's orientation; a box gets a yaw

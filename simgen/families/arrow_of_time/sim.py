@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
+from simgen import violations
 from simgen.events import ContactAccumulator
 from simgen.families.arrow_of_time.params import SHAPE, body_rgba, bounce_window_ok
 from simgen.families.base import Simulation
 from simgen.materials import floor_rgba
+from simgen.shapes import half_height
 from simgen.spec.models import SceneSpec
 from simgen.time_reversal import time_reverse
 from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
@@ -146,6 +148,22 @@ class ArrowOfTime(Simulation):
                    "energy_lost": float(lost), "energy_lost_per_kg": float(lost / mass), "mass": float(mass)}
         return Trajectory(frames, {"object": body}, targets, focus=camera_focus(spec, event),
                           events=[ev.to_dict() for ev in events])
+
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """energy_change (slides only): A is the forward slide; B is the slide under the same friction,
+        started faster (possible on its own), that is where A is half a frame before the frame the occluder
+        is centred on, ``speed_factor`` times as fast. Spliced behind the panel, the box leaves it faster
+        than it went in (A then B: energy from nowhere) or slower (B then A: energy gone at once, with
+        nothing to take it). A bounce has no such pair: its contact would sit in the windows that score
+        the switch, where a constant-acceleration oracle cannot tell a gain from a loss."""
+        if kind != "energy_change" or params["event"] != "slide":
+            raise ValueError(f"arrow_of_time renders occluded {kind!r} only for kind energy_change and event slide "
+                             f"(this group's event: {params['event']}); set params.event: slide")
+        k = violations.violation_frame(violation["at"], len(trajectory.frames))
+        faster = violations.horizontal_speed_change(trajectory, "object", violations.meeting_time(trajectory, k),
+                                                    violation["speed_factor"])
+        return trajectory, faster, "object", half_height("box", params["size"])
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         forward = trajectory.targets

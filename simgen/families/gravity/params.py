@@ -70,6 +70,8 @@ class GravityParams(OneObjectParams):
 
 class GravitySpec(SceneSpec):
     family_variants: ClassVar[tuple[str, ...]] = VARIANTS
+    # The acceleration changes behind a sliding occluder (sim.py's occluded_pair).
+    occluded_kinds: ClassVar[tuple[str, ...]] = ("gravity_change",)
 
     family: Literal["gravity"]
     params: GravityParams = GravityParams()

@@ -10,13 +10,16 @@ about the aim height H. ``make_clips`` cuts it in two and adds each half's exact
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
 from typing import Any
 
 import numpy as np
 
+from simgen import violations
 from simgen.families.base import Simulation
 from simgen.families.gravity.params import backdrop_rgb
+from simgen.shapes import half_height
 from simgen.spec.models import SceneSpec
 from simgen.time_reversal import speed_mid, time_reverse
 from simgen.trajectory import Clip, Trajectory
@@ -74,6 +77,23 @@ class Gravity(Simulation):
                               orientation=params["orientation"], texture=texture,
                               rgba=(*colorsys.hsv_to_rgb(params["hue"], params["saturation"], params["value"]), 1.0),
                               linear_damping=params["linear_damping"], angular_damping=params["angular_damping"])
+
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """gravity_change: A is the with-gravity fall (the group's first clip); B is the free flight under
+        ``speed_factor`` times A's acceleration (a fall where gravity is weaker: possible on its own) that
+        has A's height and velocity half a frame before the frame the occluder is centred on. The splices,
+        cut behind the panel, keep the height and the speed (to ½·Δa·(half a frame)², about a millimetre)
+        and change the acceleration. Meeting between frames, no frame of A and B coincides, so the states
+        differ from whichever switch frame the pixels allow."""
+        if kind != "gravity_change":
+            raise ValueError(f"gravity cannot render occluded violation {kind!r}")
+        n = spec.render.frames
+        fall = dataclasses.replace(trajectory, frames=trajectory.frames[:n])
+        k = violations.violation_frame(violation["at"], n)
+        other = violations.vertical_acceleration_change(fall, "object", violations.meeting_time(fall, k),
+                                                         violation["speed_factor"])
+        return fall, other, "object", half_height(params["shape"], params["size"])
 
     def make_clips(self, trajectory: Trajectory, frames: np.ndarray, states: list[dict[str, Any]]) -> list[Clip]:
         n = len(states) // 2
