@@ -138,11 +138,11 @@ def test_image_album_averages_frames(tmp_path):
     Dinov2Model(cfg).save_pretrained(tmp_path / "dino")
     (tmp_path / "dino" / "preprocessor_config.json").write_text(json.dumps(
         {"crop_size": {"height": 32, "width": 32}, "image_mean": [0.4, 0.4, 0.4], "image_std": [0.2, 0.2, 0.2]}))
-    enc = build_encoder(f"image:{tmp_path / 'dino'}")
+    enc = build_encoder(f"image:{tmp_path / 'dino'},pool=mean")  # the default is pool=time (tests/evaluate/test_album.py)
     x = clips(2)
     out = enc.encode(x)
     assert out.shape == (2, 48)
-    # the album is blind to order: reversed frames give the same embedding
+    # the averaged album is blind to order: reversed frames give the same embedding
     assert np.allclose(out, enc.encode([c[::-1].copy() for c in x]), atol=1e-5)
 
 
