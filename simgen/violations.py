@@ -141,3 +141,12 @@ def horizontal_speed_change(trajectory: Trajectory, body: str, t_meet: float, fa
                                    linear_velocity=(float(vx), float(vy), s.linear_velocity[2]))
 
     return edit_body(trajectory, body, 0, edit)
+
+
+def at_rest(trajectory: Trajectory, body: str, k: int) -> Trajectory:
+    """``body`` at rest at every frame, halfway between its positions at frames k − 1 and k (where a
+    uniform motion is at :func:`meeting_time`, so no frame of the two coincides), in its orientation at k."""
+    before, after = trajectory.frames[k - 1].bodies[body], trajectory.frames[k].bodies[body]
+    rest = dataclasses.replace(after, position=tuple(float(x) for x in (np.add(before.position, after.position) / 2)),
+                               linear_velocity=(0.0, 0.0, 0.0), angular_velocity=(0.0, 0.0, 0.0))
+    return edit_body(trajectory, body, 0, lambda _, s: rest)

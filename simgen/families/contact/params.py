@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import colorsys
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, TargetInfo
 from simgen.spec.distributions import AnyDist, Params, dist_field
@@ -57,6 +57,9 @@ class ContactParams(Params):
 
 
 class ContactSpec(SceneSpec):
+    # The ball stops short, or starts rolling, behind a sliding occluder (violations.py).
+    occluded_kinds: ClassVar[tuple[str, ...]] = ("stops_short",)
+
     family: Literal["contact"]
     params: ContactParams = ContactParams()
 

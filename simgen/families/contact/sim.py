@@ -21,7 +21,7 @@ import numpy as np
 
 from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
-from simgen.families.contact import geometry
+from simgen.families.contact import geometry, violations
 from simgen.families.contact.params import ball_rgb, floor_rgb, target_rgb
 from simgen.spec.models import SceneSpec
 from simgen.trajectory import BodyFrame, Frame, Trajectory
@@ -75,6 +75,11 @@ class Contact(Simulation):
             "speed": speed,
         }
         return Trajectory(frames, bodies, targets, focus=camera_focus(spec), events=[e.to_dict() for e in events])
+
+    def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
+                      params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
+        """The occluded violation hook: simgen/families/contact/violations.py."""
+        return violations.occluded_pair(kind, trajectory, violation, spec, params)
 
 
 def _frame(world: World, bodies: dict[str, int], t: float) -> Frame:
