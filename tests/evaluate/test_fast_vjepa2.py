@@ -207,3 +207,20 @@ def test_fast_forward_is_as_accurate_as_transformers_at_full_size_on_cuda(compil
     assert our_error <= 1.1 * their_error + 1e-3, (our_error, their_error)
     assert our_error < 5e-2
     assert kernels and not any("math" in k for k in kernels), kernels
+
+
+def test_hidden_states_of_a_sweep_equal_transformers_from_one_pass():
+    """hidden_states(x, layers): every requested layer from one pass, each equal to transformers'
+    hidden_states[layer], and the same as asking for that layer alone."""
+    model = tiny_model(num_hidden_layers=3)
+    x = video(model)
+    with torch.inference_mode():
+        theirs = model(pixel_values_videos=x, skip_predictor=True, output_hidden_states=True).hidden_states
+        fast = FastVJEPA2Encoder(model)
+        layers = [3, 1, 0, -2]
+        ours = fast.hidden_states(x, layers)
+        for layer, state in zip(layers, ours, strict=True):
+            assert relative_error(state, theirs[layer]) < 1e-5, layer
+            assert torch.equal(state, fast(x, layer=layer)), layer
+        with pytest.raises(IndexError, match="out of range"):
+            fast.hidden_states(x, [1, 4])
