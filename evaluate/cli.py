@@ -100,6 +100,29 @@ def run(
 
 
 @app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="run folders of `evaluate run` on the same datasets")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where comparisons.json and its reports go")],
+    pair: Annotated[list[str] | None, typer.Option(
+        "--compare", help="a pair 'A vs B' (repeat); default: every pair of contenders")] = None,
+    bootstrap: Annotated[int, typer.Option(min=1, help="bootstrap resamples and permutations")] = 1000,
+) -> None:
+    """Compare encoders of runs made apart (another machine, another day) on the same test clips."""
+    from evaluate.comparisons import parse_pairs
+    from evaluate.report.verdict import rich_verdict, write_compare_reports
+    from evaluate.tasks.compare import COMPARISONS_FILE, compare_runs
+
+    pairs = None
+    if pair:  # names are checked against the runs' encoders in compare_runs
+        pairs = [tuple(p.strip() for p in text.split(" vs ", 1)) for text in pair]
+        pairs = parse_pairs(pair, [n for p in pairs for n in p])
+    result = compare_runs(list(runs), out, pairs, bootstrap, log=_log)
+    md, page = write_compare_reports(out, result.row())
+    print_tables(rich_verdict(result.row()), out_console)
+    out_console.print(f"[green]wrote[/green] {out}/{COMPARISONS_FILE}, {md.name}, {page.name}")
+
+
+@app.command()
 def schema(file: Annotated[SchemaChoice, typer.Argument(help="which file's schema")] = "all") -> None:
     """The JSON Schema of results.json (evaluate run) and surprise.json (evaluate surprise)."""
     import json

@@ -20,7 +20,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from evaluate.errors import EvaluateError
 from evaluate.metrics import Metric
 from evaluate.paired import Quantity, WeightedScorer, call, clip_terms, holm, paired_difference
-from evaluate.predictions import Predictions, read_predictions
+from evaluate.predictions import Predictions
 from evaluate.results import Comparison, VerdictRow
 
 # What an encoder stands for in the verdict; an encoder class declares its role.
@@ -190,13 +189,14 @@ def verdict(comparisons: list[Comparison], identifiability: list[Any], roles: di
     return rows
 
 
-def compare_predictions(predictions: Path, targets: dict[tuple[str, str], Metric], encoders: list[str],
+def compare_predictions(predictions: Iterable[Predictions], targets: dict[tuple[str, str], Metric], encoders: list[str],
                         pairs: list[tuple[str, str]] | None, layer_choices: list[dict[str, Any]],
                         identifiability: list[Any], n_bootstrap: int) -> tuple[list[Comparison], list[VerdictRow]]:
-    """The comparisons and the verdict of a predictions file (``pairs`` None: every pair of contenders)."""
+    """The comparisons and the verdict of predictions (e.g. :func:`read_predictions` of a file, lines kept
+    by :func:`keep_line`); ``pairs`` None: every pair of contenders."""
     roles = {e: encoder_role(e) for e in encoders}
     pairs = default_pairs(encoders, roles) if pairs is None else [ordered_pair(a, b, roles, encoders)
                                                                    for a, b in pairs]
-    standing = standing_predictions(read_predictions(predictions, keep_line), layer_choices)
+    standing = standing_predictions(predictions, layer_choices)
     comparisons = compare(standing, targets, pairs, n_bootstrap)
     return comparisons, verdict(comparisons, identifiability, roles)

@@ -178,6 +178,7 @@ class DatasetRecord(Record):
 
 class EncoderRecord(Record):
     encoder: str
+    role: str = Field("pixels", description="what it stands for in the verdict: tubelet, album, pixels, control...")
     identity: dict[str, Any] = Field(description="everything the embeddings depend on (the cache key)")
     notes: list[str]
     timings: dict[str, float | int]  # seconds, and counts (clips, cache hits)
@@ -431,7 +432,32 @@ class SurpriseResults(ResultFile[SurpriseConfig]):
     wall_s: float
 
 
-SCHEMAS = {"results.json": RunResults, "surprise.json": SurpriseResults}
+class ComparedRun(Record):
+    path: str
+    created: str
+    encoders: list[str]
+
+
+class CompareResults(Record):
+    """comparisons.json (``evaluate compare``): the paired comparisons of runs made apart, on the same data."""
+
+    model_config = ConfigDict(extra="forbid", title="comparisons.json")
+
+    format_version: Literal[1]
+    created: str
+    runs: list[ComparedRun]
+    versions: dict[str, str]
+    datasets: list[DatasetRecord]
+    encoders: list[EncoderRecord]
+    identifiability: list[Identifiability]
+    layer_choices: list[LayerChoice]
+    comparison_family: str
+    comparisons: list[Comparison]
+    verdict: list[VerdictRow]
+    notes: list[str]
+
+
+SCHEMAS = {"results.json": RunResults, "surprise.json": SurpriseResults, "comparisons.json": CompareResults}
 SCHEMA_FILES = tuple(SCHEMAS)
 
 

@@ -24,6 +24,13 @@ from evaluate.metrics import MIN_TEST_GROUPS
 from evaluate.report import page
 from evaluate.report.layers import layer_markdown, layer_section
 from evaluate.report.page import Cell, Figure, Section, Table, ci_text, fmt, md_table, png, with_badge
+from evaluate.report.verdict import (
+    comparisons_markdown,
+    comparisons_section,
+    rich_verdict,
+    verdict_markdown,
+    verdict_section,
+)
 
 __all__ = ["identifiability_markdown", "load_run", "render_html", "render_markdown", "rich_tables",
            "write_reports"]
@@ -599,6 +606,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
            + ", ".join(f"`{d['name']}` ({d.get('clips', '?')} clips, sha {d['content_sha256']})"
                        for d in payload["datasets"])
            + "; encoders: " + ", ".join(f"`{e['encoder']}`" for e in payload["encoders"]) + ".", ""]
+    out += [verdict_markdown(payload)]
     if payload.get("identifiability"):
         out += ["## Identifiability: what one frame gives", "", IDENTIFIABILITY_TEXT, "",
                 identifiability_markdown(payload)]
@@ -614,6 +622,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         out += ["## Warnings", "", *(f"- {w}" for w in payload["warnings"]), ""]
     out += ["## Temporal margins", "", MARGIN_TEXT, "", md_table(*margin_rows(payload)), ""]
     out += layer_markdown(payload)
+    out += [comparisons_markdown(payload)]
     if payload.get("reversal_sensitivity"):
         out += ["## Reversal sensitivity", "", REVERSAL_TEXT, ""]
         for dataset in _datasets(payload, payload["reversal_sensitivity"]):
@@ -745,8 +754,8 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> s
     static = static_targets(payload)
     kind = grids[0].margin_type if grids else "static"
     heatmap = [Figure(png(margin_heatmap(grids)), f"{kind} margins: encoder × target per dataset")] if grids else []
-    lead = [s for s in (identifiability_section(payload),) if s]
-    sections = [margin_section(payload), *filter(None, [layer_section(payload)])]
+    lead = [s for s in (verdict_section(payload), identifiability_section(payload)) if s]
+    sections = [margin_section(payload), *filter(None, [comparisons_section(payload), layer_section(payload)])]
     if payload.get("reversal_sensitivity"):
         sections.append(Section("Reversal sensitivity", "reversal", [REVERSAL_TEXT],
                                 [reversal_rows(payload, d) for d in _datasets(payload, payload["reversal_sensitivity"])]))
@@ -793,7 +802,7 @@ def rich_tables(payload: dict[str, Any]) -> list[Any]:
     within-view table per target (print them with page.print_tables, which keeps them whole when
     stdout is not a terminal)."""
     static = static_targets(payload)
-    tables = [page.table(f"identifiability · {d}", *identifiability_rows(payload, d))
+    tables = rich_verdict(payload) + [page.table(f"identifiability · {d}", *identifiability_rows(payload, d))
               for d in _datasets(payload, payload.get("identifiability", []))]
     tables.append(page.table("temporal margins: static (original − max(chance, single_frame)) and order "
                              f"(original − max(chance, shuffled)); {DEGENERATE} degenerate control",

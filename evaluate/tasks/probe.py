@@ -20,7 +20,7 @@ from typing import IO
 
 import numpy as np
 
-from evaluate.comparisons import FAMILY_TEXT, compare_predictions, parse_pairs
+from evaluate.comparisons import FAMILY_TEXT, compare_predictions, encoder_role, keep_line, parse_pairs
 from evaluate.config import RunConfig
 from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.data.targets import TargetData, prepare_target
@@ -32,7 +32,7 @@ from evaluate.errors import EncoderError, EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
 from evaluate.layers import choose_layers
 from evaluate.metrics import MIN_TEST_GROUPS, Metric, floored_margin, score
-from evaluate.predictions import RowKey, write_predictions
+from evaluate.predictions import RowKey, read_predictions, write_predictions
 from evaluate.probes import Probe, ProbeFit, ProbeSkipped, get_probe
 from evaluate.probes.rows import CachedRows
 from evaluate.progress import Advance, Log, Progress
@@ -307,8 +307,8 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
             format_version=FORMAT_VERSION, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=config.model_copy(update={"cache": str(cache.root)}), versions=versions(),
             datasets=[dataset_record(d) for d in datasets],
-            encoders=[EncoderRecord(encoder=r.encoder, identity=r.identity, notes=r.notes, timings=r.timings)
-                      for r in embedded],
+            encoders=[EncoderRecord(encoder=r.encoder, role=encoder_role(r.encoder), identity=r.identity,
+                                    notes=r.notes, timings=r.timings) for r in embedded],
             results=sorted(scores, key=order),
             temporal_margins=sorted((m for p in probed for m in p.margins), key=order),
             reversal_sensitivity=sorted((r for p in probed for r in p.reversal), key=order),
@@ -334,8 +334,8 @@ def compare_run(predictions: Path, datasets: list[EvalDataset], embedded: list[E
             log(f"[yellow]not compared[/yellow] {a} vs {b}: an encoder was skipped")
         pairs = [p for p in pairs if set(p) <= set(names)]
     targets = {(d.name, t.name): Metric(t.kind, t.period) for d in datasets for t in d.targets}
-    comparisons, verdict = compare_predictions(predictions, targets, names, pairs, layer_choices, identified,
-                                               n_bootstrap)
+    comparisons, verdict = compare_predictions(read_predictions(predictions, keep_line), targets, names, pairs,
+                                               layer_choices, identified, n_bootstrap)
     if comparisons:
         log(f"compared encoders: {len(comparisons)} paired comparisons (Holm over all) in "
             f"{time.perf_counter() - started:.1f} s")
