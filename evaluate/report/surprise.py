@@ -1,5 +1,6 @@
 """surprise_report.md and a self-contained surprise_report.html from surprise.json and
-surprise_curves.jsonl: the certification of each violation kind by the controls (first), pooled scores,
+surprise_curves.jsonl: the certification of each violation kind by the controls (first), the paired comparisons
+of the evaluated models (the tubelet-versus-album verdict on the same groups), pooled scores,
 scores per violation kind (kinds can pull opposite ways, so pooling alone can hide two real effects),
 skipped groups, seed spreads, timings, and surprise-over-time plots aligned on the onset frame, per kind.
 Bands and CIs are 95%. Files written before relative accuracy existed are read with the pairwise figures
@@ -54,6 +55,24 @@ def certification_table(payload: dict[str, Any]) -> tuple[list[str], list[list[s
         verdict = Cell("yes", "above") if c["certified"] else Cell("no", "below")
         counts = f"{c['negative_cells_excluding_chance']} of {c['negative_cells']} ({c['expected_by_chance']:.1f})"
         rows.append([c["dataset"], c["kind"], design, verdict, counts, "; ".join(c["reasons"]) or "–"])
+    return header, rows
+
+
+def comparison_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:
+    """Per pair of models × dataset × kind × context × aggregate: both relative accuracies, a − b with its
+    paired CI, the p-value before and after Holm, the call, and whether the controls certify the kind."""
+    header = ["dataset", "kind", "context", "aggregate", "a", "b", "a rel acc", "b rel acc", "a − b [95% CI]",
+              "p", "p (Holm)", "call", "certified", "groups"]
+    rows = []
+    for c in payload.get("comparisons", []):
+        decided = c["call"] != "tie"
+        call = Cell(c[c["call"]] if decided else "tie", "above" if decided else "",
+                    "ahead at Holm-adjusted p < 0.05" if decided else "the difference could be chance")
+        rows.append([c["dataset"], c["kind"], str(c["context"]), c["aggregate"], c["a"], c["b"],
+                     page.fmt(c["a_value"]), page.fmt(c["b_value"]),
+                     f"{page.fmt(c['diff'])} {page.ci_text(c['ci95'])}", page.fmt(c["p"]), page.fmt(c["p_adjusted"]),
+                     call, "yes" if c["certified"] else Cell("no", "below", "the controls do not certify this kind"),
+                     str(c["n_groups"])])
     return header, rows
 
 
@@ -220,6 +239,11 @@ CERTIFICATION = ("A violation kind is certified when its design is balanced (eve
                  "frame-classifier) have a relative accuracy within 0.1 of 0.5 with a CI covering 0.5 in every "
                  "context × aggregate, and the positive control (oracle) reaches 0.95 in every context × "
                  "aggregate. With many cells, about 5% of CIs exclude 0.5 by chance alone: the count in brackets.")
+COMPARISONS = ("Every pair of evaluated models (controls left out; seeds of one random-init model not paired), "
+               "paired on the groups both scored: a − b of the relative accuracy, a 95% CI from a paired bootstrap "
+               "over groups, a p-value from a paired permutation test (the two models' group outcomes swapped), "
+               "Holm-adjusted over every comparison in this file. The call names the model ahead at adjusted "
+               "p < 0.05, else tie. A kind the controls do not certify cannot support a verdict, whatever the call.")
 CURVES = ("Aligned on the onset frame (dashed line: the first frame whose pixels differ): the clips of a group "
           "share every frame before the violation, so the curves agree until a window predicts a frame at or "
           "after it. Top: possible and impossible clips, all kinds pooled; bottom: the group difference "
@@ -239,6 +263,8 @@ def _setup(payload: dict[str, Any]) -> str:
 def _sections(payload: dict[str, Any]) -> list[tuple[str, str, list[str], tuple[list, list]]]:
     """(title, anchor, paragraphs, table) of every table section, in page order; empty ones left out."""
     parts = [("Certification by the controls", "certification", [CERTIFICATION], certification_table(payload)),
+             ("Paired comparisons: model against model on the same groups", "comparisons", [COMPARISONS],
+              comparison_table(payload)),
              ("Scores, all kinds pooled", "pooled", [INTRO], score_table(payload)),
              ("Relative accuracy by violation (aggregate max)", "kinds", [KINDS], kind_table(payload)),
              ("By violation: every score", "kind-scores", [], kind_rows(payload)),
@@ -280,8 +306,11 @@ def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
 
 
 def rich_tables(payload: dict[str, Any]) -> list[Any]:
-    """The certification (when any) and the pooled scores, for the terminal."""
+    """The certification (when any), the paired comparisons (when any) and the pooled scores, for the terminal."""
     tables = [page.table("surprise: possible vs impossible groups (chance 0.5)", *score_table(payload))]
+    compared = comparison_table(payload)
+    if compared[1]:
+        tables.insert(0, page.table("paired comparisons (a − b of relative accuracy, Holm-adjusted)", *compared))
     cert = certification_table(payload)
     if cert[1]:
         tables.insert(0, page.table("certification by the controls", *cert))

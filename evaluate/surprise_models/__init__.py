@@ -1,5 +1,5 @@
-"""Surprise models for ``evaluate surprise``: V-JEPA 2, and the controls (``extrapolate``,
-``frame-classifier``, ``oracle``). ``base`` says what a model is and names them."""
+"""Surprise models for ``evaluate surprise``: V-JEPA 2, the album's ``trajectory:<encoder>`` (after GeoPhys),
+and the controls (``extrapolate``, ``frame-classifier``, ``oracle``). ``base`` says what a model is and names them."""
 
 from evaluate.surprise_models.base import (
     NEGATIVE_CONTROLS,

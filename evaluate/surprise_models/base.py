@@ -104,6 +104,7 @@ def _load_models() -> None:
     import evaluate.surprise_models.extrapolate  # noqa: F401
     import evaluate.surprise_models.frame_classifier  # noqa: F401
     import evaluate.surprise_models.oracle  # noqa: F401
+    import evaluate.surprise_models.trajectory  # noqa: F401
     import evaluate.surprise_models.vjepa2  # noqa: F401
 
 
@@ -117,7 +118,7 @@ SURPRISE_MODELS: Registry[type[SurpriseModel]] = Registry("surprise model", load
 
 
 def build_surprise_model(text: str, device: str = "auto") -> SurpriseModel:
-    """``extrapolate[,order=,size=]``, ``frame-classifier[,...]``, ``oracle[,...]``, or a V-JEPA 2 spec
-    (``vjepa2:<id|dir>``, ``random-vjepa2[:size][,seed=N]``)."""
+    """``extrapolate[,order=,size=]``, ``frame-classifier[,...]``, ``oracle[,...]``, a V-JEPA 2 spec
+    (``vjepa2:<id|dir>``, ``random-vjepa2[:size][,seed=N]``), or the album's ``trajectory:<per-frame encoder>``."""
     kind = text.split(",")[0].split(":")[0]
     return SURPRISE_MODELS[kind](text, device)

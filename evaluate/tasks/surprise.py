@@ -33,7 +33,11 @@ Surprise needs no training (the frame classifier cross-fits over groups), so eve
 onset_frame = violation_frame, group_violation = the impossible clip's violation, design twins, balanced
 false.
 
-Outputs under OUT: ``surprise.json`` (config, versions, certification, results, timings),
+Comparisons (:mod:`evaluate.tasks.surprise_comparisons`): with two or more evaluated models (not controls),
+every pair is compared paired on the same groups, per dataset × kind × context × aggregate: the difference of
+relative accuracy, a paired group-bootstrap CI, a paired permutation p, Holm across the run, and a call.
+
+Outputs under OUT: ``surprise.json`` (config, versions, certification, results, comparisons, timings),
 ``surprise_curves.jsonl`` (one line per clip × model × context: the curve and the clip's labels),
 ``surprise_report.md`` and a self-contained ``surprise_report.html`` with surprise-over-time plots aligned on
 the onset frame.
@@ -68,6 +72,7 @@ from evaluate.surprise_models import (
     window_starts,
 )
 from evaluate.tasks.probe import skip_encoder
+from evaluate.tasks.surprise_comparisons import GroupTable, compare_models
 
 AGGREGATES = ("max", "mean", "onset")
 REQUIRED_TARGETS = ("possible", "violation", "violation_frame")
@@ -196,12 +201,14 @@ def group_values(group: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.
     return out
 
 
-def _complete_groups(lines: list[dict[str, Any]]) -> dict[tuple, dict[str, list[dict]]]:
-    """(dataset, encoder, context, horizon) -> group_id -> its clips' lines, for groups with both roles."""
+def scored_groups(lines: list[dict[str, Any]]) -> GroupTable:
+    """(dataset, encoder, context, horizon) -> group_id -> (its violation kind, :func:`group_values`), for the
+    groups with both a possible and an impossible clip."""
     keyed: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for line in lines:
         keyed[(line["dataset"], line["encoder"], line["context"], line["horizon"])][line["group_id"]].append(line)
-    return {key: {g: ls for g, ls in groups.items() if {ln["possible"] for ln in ls} == {"true", "false"}}
+    return {key: {g: (ls[0]["group_violation"], group_values(ls)) for g, ls in groups.items()
+                  if {ln["possible"] for ln in ls} == {"true", "false"}}
             for key, groups in keyed.items()}
 
 
@@ -211,9 +218,9 @@ def summarise(lines: list[dict[str, Any]], n_bootstrap: int,
     breakdowns, and per dataset × encoder × context how many groups could not be scored."""
     controls = controls or {}
     results, skipped = [], []
-    for (dataset, encoder, context, horizon), groups in _complete_groups(lines).items():
-        values = {g: group_values(ls) for g, ls in groups.items()}
-        kinds = {g: ls[0]["group_violation"] for g, ls in groups.items()}
+    for (dataset, encoder, context, horizon), groups in scored_groups(lines).items():
+        values = {g: v for g, (_, v) in groups.items()}
+        kinds = {g: kind for g, (kind, _) in groups.items()}
         scored = [g for g, v in values.items() if v is not None]
         skipped.append({"dataset": dataset, "encoder": encoder, "context": context, "groups": len(groups),
                         "past_violation": len(groups) - len(scored),
@@ -366,11 +373,15 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> SurpriseR
         if s["past_violation"]:
             log(f"[yellow]skipped[/yellow] {s['dataset']} · {s['encoder']}: {s['past_violation']} of {s['groups']} "
                 f"groups at context {s['context']} (it reaches past the violation frame)")
+    certification = certify(scores, designs(lines))
+    models = [e["encoder"] for e in encoders if controls[e["encoder"]] is None]  # the contenders, in -e order
+    comparisons = compare_models(scored_groups(lines), models, {(c["dataset"], c["kind"]): c["certified"]
+                                                                for c in certification}, AGGREGATES, config.n_bootstrap)
     results = SurpriseResults(
         format_version=1, created=datetime.now(timezone.utc).isoformat(timespec="seconds"), config=config,
         versions=versions(), datasets=[DatasetRecord(name=d.name, path=str(d.root), fingerprint=d.fingerprint,
                                                  content_sha256=d.content_hash, frames=d.frames) for d in datasets],
-        encoders=encoders, certification=certify(scores, designs(lines)), results=scores,
+        encoders=encoders, certification=certification, results=scores, comparisons=comparisons,
         seed_summary=seed_summary(scores), skipped={"encoders": skipped_encoders, "clips": bad, "groups": skipped_groups},
         wall_s=time.perf_counter() - started)
     write_json(out_dir / SURPRISE_FILE, results.row())

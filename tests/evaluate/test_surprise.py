@@ -389,3 +389,101 @@ def test_quadruplets_tie_for_pixel_controls_and_the_oracle_is_aligned_on_what_it
         expected = c["violation_frame"] if c["encoder"] == "oracle" else c["onset_frame"]
         assert c["onset_frame"] == expected
     assert any(c["onset_frame"] > c["violation_frame"] for c in curves if c["encoder"] != "oracle")
+
+
+def _table(wins_by_model: dict[str, list[float]], kind="permanence", dataset="d", context=4, horizon=2):
+    """A GroupTable whose groups have, for each model, possible surprise 0 and impossible surprise 1 (a win),
+    -1 (a loss) or 0 (a tie) at every aggregate."""
+    value = {1.0: 1.0, 0.0: -1.0, 0.5: 0.0}
+    return {(dataset, model, context, horizon): {
+        f"g{i}": (kind, {agg: (np.array([0.0, 0.0]), np.array([value[w], value[w]])) for agg in ("max", "mean")})
+        for i, w in enumerate(wins)} for model, wins in wins_by_model.items()}
+
+
+def test_paired_surprise_comparisons_on_hand_made_groups():
+    from evaluate.tasks.surprise_comparisons import compare_models, model_pairs
+
+    assert model_pairs(["v", "v,seed=1", "album"]) == [("v", "album"), ("v,seed=1", "album")]  # seeds not paired
+    same = [1.0, 0.0, 0.5, 1.0] * 5
+    [null, _] = compare_models(_table({"v": same, "album": same}), ["v", "album"], {}, ("max", "mean"), 200)
+    assert (null["diff"], null["p"], null["p_adjusted"], null["call"]) == (0.0, 1.0, 1.0, "tie")
+    assert null["a_value"] == null["b_value"] == pytest.approx(2.5 / 4) and not null["certified"]
+    # v wins 36 of 40 groups, the album 20: a planted difference the paired test must find
+    planted = compare_models(_table({"v": [1.0] * 36 + [0.0] * 4, "album": [1.0, 0.0] * 20}), ["v", "album"],
+                             {("d", "permanence"): True}, ("max", "mean"), 500)
+    for r in planted:
+        assert (r["a"], r["b"], r["a_value"], r["b_value"]) == ("v", "album", 0.9, 0.5)
+        assert r["diff"] == pytest.approx(0.4) and r["ci95"][0] > 0 and r["p"] < 0.001 and r["call"] == "a"
+        assert r["certified"] and r["n_groups"] == 40
+    # Holm over the run: the two (equal) p-values of max and mean are each doubled
+    assert planted[0]["p_adjusted"] == pytest.approx(min(1.0, 2 * planted[0]["p"]))
+    # groups only one model scored are left out of the pair
+    table = _table({"v": [1.0] * 6, "album": [0.0] * 6})
+    del table[("d", "album", 4, 2)]["g0"]
+    assert compare_models(table, ["v", "album"], {}, ("max",), 50)[0]["n_groups"] == 5
+
+
+def test_trajectory_surprise_against_random_vjepa2_end_to_end(quadruplets_tiny, tmp_path, monkeypatch, capsys):
+    """trajectory:random-image:tiny beside random-vjepa2:tiny on occluded quadruplets: a comparison per kind ×
+    aggregate, recomputed here from the curves file."""
+    from evaluate.metrics import relative_win
+    from evaluate.paired import Terms, holm, paired_difference
+    from evaluate.tasks.surprise import clip_values
+    from evaluate.tasks.surprise_comparisons import mean_win
+
+    out = tmp_path / "surprise"
+    code, stdout, err = cli(monkeypatch, capsys, "surprise", quadruplets_tiny, "-e", "random-vjepa2:tiny", "-e",
+                            "trajectory:random-image:tiny", "-e", "extrapolate,order=0", "--context", "4", "--out", out,
+                            "--bootstrap", "50", "--device", "cpu")
+    assert code == 0, err
+    payload = json.loads((out / "surprise.json").read_text())
+    check_against_schema(monkeypatch, capsys, "surprise.json", payload)
+    [identity] = [e["identity"] for e in payload["encoders"] if e["encoder"] == "trajectory:random-image:tiny"]
+    assert identity["kind"] == "trajectory" and identity["encoder"]["kind"] == "random-image"
+    comparisons = payload["comparisons"]
+    kinds = {c["kind"] for c in payload["certification"]}
+    assert {(c["kind"], c["aggregate"]) for c in comparisons} == {(k, a) for k in kinds for a in ("max", "mean", "onset")}
+    assert {(c["a"], c["b"]) for c in comparisons} == {("random-vjepa2:tiny", "trajectory:random-image:tiny")}
+    curves = [json.loads(line) for line in (out / "surprise_curves.jsonl").read_text().splitlines()]
+    scores = {(r["encoder"], r["aggregate"]): r for r in payload["results"]}
+    for c in comparisons:
+        wins = {}
+        for model in (c["a"], c["b"]):
+            groups: dict[str, dict[bool, list[float]]] = {}
+            for line in curves:
+                if line["encoder"] == model and line["group_violation"] == c["kind"]:
+                    groups.setdefault(line["group_id"], {True: [], False: []})[line["possible"] == "true"].append(
+                        clip_values(line)[c["aggregate"]])
+            wins[model] = {g: relative_win(np.array(v[True]), np.array(v[False])) for g, v in groups.items()}
+        ids = sorted(wins[c["a"]])
+        assert c["n_groups"] == len(ids) and c["a_value"] == pytest.approx(np.mean([wins[c["a"]][g] for g in ids]))
+        assert c["a_value"] == scores[(c["a"], c["aggregate"])]["by_violation"][c["kind"]]["relative_accuracy"]
+        again = paired_difference(mean_win, [Terms({"win": np.array([wins[c["a"]][g] for g in ids])})],
+                                  [Terms({"win": np.array([wins[c["b"]][g] for g in ids])})], np.array(ids), 50, 0)
+        assert again == {k: c[k] for k in again}
+    assert [c["p_adjusted"] for c in comparisons] == holm([c["p"] for c in comparisons])
+    md = (out / "surprise_report.md").read_text()
+    assert md.index("Certification by the controls") < md.index("Paired comparisons") < md.index("Scores, all kinds")
+    assert "paired comparisons" in stdout
+
+
+def test_trajectory_surprise_refuses_video_encoders_and_frame_options():
+    from evaluate.errors import EncoderError
+
+    with pytest.raises(EncoderError, match="not a per-frame encoder"):
+        build_surprise_model("trajectory:random-vjepa2:tiny")
+    with pytest.raises(EncoderError, match="pool do not apply"):
+        build_surprise_model("trajectory:random-image:tiny,pool=mean")
+    with pytest.raises(EncoderError, match="e.g. trajectory:random-image:tiny"):
+        build_surprise_model("trajectory")
+    model = build_surprise_model("trajectory:pixels,size=8")
+    with pytest.raises(ValueError, match="at least 3"):
+        model.check_window(2, 2)
+    # each window reads its own frames: a change after a window leaves its surprise as it was
+    clip = random_clip(3, t=12)
+    later = clip.copy()
+    later[10:] = 0
+    starts = window_starts(12, 4, 2, 2)
+    before, after = model.surprise(clip, 4, 2, starts), model.surprise(later, 4, 2, starts)
+    assert starts == [0, 2, 4, 6] and np.array_equal(before[:3], after[:3])  # windows [0, 6) .. [4, 10)
+    assert before[3] != after[3]  # [6, 12) holds the changed frames
