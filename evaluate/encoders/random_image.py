@@ -4,7 +4,7 @@ It is V-JEPA 2's own encoder (transformers ``VJEPA2Model``) of the same size, wi
 frame, applied to each frame alone: a 2-D ViT with the same width, depth, heads, MLP ratio, 16-pixel
 patches, crop, RoPE and initial distribution as ``random-vjepa2`` of that size (``RANDOM_SIZES`` in
 evaluate/encoders/vjepa2.py; tiny is 96 wide, 2 blocks, 4 heads, 32-pixel crop). Its weights are drawn
-once from the seed by :func:`evaluate.encoders.vjepa2.random_model`. What differs from the tubelet
+once from the seed by :func:`evaluate.encoders.vjepa2.draw_random`. What differs from the tubelet
 model is only what the question is about: a patch spans one frame instead of two, and no token attends
 across time. A frame's vector is the mean of its tokens, as each tubelet step's is in
 ``random-vjepa2,pool=time``. Options and pooling are the album's (evaluate/encoders/image.py).
@@ -15,23 +15,11 @@ reader of the frames in order, against one whose tokens mix neighbouring frames.
 
 from __future__ import annotations
 
-from typing import Any
-
 from evaluate.encoders.base import register
-from evaluate.encoders.hf import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, module_digest
 from evaluate.encoders.image import FRAME_OPTIONS, FrameEncoder
-from evaluate.encoders.vjepa2 import RANDOM_SIZES, random_config, random_model
-from evaluate.errors import EncoderError
+from evaluate.encoders.vjepa2 import RANDOM_SIZES, draw_random
 
 DEFAULT_SIZE = "large"
-
-
-def frame_config(size: str) -> Any:
-    """The VJEPA2Config of ``random-vjepa2:size`` with a one-frame tubelet: its 2-D counterpart."""
-    config = random_config(size)
-    config.tubelet_size = 1
-    config.frames_per_clip = 1
-    return config
 
 
 @register
@@ -45,23 +33,12 @@ class RandomImage(FrameEncoder):
     option_help = {**FRAME_OPTIONS, "seed": "seed of the random weights (default 0); several seeds give a spread"}
 
     def _load(self):
-        import torch
-        import transformers
-
         self.seed = self.option("seed", 0, int)
-        size = self.spec.arg or DEFAULT_SIZE
-        if size not in RANDOM_SIZES:
-            raise EncoderError(f"random-image:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
-        hidden, layers, heads, crop, _ = RANDOM_SIZES[size]
-        config = frame_config(size)
-        model = random_model(config, self.seed)
-        self.encoder_sha256 = module_digest(model.encoder, "encoder.")  # float32, as drawn
+        model, checkpoint, self.prep, self.encoder_sha256 = draw_random(self.kind, self.spec.arg or DEFAULT_SIZE,
+                                                                        self.seed, tubelet=1)
         self.model = model.to(self.dtype).eval().to(self.device)
-        self.patch = int(config.patch_size)
-        self.prep = Preprocessing(crop, crop, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="random-image")
-        self.checkpoint = {"random_size": size, "seed": self.seed, "config": [hidden, layers, heads, crop],
-                           "patch": self.patch, "tubelet": 1, "init": "normal-0.02-once", "torch": torch.__version__,
-                           "transformers": transformers.__version__}
+        self.patch = int(model.config.patch_size)
+        self.checkpoint = {**checkpoint, "patch": self.patch, "tubelet": 1}
 
     def _outputs(self, images, hidden_states):
         # Each frame is a clip of one frame: (N, 1, 3, h, w).

@@ -97,15 +97,31 @@ RANDOM_SIZES = {
 }
 
 
-def random_config(size: str) -> Any:
-    """The VJEPA2Config of a random-vjepa2 size."""
+def random_config(size: str, tubelet: int = 2) -> Any:
+    """The VJEPA2Config of a random-vjepa2 size (``tubelet=1``: random-image's per-frame counterpart)."""
     from transformers import VJEPA2Config
 
     hidden, layers, heads, crop, mlp_ratio = RANDOM_SIZES[size]
     return VJEPA2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, mlp_ratio=mlp_ratio,
-                        crop_size=crop, patch_size=16, tubelet_size=2, frames_per_clip=64,
+                        crop_size=crop, patch_size=16, tubelet_size=tubelet, frames_per_clip=64,
                         pred_hidden_size=max(hidden // 2, 48), pred_num_hidden_layers=1,
                         pred_num_attention_heads=4, attn_implementation="sdpa")
+
+
+def draw_random(kind: str, size: str, seed: int, tubelet: int = 2) -> tuple[Any, dict[str, Any], Preprocessing, str]:
+    """A random-vjepa2 ``size`` drawn from ``seed`` by :func:`random_model` (float32, on the CPU): the model, its
+    checkpoint record, its preprocessing and ``encoder_sha256`` (of the encoder's tensors as drawn)."""
+    import torch
+    import transformers
+
+    if size not in RANDOM_SIZES:
+        raise EncoderError(f"{kind}:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
+    hidden, layers, heads, crop, _ = RANDOM_SIZES[size]
+    model = random_model(random_config(size, tubelet), seed)
+    prep = Preprocessing(crop, crop, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source=kind)
+    checkpoint = {"random_size": size, "seed": seed, "config": [hidden, layers, heads, crop],
+                  "init": "normal-0.02-once", "torch": torch.__version__, "transformers": transformers.__version__}
+    return model, checkpoint, prep, module_digest(model.encoder, "encoder.")
 
 
 class _VideoTransformer(Encoder):
@@ -442,23 +458,9 @@ class RandomVJEPA2(VJEPA2):
     seed = 0
 
     def _load(self):
-        import torch
-        import transformers
-
         self.seed = self.option("seed", 0, int)
-        size = self.spec.arg or "large"
-        if size not in RANDOM_SIZES:
-            raise EncoderError(f"random-vjepa2:{size}: unknown size; sizes: {', '.join(RANDOM_SIZES)}")
-        hidden, layers, heads, crop, _ = RANDOM_SIZES[size]
-        config = random_config(size)
-        model = random_model(config, self.seed)
-        self.encoder_sha256 = module_digest(model.encoder, "encoder.")  # float32, as drawn
-        model = model.to(self.dtype)
-        prep = Preprocessing(crop, crop, IMAGENET_MEAN, IMAGENET_STD, 1 / 255, source="random-vjepa2")
-        checkpoint = {"random_size": size, "seed": self.seed, "config": [hidden, layers, heads, crop],
-                      "init": "normal-0.02-once", "torch": torch.__version__,
-                      "transformers": transformers.__version__}
-        return model, checkpoint, prep
+        model, checkpoint, prep, self.encoder_sha256 = draw_random(self.kind, self.spec.arg or "large", self.seed)
+        return model.to(self.dtype), checkpoint, prep
 
 
 def random_model(config: Any, seed: int, device: str = "cpu") -> Any:

@@ -37,6 +37,18 @@ def save_tiny_vjepa2(directory: Path, seed: int = 0, with_preprocessor: bool = T
     return directory
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (and 6x slower on two busy cores); restored after. A module
+    opts in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_vjepa2(tmp_path_factory) -> Path:
     return save_tiny_vjepa2(tmp_path_factory.mktemp("ckpt") / "vjepa2-tiny")

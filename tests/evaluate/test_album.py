@@ -12,16 +12,7 @@ from evaluate.encoders.base import select_frames
 from evaluate.errors import EncoderError
 from evaluate.trajectory import feature_count, trajectory_features
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and 6x slower on two busy cores); restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,7 @@ from evaluate.surprise_models import build_surprise_model, window_starts
 from evaluate.tasks.surprise import certify, onset_window, summarise, violation_windows
 from tests.evaluate.test_cli import check_against_schema, cli
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and 6x slower on two busy cores); restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
