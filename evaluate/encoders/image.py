@@ -37,6 +37,7 @@ from evaluate.encoders.hf import (
     to_host_async,
     weights_digest,
 )
+from evaluate.encoders.layer_sweep import LAYERS_HELP, parse_layers
 from evaluate.trajectory import TRAJECTORY, TRAJECTORY_HELP, trajectory_when_ready
 
 FRAME_OPTIONS = {
@@ -44,6 +45,7 @@ FRAME_OPTIONS = {
             + TRAJECTORY_HELP,
     "layer": "per frame, the mean of hidden_states[layer]'s tokens (0: the patch embedding, 1..L the blocks, "
              "negative from the end) instead of the final output",
+    "layers": LAYERS_HELP + " (per frame, the mean of each layer's tokens)",
     "frames": "N frames per clip: resampled at evenly spaced indices, or with step=S the first N of every S-th "
               "frame (as the video encoders)",
     "step": "take every S-th frame first, from the first (as the video encoders); a clip too short for frames=N "
@@ -67,6 +69,12 @@ class FrameEncoder(Encoder):
         self.device = pick_device(device)
         self.dtype = model_dtype(self.device)
         self._load()
+        self.layers = parse_layers(self.name, self.spec.options.get("layers"), self._block_count())
+
+    def _block_count(self) -> int:
+        """L, the model's blocks (what layers= may name); a subclass that keeps its model elsewhere than
+        ``self.model`` says so."""
+        return int(self.model.config.num_hidden_layers)
 
     def _load(self) -> None:
         """Set ``self.prep``, ``self.checkpoint``, ``self.encoder_sha256`` and the model, on the device."""
@@ -76,10 +84,12 @@ class FrameEncoder(Encoder):
         """The model's transformers output for (N, 3, h, w) preprocessed frames."""
         raise NotImplementedError
 
-    def frame_vectors(self, outputs: Any) -> Any:
-        """(N, D) float32: one vector per frame, read from the model's outputs (see the module doc)."""
-        if self.layer is not None:
-            return select_hidden(outputs, self.layer, self.name).float().mean(dim=1)
+    def frame_vectors(self, outputs: Any, layer: int | None = None) -> Any:
+        """(N, D) float32: one vector per frame, read from the model's outputs (see the module doc);
+        ``layer``: that layer's (a sweep's), in place of ``self.layer``."""
+        layer = self.layer if layer is None else layer
+        if layer is not None:
+            return select_hidden(outputs, layer, self.name).float().mean(dim=1)
         pooled = getattr(outputs, "pooler_output", None)
         return (pooled if pooled is not None else outputs.last_hidden_state.mean(dim=1)).float()
 
@@ -87,7 +97,8 @@ class FrameEncoder(Encoder):
         """``encoder_sha256``: sha256 of the model's tensors as float32 values (see the video encoders)."""
         return {"kind": self.kind, "checkpoint": self.checkpoint, "encoder_sha256": self.encoder_sha256,
                 "preprocessing": self.prep.to_dict(), "pool": self.pool, "layer": self.layer, "frames": self.frames,
-                "step": self.step, "dtype": str(self.dtype).removeprefix("torch.")}
+                "step": self.step, "dtype": str(self.dtype).removeprefix("torch."),
+                **({"layers": self.layers} if self.layers else {})}
 
     def encode(self, clips: list[np.ndarray]) -> np.ndarray:
         return self.encode_async(clips)()
@@ -103,8 +114,13 @@ class FrameEncoder(Encoder):
             x = preprocess(clips, self.prep, self.device, self.dtype)  # (B, T, 3, h, w)
         b, t = x.shape[:2]
         with self.timed("forward_s"), torch.inference_mode():
-            per_frame = self.frame_vectors(self._outputs(x.flatten(0, 1), self.layer is not None)).reshape(b, t, -1)
-            pooled = per_frame.mean(dim=1) if self.pool == "mean" else per_frame.reshape(b, -1)
+            outputs = self._outputs(x.flatten(0, 1), self.layer is not None or self.layers is not None)
+            if self.layers:  # a sweep: every layer from this one forward, (B, layers, T, D)
+                per_frame = torch.stack([self.frame_vectors(outputs, layer).reshape(b, t, -1) for layer in self.layers],
+                                        dim=1)
+            else:
+                per_frame = self.frame_vectors(outputs).reshape(b, t, -1)
+            pooled = per_frame.mean(dim=-2) if self.pool == "mean" else per_frame.flatten(-2)
             result = to_host_async(pooled, np.float32)  # queued: the caller can queue the next batch first
         self.timings["clips"] += b
         if self.pool == TRAJECTORY:  # the geometry of the frame vectors, on the host (a few numbers per clip)
@@ -137,6 +153,9 @@ class ImageAlbum(FrameEncoder):
         self.encoder_sha256 = weights_digest(stored, [prefix + n for n in self.tower.state_dict()], "image tower",
                                              self.notes)
         self.tower.eval().to(self.device)
+
+    def _block_count(self):
+        return int(self.tower.config.num_hidden_layers)
 
     def _outputs(self, images, hidden_states):
         return self.tower(pixel_values=images, output_hidden_states=hidden_states)

@@ -39,6 +39,34 @@ def test_sweep_embeddings_equal_single_layer_embeddings(forward):
         assert single.identity() == sweep.layer_identity(layer)  # the same cache key
 
 
+def save_tiny(kind, directory):
+    """A tiny DINOv2 (the album's image:) or VideoMAE checkpoint: 2 blocks, 48 wide."""
+    from transformers import Dinov2Config, Dinov2Model, VideoMAEConfig, VideoMAEModel
+
+    size = dict(patch_size=16, hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
+    if kind == "image":
+        Dinov2Model(Dinov2Config(image_size=32, **size)).save_pretrained(directory)
+        (directory / "preprocessor_config.json").write_text(json.dumps({"crop_size": {"height": 32, "width": 32}}))
+    else:
+        VideoMAEModel(VideoMAEConfig(image_size=32, num_frames=4, tubelet_size=2, **size)).save_pretrained(directory)
+    return f"{kind}:{directory}"
+
+
+@pytest.mark.parametrize("kind", ["image", "random-image", "videomae"])
+def test_album_and_videomae_sweeps_equal_their_single_layers(kind, tmp_path):
+    spec = "random-image:tiny" if kind == "random-image" else save_tiny(kind, tmp_path / kind)
+    x = clips(2)
+    sweep = build_encoder(f"{spec},layers=all")
+    both = sweep.encode(x)
+    assert sweep.layers == [1, 2] and both.shape[:2] == (2, 2)
+    for j, layer in enumerate(sweep.layers):
+        single = build_encoder(f"{spec},layer={layer}")
+        assert np.array_equal(both[:, j], single.encode(x)), layer
+        assert single.identity() == sweep.layer_identity(layer)
+    with pytest.raises(EncoderError, match=r"layers='5': 5 is out of range; .* 1\.\.2"):
+        build_encoder(f"{spec},layers=5")
+
+
 def test_layers_option_lists_blocks_and_refuses_bad_ones():
     spec = parse_spec("random-vjepa2:tiny,layers=2,1,pool=mean")  # the commas continue the list
     assert spec.options == {"layers": "2,1", "pool": "mean"}
