@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluate.layers import standing_rows
 from evaluate.report import page
 from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, png
 
@@ -134,3 +135,14 @@ def layer_section(payload: dict[str, Any]) -> Section | None:
     figures = [Figure(png(depth_plot(payload, d)), f"{d}: score against depth") for d in datasets]
     return Section("Score against depth (layer sweeps)", "layers", [LAYERS_TEXT],
                    [*figures, Table(*layer_rows(payload), caption="* marks the standing layer")])
+
+
+def standing_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with each swept encoder's rows cut to its standing layer (:func:`evaluate.layers.standing_rows`):
+    what the report's other parts read, so that a sweep shows one row per encoder there, as any other
+    encoder does, and never the last layer by accident."""
+    choices = payload.get("layer_choices", [])
+    if not choices:
+        return payload
+    return {**payload, **{name: standing_rows(payload[name], choices)
+                          for name in ("results", "temporal_margins", "reversal_sensitivity") if name in payload}}

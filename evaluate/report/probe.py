@@ -22,7 +22,7 @@ import numpy as np
 from evaluate.io import load_run
 from evaluate.metrics import MIN_TEST_GROUPS
 from evaluate.report import page
-from evaluate.report.layers import layer_markdown, layer_section
+from evaluate.report.layers import layer_markdown, layer_section, standing_payload, standing_rows
 from evaluate.report.page import Cell, Figure, Section, Table, ci_text, fmt, md_table, png, with_badge
 from evaluate.report.verdict import (
     comparisons_markdown,
@@ -599,6 +599,7 @@ def _target_title(dataset: str, r: dict[str, Any]) -> str:
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
+    swept, payload = payload, standing_payload(payload)  # a swept encoder at its standing layer, but in the sweep's part
     grids = headline_grids(payload)
     static = static_targets(payload)
     out = ["# evaluate report", "",
@@ -621,7 +622,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     if payload.get("warnings"):
         out += ["## Warnings", "", *(f"- {w}" for w in payload["warnings"]), ""]
     out += ["## Temporal margins", "", MARGIN_TEXT, "", md_table(*margin_rows(payload)), ""]
-    out += layer_markdown(payload)
+    out += layer_markdown(swept)
     out += [comparisons_markdown(payload)]
     if payload.get("reversal_sensitivity"):
         out += ["## Reversal sensitivity", "", REVERSAL_TEXT, ""]
@@ -750,12 +751,14 @@ def margin_section(payload: dict[str, Any]) -> Section:
 
 
 def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> str:
+    swept, payload = payload, standing_payload(payload)  # a swept encoder at its standing layer, but in the sweep's part
+    predictions = standing_rows(predictions, payload.get("layer_choices", []))
     grids = headline_grids(payload)
     static = static_targets(payload)
     kind = grids[0].margin_type if grids else "static"
     heatmap = [Figure(png(margin_heatmap(grids)), f"{kind} margins: encoder × target per dataset")] if grids else []
     lead = [s for s in (verdict_section(payload), identifiability_section(payload)) if s]
-    sections = [margin_section(payload), *filter(None, [comparisons_section(payload), layer_section(payload)])]
+    sections = [margin_section(payload), *filter(None, [comparisons_section(payload), layer_section(swept)])]
     if payload.get("reversal_sensitivity"):
         sections.append(Section("Reversal sensitivity", "reversal", [REVERSAL_TEXT],
                                 [reversal_rows(payload, d) for d in _datasets(payload, payload["reversal_sensitivity"])]))
@@ -801,6 +804,7 @@ def rich_tables(payload: dict[str, Any]) -> list[Any]:
     """Terminal summary: identifiability per dataset, both margins, reversal sensitivity, then one
     within-view table per target (print them with page.print_tables, which keeps them whole when
     stdout is not a terminal)."""
+    payload = standing_payload(payload)  # a swept encoder at its standing layer
     static = static_targets(payload)
     tables = rich_verdict(payload) + [page.table(f"identifiability · {d}", *identifiability_rows(payload, d))
               for d in _datasets(payload, payload.get("identifiability", []))]

@@ -14,6 +14,7 @@ from evaluate.encoders.fast_vjepa2 import FastVJEPA2Encoder
 from evaluate.errors import EncoderError
 from evaluate.layers import choose_layers, standing_layer, standing_rows
 from evaluate.probes import get_probe
+from evaluate.report.layers import standing_payload
 from evaluate.report.probe import render_html, render_markdown
 from evaluate.results import Score
 from evaluate.tasks.probe import run
@@ -116,6 +117,11 @@ def test_run_sweeps_layers_from_one_forward_and_shares_the_single_layer_cache(ti
     assert "Score against depth" in render_markdown(payload)
     html = render_html(payload, lines)
     assert 'id="layers"' in html and "score against depth" in html
+    # The report's other parts read the sweep at its standing layer: one margin row per encoder, never the last layer.
+    standing = standing_payload(payload)["temporal_margins"]
+    chosen = {(c["target"], c["probe"]): c["layer"] for c in payload["layer_choices"]}
+    assert sorted(m["target"] for m in standing) == ["direction", "vz_start"]
+    assert all(m["layer"] == chosen[(m["target"], m["probe"])] for m in standing)
     no_sweep = json.loads((tmp_path / "single" / "results.json").read_text())
     assert "Score against depth" not in render_markdown(no_sweep)
 
