@@ -105,7 +105,8 @@ def compare(
     out: Annotated[Path, typer.Option("--out", "-o", help="where comparisons.json and its reports go")],
     pair: Annotated[list[str] | None, typer.Option(
         "--compare", help="a pair 'A vs B' (repeat); default: every pair of contenders")] = None,
-    bootstrap: Annotated[int, typer.Option(min=1, help="bootstrap resamples and permutations")] = 1000,
+    bootstrap: Annotated[int | None, typer.Option(min=1, help="bootstrap resamples and permutations; default: the "
+                                                          "runs' own when they agree, else 1000")] = None,
 ) -> None:
     """Compare encoders of runs made apart (another machine, another day) on the same test clips."""
     from evaluate.comparisons import parse_pairs

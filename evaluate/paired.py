@@ -8,11 +8,11 @@ about their difference. Here the difference itself is resampled:
   run, same seed) and scores both encoders on it;
 - the p-value comes from a **paired permutation test**: under the null that the two encoders are
   exchangeable, swapping their predictions within a group leaves the distribution of the difference
-  unchanged, so each permutation swaps every group's predictions with probability 1/2. The
-  difference is a sum over groups of nearly independent terms, so its permutation distribution is
-  close to normal (centred at 0 by construction); the two-sided p is read off a normal with the
-  permutations' spread. A Monte-Carlo count alone could not go below 1/(n + 1), which Holm's
-  correction over hundreds of tests would turn into "never significant";
+  unchanged, so each permutation swaps every group's predictions with probability 1/2. The p is the
+  Monte-Carlo count (1 + k) / (1 + n) of permutations at least as extreme. Where none is (k = 0), the
+  count says only p < 1/(n + 1), which Holm over hundreds of tests would turn into "never
+  significant": there the tail is read off a normal with the permutations' spread (the difference is
+  a sum over groups of nearly independent terms), capped at 1/(n + 1);
 - :func:`holm` adjusts the p-values of a family of tests (Holm's step-down: controls the
   family-wise error rate under any dependence between the tests).
 
@@ -125,18 +125,22 @@ def group_swaps(groups: np.ndarray, n_permutations: int, seed: int) -> np.ndarra
     return flips[:, inverse]
 
 
-def normal_two_sided_p(observed: float, null: np.ndarray) -> float:
-    """Two-sided p of ``observed`` under a null centred at 0 with the spread of ``null``."""
+def permutation_p(observed: float, null: np.ndarray) -> float:
+    """Two-sided p of ``observed`` among the permutation differences ``null`` (see the module doc)."""
     from scipy.stats import norm
 
     null = null[np.isfinite(null)]
-    spread = float(np.sqrt(np.mean(null ** 2))) if len(null) else 0.0  # about 0, as the null is
     scale = max(abs(observed), 1.0)
-    if abs(observed) <= 1e-12 * scale:
+    if abs(observed) <= 1e-12 * scale or not len(null):
         return 1.0  # no difference at all: nothing to reject
+    extreme = int(np.sum(np.abs(null) >= abs(observed) - 1e-12 * scale))
+    counted = (1 + extreme) / (1 + len(null))
+    if extreme:
+        return float(counted)
+    spread = float(np.sqrt(np.mean(null ** 2)))  # about 0, as the null is
     if spread <= 1e-12 * scale:
-        return 0.0  # every swap gives the same difference, and it is not 0
-    return float(min(1.0, 2 * norm.sf(abs(observed) / spread)))
+        return 0.0  # every swap gives a difference of 0, and the observed one is not 0
+    return float(min(counted, 2 * norm.sf(abs(observed) / spread)))
 
 
 def paired_difference(quantity: Quantity, a: Sequence[Terms], b: Sequence[Terms], groups: np.ndarray,
@@ -155,7 +159,7 @@ def paired_difference(quantity: Quantity, a: Sequence[Terms], b: Sequence[Terms]
             - quantity([tb.select(ta, swap) for ta, tb in zip(a, b, strict=True)], ones))
     diff = a_value - b_value
     return {"a_value": a_value, "b_value": b_value, "diff": diff, "ci95": ci95(list(boot)),
-            "p": normal_two_sided_p(diff, null)}
+            "p": permutation_p(diff, null)}
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -230,7 +230,7 @@ class Comparison(Record):
     diff: float = Field(description="a_value − b_value")
     ci95: Interval = Field(description="paired bootstrap over test groups: the same resampled groups score both")
     p: float = Field(description="two-sided, paired permutation test (the encoders' predictions swapped within "
-                                 "groups; tail from a normal with the permutations' spread)")
+                                 "groups); beyond every permutation, a normal tail capped at 1/(n + 1)")
     p_adjusted: float = Field(description="Holm, over every comparison of the file")
     call: Literal["a", "b", "tie"] = Field(description="the side ahead at adjusted p < 0.05; tie: could be chance")
     n_test: int

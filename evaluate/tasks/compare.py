@@ -72,8 +72,9 @@ def _merged_predictions(runs: dict[Path, dict[str, Any]], owner: dict[str, Path]
 
 
 def compare_runs(rundirs: list[Path], out: Path, pairs: list[tuple[str, str]] | None = None,
-                 n_bootstrap: int = N_BOOTSTRAP, log: Log = lambda _: None) -> CompareResults:
-    """Compare the encoders of ``rundirs`` pairwise; writes OUT/comparisons.json and returns it."""
+                 n_bootstrap: int | None = None, log: Log = lambda _: None) -> CompareResults:
+    """Compare the encoders of ``rundirs`` pairwise; writes OUT/comparisons.json and returns it.
+    ``n_bootstrap`` None: the runs' own (so one run compared alone repeats its comparisons), else 1000."""
     if len(rundirs) < 1:
         raise EvaluateError("give at least one run folder")
     if len(set(map(Path.resolve, rundirs))) != len(rundirs):
@@ -81,6 +82,9 @@ def compare_runs(rundirs: list[Path], out: Path, pairs: list[tuple[str, str]] | 
     started = time.perf_counter()
     runs = {Path(r): _load(Path(r)) for r in rundirs}
     check_same_data(runs)
+    if n_bootstrap is None:
+        own = {payload.get("config", {}).get("n_bootstrap") for payload in runs.values()}
+        n_bootstrap = own.pop() if len(own) == 1 and None not in own else N_BOOTSTRAP
     owner: dict[str, Path] = {}
     encoders: list[EncoderRecord] = []
     notes = []
