@@ -298,6 +298,7 @@ class RunResults(ResultFile[RunConfig]):
     comparisons: list[Comparison] = Field(default_factory=list)
     comparison_family: str = Field("", description="which tests the Holm adjustment covers")
     verdict: list[VerdictRow] = Field(default_factory=list)
+    comparisons_s: float = Field(0.0, description="seconds the comparisons took (of wall_s)")
     warnings: list[str]
     skipped: RunSkipped
     wall_s: float
@@ -406,7 +407,7 @@ class SurpriseComparison(Record):
     diff: float = Field(description="a_value − b_value")
     ci95: Interval = Field(description="paired bootstrap over groups: the same resampled groups score both")
     p: float = Field(description="two-sided, paired permutation test (the models' group outcomes swapped within "
-                                 "groups; tail from a normal with the permutations' spread)")
+                                 "groups); beyond every permutation, a normal tail capped at 1/(n + 1)")
     p_adjusted: float = Field(description="Holm, over every comparison of the file")
     call: Literal["a", "b", "tie"] = Field(description="the side ahead at adjusted p < 0.05; tie: could be chance")
     n_groups: int = Field(description="groups of this kind both models scored")
