@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The main job: render the demo datasets (resumable: a second `make demo` renders nothing), then
-# evaluate the weight-free baselines, a random-init V-JEPA 2 and the controls (oracles, track) on them,
-# and score the violation quadruplets with their surprise controls.
+# evaluate the weight-free baselines, a random-init V-JEPA 2 (tubelets) against a random-init album of the
+# same shape (frames in order, and read as a trajectory), and the controls (oracles, track): the report opens
+# with the paired tubelet-versus-album verdict. Last, score the violation quadruplets with their surprise
+# controls, V-JEPA 2's surprise and the album's trajectory surprise, compared paired.
 # Each step says how long it took.
 demo: $(STAMP)
 	@t0=$$(date +%s); \
@@ -32,10 +34,11 @@ demo: $(STAMP)
 	  $(BIN)/simgen preview data/$$d --out data/$$d/preview.png || exit 1; done && \
 	t1=$$(date +%s) && echo "demo: rendered (or resumed) the datasets in $$((t1 - t0)) s" && \
 	$(BIN)/evaluate run data/falling_rising data/impact data/lights data/arrow_of_time data/gravity data/contact \
-	  -e pixels -e motion -e random-vjepa2:tiny -e oracle-static -e oracle-full -e track --out runs/demo && \
+	  -e pixels -e motion -e random-vjepa2:tiny -e random-image:tiny -e random-image:tiny,pool=trajectory \
+	  -e oracle-static -e oracle-full -e track --out runs/demo && \
 	t2=$$(date +%s) && echo "demo: evaluated in $$((t2 - t1)) s" && \
 	$(BIN)/evaluate surprise data/violations -e extrapolate,order=0 -e extrapolate,order=1 -e frame-classifier \
-	  -e oracle -e random-vjepa2:tiny --out runs/demo-surprise && \
+	  -e oracle -e random-vjepa2:tiny -e trajectory:random-image:tiny --out runs/demo-surprise && \
 	echo "demo: scored the violation quadruplets with their controls in $$(($$(date +%s) - t2)) s" && \
 	echo "demo datasets are in $(CURDIR)/data/ (preview.png in each); the evaluation report is $(CURDIR)/runs/demo/report.html (and report.md), the surprise report $(CURDIR)/runs/demo-surprise/surprise_report.html"
 

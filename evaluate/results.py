@@ -150,7 +150,7 @@ class Identifiability(Record):
 class TargetInfo(Record):
     """A target as the dataset declares it (dataset.json)."""
 
-    omit_if_none = ("reversal", "defined_when", "period", "residual_on")
+    omit_if_none = ("reversal", "defined_when", "period", "residual_on", "in_one_frame")
 
     kind: TargetKind
     classes: list[str]
@@ -161,6 +161,8 @@ class TargetInfo(Record):
     defined_when: dict[str, str] | None = None
     period: float | None = None
     residual_on: list[str] | None = None
+    in_one_frame: bool | None = Field(None, description="the family's promise, checked by `simgen audit`: whether "
+                                                        "one frame's visible state may give the target")
 
 
 class DatasetRecord(Record):

@@ -301,8 +301,10 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
         order = _report_order(datasets, embedded, views, list(inputs.probes))
         predictions.flush()  # the comparisons read every encoder's predictions back from the file
         identified, layer_choices = identifiability(scores, datasets), choose_layers(scores)
+        compared_at = time.perf_counter()
         comparisons, verdict = compare_run(Path(predictions_path), datasets, embedded, inputs.pairs,
                                            [c.row() for c in layer_choices], identified, config.n_bootstrap, log)
+        comparisons_s = time.perf_counter() - compared_at
         results = RunResults(
             format_version=FORMAT_VERSION, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             config=config.model_copy(update={"cache": str(cache.root)}), versions=versions(),
@@ -313,6 +315,7 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
             temporal_margins=sorted((m for p in probed for m in p.margins), key=order),
             reversal_sensitivity=sorted((r for p in probed for r in p.reversal), key=order),
             identifiability=identified, comparisons=comparisons, comparison_family=FAMILY_TEXT, verdict=verdict,
+            comparisons_s=comparisons_s,
             layer_choices=layer_choices,
             warnings=warnings,
             skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
@@ -363,7 +366,8 @@ def dataset_record(d: EvalDataset) -> DatasetRecord:
         frames=d.frames, resolution=[d.width, d.height],
         targets={t.name: {"kind": t.kind, "classes": list(t.classes), "unit": t.unit, "description": t.description,
                           "reversal": t.reversal, "defined_when": t.defined_when, "period": t.period,
-                          "residual_on": list(t.residual_on) or None} for t in d.targets})
+                          "residual_on": list(t.residual_on) or None, "in_one_frame": t.in_one_frame}
+                 for t in d.targets})
 
 
 def _report_order(datasets: list[EvalDataset], embedded: list[Embedded], views: list[str], probes: list[str]):
