@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from evaluate.config import ConfigError, ExecutorName, LoaderName, SplitName, ViewName, choice_enum
 from evaluate.errors import EvaluateError
+from evaluate.outputs import staged
 from evaluate.report.page import print_tables
 from evaluate.results import SCHEMA_FILES
 from simgen.cli_support import run_app
@@ -76,6 +77,8 @@ def run(
     compare: Annotated[list[str] | None, typer.Option(
         "--compare", help="a pair of encoders to compare, 'A vs B' (repeat); default: every pair of contenders "
                           "(controls left out)")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="replace a finished run in --out made with another "
+                                                          "configuration (default: refuse)")] = False,
 ) -> None:
     """Embed datasets with encoders under every view, fit probes, compare the encoders pairwise, write results
     and reports."""
@@ -89,9 +92,9 @@ def run(
         probes=list(probe or ["linear"]), targets=list(target) if target else None, cache=str(cache) if cache else None,
         skip_bad=skip_bad, batch_size=batch_size, device=device, workers=workers, n_bootstrap=bootstrap, loader=_value(loader),
         executor=_value(executor), address=address, actors=actors, compare=list(compare) if compare else None)
-    with rich_progress(console) as progress:
-        results = run_eval(config, log=_log, progress=progress)
-    md, page = write_reports(out)
+    with staged(out) as stage, rich_progress(console) as progress:  # into place only when all succeeded
+        results = run_eval(config, log=_log, progress=progress, replace=replace, write_to=stage)
+        md, page = write_reports(stage)
     print_tables(rich_tables(results.row()), out_console)
     for clip in results.skipped.clips:
         console.print(f"[yellow]skipped clip[/yellow] {escape(clip.dataset)} {escape(clip.clip)}", soft_wrap=True)
@@ -157,10 +160,15 @@ def ls_all() -> None:
 @app.command()
 def report(rundir: Annotated[Path, typer.Argument(help="run directory holding results.json")]) -> None:
     """Rebuild report.md and report.html from RUNDIR/results.json and predictions.jsonl."""
-    from evaluate.report.probe import load_run, rich_tables, write_reports
+    from evaluate.io import load_run
+    from evaluate.report.probe import rich_tables, write_reports
 
-    md, page = write_reports(rundir)
-    payload, _ = load_run(rundir)
+    payload, _ = load_run(rundir)  # a missing, unreadable or foreign results.json is refused in one line
+    try:
+        md, page = write_reports(rundir)
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise EvaluateError(f"{rundir}/results.json: a field is missing or of the wrong type ({type(e).__name__}: "
+                            f"{e}); not a results.json this version of evaluate wrote") from None
     print_tables(rich_tables(payload), out_console)
     out_console.print(f"[green]wrote[/green] {md} and {page}")
 
@@ -182,6 +190,8 @@ def surprise(
     workers: Annotated[int, typer.Option(help="decoding threads")] = 2,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="replace a finished run in --out made with another "
+                                                          "configuration (default: refuse)")] = False,
 ) -> None:
     """Violation-of-expectation surprise on possible/impossible groups: relative and pairwise accuracy, AUROC,
     the certification of each violation kind by the controls, plots."""
@@ -193,7 +203,7 @@ def surprise(
     config = SurpriseConfig.build(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
                                   horizon=horizon, stride=stride, split=_value(split), device=device, workers=workers,
                                   n_bootstrap=bootstrap, skip_bad=skip_bad, **contexts)
-    results = run_surprise(config, log=_log)
+    results = run_surprise(config, log=_log, replace=replace)
     print_tables(rich_tables(results.row()), out_console)
     out_console.print(f"[green]wrote[/green] {out}/surprise.json, surprise_curves.jsonl, surprise_report.md, "
                       f"surprise_report.html ({results.wall_s:.1f} s)")
@@ -216,6 +226,8 @@ def sweep(
     bins: Annotated[int, typer.Option(help="quantile bins of the parameter on the test set")] = 5,
     bootstrap: Annotated[int, typer.Option(help="bootstrap refits for the threshold CI")] = 300,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N] (dataset mode)")] = "auto",
+    replace: Annotated[bool, typer.Option("--replace", help="replace a finished sweep (or run) in --out made with "
+                                                          "another configuration (default: refuse)")] = False,
 ) -> None:
     """Score against one scene parameter, binned on test, with a psychometric threshold and its CI; or,
     with --frame-steps, score and temporal margins against the span an encoder sees."""
@@ -229,7 +241,7 @@ def sweep(
                                out=str(out) if out else None,
                                targets=list(target) if target else None, view=_value(view), probe=probe, bins=bins,
                                n_bootstrap=bootstrap, encoders=list(encoder or []), device=device)
-    result = run_sweep(config, log=_log)
+    result = run_sweep(config, log=_log, replace=replace)
     if steps:
         print_tables([table("sweep over the frame step", *frame_step_rows(result))], out_console)
     else:

@@ -86,6 +86,42 @@ class RunConfig(_Config):
     actors: Positive | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs
     compare: list[str] | None = None  # pairs "A vs B" to compare; None: every pair of contenders (controls left out)
 
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if self.address is not None and self.executor != "ray":
+            raise ValueError(f"--address {self.address!r} applies only with --executor ray")
+        if self.actors is not None and self.executor != "ray":
+            raise ValueError(f"--actors {self.actors} applies only with --executor ray")
+        for flag, values in (("--encoder", self.encoders), ("--probe", self.probes), ("--target", self.targets or []),
+                             ("--view", self.views)):
+            _once(flag, values)
+        return self
+
+
+def _once(flag: str, values: list[str]) -> None:
+    """Refuse a value given twice: it would be computed and reported twice."""
+    seen = set()
+    for value in values:
+        if value.strip() in seen:
+            raise ValueError(f"{flag} {value.strip()!r} is given twice; give each once")
+        seen.add(value.strip())
+
+
+def check_device(device: str) -> None:
+    """Refuse, before any work, a device this machine does not have (ConfigError naming --device)."""
+    if device in ("auto", "cpu"):
+        return
+    import torch
+
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            have = f"{count} CUDA device(s) (0 to {count - 1})" if count else "no CUDA device"
+            raise ConfigError(f"--device {device}: this machine has {have}; use --device auto or cpu")
+    elif device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--device mps: MPS is not available on this machine; use --device auto or cpu")
+
 
 class SurpriseConfig(_Config):
     """``evaluate surprise``: surprise curves on possible/impossible groups, then relative and pairwise
@@ -105,6 +141,12 @@ class SurpriseConfig(_Config):
     workers: Annotated[int, Field(ge=0)] = 2
     n_bootstrap: Positive = 1000
     skip_bad: bool = False
+
+    @model_validator(mode="after")
+    def _each_once(self) -> SurpriseConfig:
+        _once("--encoder", self.encoders)
+        _once("--context", [str(c) for c in self.contexts])
+        return self
 
 
 class SweepConfig(_Config):

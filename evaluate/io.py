@@ -11,12 +11,16 @@ from typing import Any
 import numpy as np
 
 import evaluate
+from evaluate.errors import EvaluateError
 from simgen.io import atomic_write, atomic_write_json
 
 RESULTS_FILE = "results.json"  # evaluate run
 PREDICTIONS_FILE = "predictions.jsonl"
 SURPRISE_FILE = "surprise.json"  # evaluate surprise
 CURVES_FILE = "surprise_curves.jsonl"
+# The keys a reader of each file needs (the schemas, `evaluate schema`, list the rest).
+RUN_KEYS = ("config", "datasets", "encoders", "results")
+SURPRISE_KEYS = ("config", "datasets", "encoders", "results")
 
 
 def plain(value: Any) -> Any:
@@ -32,16 +36,47 @@ def write_text(path: Path, text: str) -> None:
     atomic_write(path, text)
 
 
-def read_json(path: Path, missing_hint: str) -> dict[str, Any]:
-    """A result file, or FileNotFoundError naming it and how to make it."""
+def read_json(path: Path, missing_hint: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A result file: a JSON object holding the keys ``required``; else an EvaluateError (or a
+    FileNotFoundError) that names the file and what is wrong with it."""
+    if path.parent.is_file():
+        raise FileNotFoundError(f"{path.parent} is a file; give the folder that holds {path.name}")
     if not path.is_file():
         raise FileNotFoundError(f"{path.parent}: no {path.name}; {missing_hint}")
-    return json.loads(path.read_text())
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EvaluateError(f"{path}: not UTF-8 text; is it a {path.name}?") from None
+    except json.JSONDecodeError as e:
+        raise EvaluateError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(payload, dict):
+        raise EvaluateError(f"{path}: a JSON {type(payload).__name__}, not the object a {path.name} holds")
+    missing = [key for key in required if key not in payload]
+    if missing:
+        raise EvaluateError(f"{path}: no {', '.join(missing)}; not a {path.name} written by evaluate "
+                            f"(`evaluate schema {path.name}` describes one)")
+    return payload
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every line of a .jsonl file; [] when it is absent."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+    """Every line of a .jsonl file; [] when it is absent; an EvaluateError naming the file and line when
+    a line is not a JSON object."""
+    if not path.is_file():
+        return []
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line:
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise EvaluateError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise EvaluateError(f"{path}:{number}: a JSON {type(row).__name__}, not an object")
+        out.append(row)
+    return out
+
+
 
 
 def versions() -> dict[str, str]:
@@ -60,12 +95,12 @@ def versions() -> dict[str, str]:
 def load_run(rundir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An `evaluate run` folder's results.json payload and its predictions.jsonl lines."""
     rundir = Path(rundir)
-    payload = read_json(rundir / RESULTS_FILE, f"run `evaluate run ... --out {rundir}` first")
+    payload = read_json(rundir / RESULTS_FILE, f"run `evaluate run ... --out {rundir}` first", RUN_KEYS)
     return payload, read_jsonl(rundir / PREDICTIONS_FILE)
 
 
 def load_surprise(out_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """An `evaluate surprise` folder's surprise.json payload and its surprise_curves.jsonl lines."""
     out_dir = Path(out_dir)
-    payload = read_json(out_dir / SURPRISE_FILE, f"run `evaluate surprise ... --out {out_dir}` first")
+    payload = read_json(out_dir / SURPRISE_FILE, f"run `evaluate surprise ... --out {out_dir}` first", SURPRISE_KEYS)
     return payload, read_jsonl(out_dir / CURVES_FILE)

@@ -20,6 +20,9 @@ MIN_TEST_GROUPS = 20
 PRIMARY = {"class": "balanced_accuracy", "regression": "r2"}
 
 
+CONSTANT_RTOL = 1e-9  # values closer than this (relative) are one value: R² over them is undefined
+UNDEFINED_SHARE = 0.025  # a bootstrap CI is undefined when more of its resamples than this are
+
 def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Mean recall over the classes present in y_true."""
     classes = np.unique(y_true)
@@ -33,8 +36,9 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     y_true, y_pred = y_true.astype(float), y_pred.astype(float)
     total = np.sum((y_true - y_true.mean()) ** 2)
-    if total == 0:
-        return float("nan")
+    scale = float(np.abs(y_true).max()) if len(y_true) else 0.0
+    if total <= len(y_true) * (CONSTANT_RTOL * max(scale, 1e-300)) ** 2:  # one value, up to float rounding:
+        return float("nan")  # R² is undefined (its denominator is rounding noise, whence −9.5e29)
     return float(1 - np.sum((y_true - y_pred) ** 2) / total)
 
 
@@ -116,12 +120,24 @@ def group_resamples(groups: np.ndarray, n: int = N_BOOTSTRAP, seed: int = 0) -> 
 
 
 def ci95(values: list[float]) -> list[float]:
+    """The percentile 95% interval of bootstrap values; [nan, nan] (undefined) when more than
+    UNDEFINED_SHARE of them are undefined: an interval over the rest would describe other data."""
     arr = np.asarray(values, dtype=float)
-    arr = arr[np.isfinite(arr)]
-    if not len(arr):
+    finite = arr[np.isfinite(arr)]
+    if not len(finite) or len(arr) - len(finite) > UNDEFINED_SHARE * len(arr):
         return [float("nan"), float("nan")]
-    lo, hi = np.percentile(arr, [2.5, 97.5])
+    lo, hi = np.percentile(finite, [2.5, 97.5])
     return [float(lo), float(hi)]
+
+
+def ci_note(values: list[float]) -> str | None:
+    """Why ci95(values) is undefined, or None when it is defined."""
+    arr = np.asarray(values, dtype=float)
+    undefined = int((~np.isfinite(arr)).sum())
+    if len(arr) and undefined <= UNDEFINED_SHARE * len(arr):
+        return None
+    return (f"CI undefined: the metric is undefined in {undefined} of {len(arr)} resamples of the test groups "
+            f"(too few test groups, or one target value among them)")
 
 
 def score(metric: Metric | str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
@@ -129,9 +145,10 @@ def score(metric: Metric | str, y_true: np.ndarray, y_pred: np.ndarray, groups: 
     """Primary metric with its CI, the chance level and the secondary metrics."""
     metric = Metric(metric) if isinstance(metric, str) else metric
     samples = group_resamples(groups, n_bootstrap, seed)
-    return {"metric": metric.name, "value": metric.primary(y_true, y_pred),
-            "ci95": ci95([metric.primary(y_true[i], y_pred[i]) for i in samples]),
-            "chance": metric.chance(y_true), **metric.secondary(y_true, y_pred)}
+    boot = [metric.primary(y_true[i], y_pred[i]) for i in samples]
+    note = ci_note(boot)
+    return {"metric": metric.name, "value": metric.primary(y_true, y_pred), "ci95": ci95(boot),
+            **({"ci_note": note} if note else {}), "chance": metric.chance(y_true), **metric.secondary(y_true, y_pred)}
 
 
 def floored_margin(metric: Metric | str, y_true: np.ndarray, groups: np.ndarray, original: np.ndarray,
@@ -146,7 +163,9 @@ def floored_margin(metric: Metric | str, y_true: np.ndarray, groups: np.ndarray,
         return metric.primary(y_true[index], original[index]) - max(floor, metric.primary(y_true[index], control[index]))
 
     samples = group_resamples(groups, n_bootstrap, seed)
-    return {"value": margin(slice(None)), "ci95": ci95([margin(i) for i in samples]), "floor": floor,
+    boot = [margin(i) for i in samples]
+    note = ci_note(boot)
+    return {"value": margin(slice(None)), "ci95": ci95(boot), **({"ci_note": note} if note else {}), "floor": floor,
             "original": metric.primary(y_true, original), "control": metric.primary(y_true, control)}
 
 

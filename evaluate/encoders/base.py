@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluate.encoders.layer_sweep import check_layer_options
+from evaluate.encoders.option_values import check_option_values
 from evaluate.errors import EncoderError
 from simgen.registry import Registry, did_you_mean
 
@@ -60,6 +61,7 @@ def parse_spec(text: str) -> EncoderSpec:
                                f"options of {kind}: {known}")
         options[key] = value
     check_layer_options(text, options)
+    check_option_values(text, options)
     if cls.arg_required and not arg:
         raise EncoderError(f"encoder {text!r}: {kind} needs a checkpoint, e.g. {cls.example}")
     if not cls.arg_allowed and arg:

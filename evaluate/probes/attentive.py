@@ -37,9 +37,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evaluate.errors import EvaluateError
-from evaluate.probes.base import PROBES, VALIDATION_SCORE, Probe, ProbeFit, check_target, grouped_folds
+from evaluate.probes.base import (
+    PROBES,
+    VALIDATION_SCORE,
+    Probe,
+    ProbeFit,
+    ProbeSkipped,
+    check_target,
+    grouped_folds,
+)
 from evaluate.probes.rows import as_array
 
+LIMITS = {"depth": 32, "heads": 256, "epochs": 10_000, "batch": 65_536, "time_steps": 100_000}
+# Flat (pooled) features wider than this are not tokens: the probe's MLP is 8 × width², e.g. 12,288-wide
+# pixels would need nn.Linear(12288, 49152), 2.4 GB alone. Such features belong to the linear probe.
+MAX_TOKEN_WIDTH = 8192
 DEFAULT_LRS = (1e-3, 3e-4, 1e-4)
 DEFAULT_WDS = (0.01, 0.1)
 POS_INIT = 0.5  # the time-step embeddings' initial std, in units of the train tokens' std
@@ -137,8 +149,13 @@ class AttentiveProbe(Probe):
         self.epochs, self.batch = opts.get("epochs", 20), opts.get("batch", 32)
         self.device, self.seed = opts.get("device", "auto"), opts.get("seed", 0)
         self.time_steps = opts.get("time_steps")
-        if self.time_steps is not None and self.time_steps < 1:
-            raise ValueError(f"probe attentive: time_steps={self.time_steps}; it must be 1 or more")
+        for key in ("depth", "heads", "epochs", "batch", "time_steps"):
+            if opts.get(key) is not None and not 1 <= opts[key] <= LIMITS[key]:
+                raise ValueError(f"probe attentive: {key}={opts[key]}; a whole number from 1 to {LIMITS[key]}")
+        for key, values in (("lrs", self.lrs), ("wds", self.wds)):
+            if not values or not all(0 <= v < 10 and v == v for v in values) or (key == "lrs" and min(values) <= 0):
+                raise ValueError(f"probe attentive: {key}={':'.join(map(str, values))}; numbers in "
+                                 f"{'(0' if key == 'lrs' else '[0'}, 10) joined by ':'")
 
     def fit_predict(self, kind, x_train, y_train, groups, x_test, is_val: np.ndarray | None = None):
         import torch
@@ -155,6 +172,7 @@ class AttentiveProbe(Probe):
         pos_std = POS_INIT * (float(x_train[:256].astype(np.float32).std()) or 1.0)
         depth, heads = default_size(dim)
         depth, heads = self.depth or depth, self.heads or heads
+        check_size(dim, depth, x_train.shape[1], self.batch)
         if dim % heads:
             raise EvaluateError(f"probe attentive: heads={heads} does not divide the token dimension {dim}")
         val, selection = self._val_rows(kind, y_train, groups, is_val)
@@ -256,6 +274,38 @@ class AttentiveProbe(Probe):
             return balanced_accuracy(y, classes[pred.argmax(1)])
         value = r2(y.astype(float), pred[:, 0] * sd + mu)
         return -math.inf if value != value else value
+
+
+def probe_bytes(dim: int, depth: int, tokens: int, batch: int) -> int:
+    """Training memory, estimated: float32 weights with their gradient and AdamW's two moments (4 copies of
+    ~12·dim² per block: attention 4·dim², MLP 8·dim²), plus a batch's activations (tokens × 4·dim per block,
+    kept for backward, and the attention maps)."""
+    weights = 4 * 4 * 12 * dim * dim * depth
+    activations = 4 * batch * tokens * (10 * dim * depth + tokens)
+    return weights + activations
+
+
+def available_bytes() -> int | None:
+    """Memory this machine has free now (MemAvailable), or None where it cannot tell."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_size(dim: int, depth: int, tokens: int, batch: int) -> None:
+    """ProbeSkipped, with the estimate, for features the probe cannot or should not be built on."""
+    need = probe_bytes(dim, depth, tokens, batch)
+    if tokens == 1 and dim > MAX_TOKEN_WIDTH:
+        raise ProbeSkipped(f"probe attentive: pooled features {dim} wide are not tokens (it would need ~{need / 1e9:.1f} "
+                           f"GB to train); use an encoder with pool=tokens, or the linear probe")
+    free = available_bytes()
+    if free is not None and need > free:
+        raise ProbeSkipped(f"probe attentive: training needs ~{need / 1e9:.1f} GB (width {dim}, {tokens} tokens, "
+                           f"depth {depth}, batch {batch}); {free / 1e9:.1f} GB is free: lower batch= or depth=")
 
 
 def cached_token_grid(rows: Any) -> list[int] | None:

@@ -21,7 +21,7 @@ from typing import IO
 import numpy as np
 
 from evaluate.comparisons import FAMILY_TEXT, compare_predictions, encoder_role, keep_line, parse_pairs
-from evaluate.config import RunConfig
+from evaluate.config import RunConfig, check_device
 from evaluate.data.dataset import TEST_SPLIT, TRAIN_SPLITS, EvalDataset, clip_identity, open_dataset
 from evaluate.data.targets import TargetData, prepare_target
 from evaluate.data.views import CONTROL_VIEWS, check_views
@@ -32,6 +32,7 @@ from evaluate.errors import EncoderError, EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
 from evaluate.layers import choose_layers
 from evaluate.metrics import MIN_TEST_GROUPS, Metric, floored_margin, score
+from evaluate.outputs import check_out, staged
 from evaluate.predictions import RowKey, read_predictions, write_predictions
 from evaluate.probes import Probe, ProbeFit, ProbeSkipped, get_probe
 from evaluate.probes.rows import CachedRows
@@ -217,6 +218,11 @@ def plan(config: RunConfig, log: Log) -> Plan:
     views = check_views(config.views)
     probes = {name: get_probe(name) for name in config.probes}
     names = [parse_spec(spec).text for spec in config.encoders]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"--encoder: {', '.join(s for s, n in zip(config.encoders, names, strict=True) if n == name)}"
+                             f" name one encoder ({name}); give it once")
+    check_device(config.device)
     spelled = {**{spec.strip(): name for spec, name in zip(config.encoders, names, strict=True)},
                **{name: name for name in names}}  # a pair may name an encoder as typed or as the results spell it
     pairs = None
@@ -228,9 +234,7 @@ def plan(config: RunConfig, log: Log) -> Plan:
     for name in config.targets or []:
         if name not in offered:
             raise ValueError(f"unknown target {name!r}{did_you_mean(name, offered)}; targets: {', '.join(sorted(offered))}")
-    names = [d.name for d in datasets]
-    if len(set(names)) != len(names):
-        raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
+    check_datasets(datasets, config.targets)
     bad: Bad = {}
     for dataset in datasets:  # what --skip-bad let past when the datasets were read: listed like bad clips
         for problem in dataset.skipped:
@@ -247,12 +251,43 @@ def plan(config: RunConfig, log: Log) -> Plan:
     return Plan(datasets, views, probes, bad, pairs)
 
 
-def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None = None) -> RunResults:
-    """Run the evaluation; returns what results.json holds (also written under config.out)."""
+def check_datasets(datasets: list[EvalDataset], targets: list[str] | None) -> None:
+    """Refuse a dataset given twice (or a copy of one) and one that holds none of the asked targets: it
+    would be embedded for nothing."""
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"datasets share a folder name ({', '.join(names)}); results are keyed by it")
+    seen: dict[str, str] = {}
+    for d in datasets:
+        if d.content_hash in seen:
+            raise ValueError(f"datasets {seen[d.content_hash]} and {d.name} hold the same clips (content_sha256 "
+                             f"{d.content_hash[:12]}); give one of them")
+        seen[d.content_hash] = d.name
+    for d in datasets:
+        have = {t.name for t in d.targets}
+        if targets and not have & set(targets):
+            raise ValueError(f"dataset {d.name} has none of --target {', '.join(targets)} (its targets: "
+                             f"{', '.join(sorted(have))}); leave it out or ask for one of its targets")
+
+
+def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None = None, *, replace: bool = False,
+        write_to: Path | None = None) -> RunResults:
+    """Run the evaluation; returns what results.json holds, written with predictions.jsonl under
+    config.out when the run succeeds (evaluate.outputs.staged), or into ``write_to`` (a staging folder
+    the caller moves into place). A config.out that holds a finished run this one would lose is refused
+    before any work unless ``replace`` (evaluate.outputs.check_out)."""
+    if write_to is not None:
+        return _run(config, log, progress, replace, Path(write_to))
+    with staged(Path(config.out)) as stage:
+        return _run(config, log, progress, replace, stage)
+
+
+def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, write_to: Path) -> RunResults:
     started, progress = time.perf_counter(), progress or Progress()
     inputs = plan(config, log)
     datasets, views, bad = inputs.datasets, inputs.views, inputs.bad
     out_dir = Path(config.out)
+    check_out(out_dir, RESULTS_FILE, config.model_dump(), replace, "evaluate run")
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(config.cache or out_dir / "embeddings")
 
@@ -272,7 +307,7 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
 
     probed: list[Probed] = []
     skipped_targets: list[SkippedTarget] = []
-    with atomic_path(out_dir / PREDICTIONS_FILE) as predictions_path, open(predictions_path, "w") as predictions:
+    with atomic_path(write_to / PREDICTIONS_FILE) as predictions_path, open(predictions_path, "w") as predictions:
         splits = [Split.of(d, bad) for d in datasets]
         work = [(split, *split.targets(config.targets)) for split in splits]
         per_layer = [r for e in embedded for r in e.by_layer()]  # a layer sweep is probed one layer at a time
@@ -321,7 +356,7 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
             skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
                                clips=[SkippedClip(dataset=d, clip=why) for (d, _), why in bad.items()]),
             wall_s=time.perf_counter() - started)
-        write_json(out_dir / RESULTS_FILE, results.row())
+        write_json(write_to / RESULTS_FILE, results.row())
     return results
 
 

@@ -57,21 +57,25 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.config import SurpriseConfig
+from evaluate.config import SurpriseConfig, check_device
 from evaluate.data.dataset import open_dataset
 from evaluate.data.decode import iter_frames
+from evaluate.encoders import parse_spec
+from evaluate.encoders.option_values import check_option_values
 from evaluate.errors import BadClipError, EncoderError, EvaluateError
 from evaluate.io import CURVES_FILE, SURPRISE_FILE, versions, write_json, write_text
 from evaluate.metrics import group_scores
+from evaluate.outputs import check_out, staged
 from evaluate.results import DatasetRecord, SurpriseResults
 from evaluate.surprise_models import (
     NEGATIVE_CONTROLS,
     POSITIVE_CONTROL,
+    SURPRISE_MODELS,
     SurpriseModel,
     build_surprise_model,
     window_starts,
 )
-from evaluate.tasks.probe import skip_encoder
+from evaluate.tasks.probe import check_datasets, skip_encoder
 from evaluate.tasks.surprise_comparisons import GroupTable, compare_models
 
 AGGREGATES = ("max", "mean", "onset")
@@ -326,18 +330,48 @@ def seed_summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> SurpriseResults:
-    started = time.perf_counter()
-    if not config.contexts:
-        raise ValueError("give at least one --context")
+# Kinds that load an encoder's weights: only their spec is checked before the run; the others are built.
+WEIGHTED_KINDS = ("vjepa2", "random-vjepa2", "trajectory")
+
+
+def check_models(config: SurpriseConfig) -> None:
+    """Refuse, before any work, a surprise model that is misspelt or has a bad option value or window: a
+    run never silently scores fewer models than it was asked to."""
+    for spec in config.encoders:
+        kind = spec.split(",")[0].split(":")[0]
+        SURPRISE_MODELS[kind]  # noqa: B018  (an unknown kind raises, with a did-you-mean)
+        if kind in WEIGHTED_KINDS:
+            parse_spec(spec.partition(":")[2] if kind == "trajectory" else spec)
+            continue
+        check_option_values(spec, dict(opt.partition("=")[::2] for opt in spec.split(",")[1:]))
+        model = build_surprise_model(spec, "cpu")  # no weights: cheap
+        for c in config.contexts:
+            model.check_window(c, config.horizon)
+
+
+def run_surprise(config: SurpriseConfig, log: Log = lambda _: None, *, replace: bool = False) -> SurpriseResults:
+    """Score every model on every dataset; surprise.json, the curves and the reports are moved into
+    config.out only when the run succeeds (evaluate.outputs.staged). A config.out that holds a finished
+    run this one would lose is refused before any work unless ``replace``."""
+    check_models(config)
+    check_device(config.device)
     datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
     for d in datasets:
         missing = [t for t in REQUIRED_TARGETS if t not in {t.name for t in d.targets}]
         if missing:
             raise EvaluateError(f"dataset {d.name} has no {', '.join(missing)} targets: render it with a "
                                 f"`violations:` section (see scenes/violations.yaml)")
+        if not [c for c in d.clips if config.split in (None, c.split)]:
+            which = f"{config.split} clips (--split {config.split})" if config.split else "clips"
+            raise EvaluateError(f"dataset {d.name} has no {which} to score; nothing evaluated, nothing written")
+    check_datasets(datasets, None)
     out_dir = Path(config.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out(out_dir, SURPRISE_FILE, config.model_dump(), replace, "evaluate surprise")
+    with staged(out_dir) as stage:
+        return _score(config, datasets, stage, log, started=time.perf_counter())
+
+
+def _score(config: SurpriseConfig, datasets: list, write_to: Path, log: Log, started: float) -> SurpriseResults:
     lines, skipped_encoders, encoders, controls = [], [], [], {}
     bad = [{"dataset": d.name, "clip": problem} for d in datasets for problem in d.skipped]  # what --skip-bad let past
     for problem in bad:
@@ -368,6 +402,9 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> SurpriseR
                                      "clips": clips_done, "ms_per_clip": 1000 * wall / clips_done}})
         del model
         gc.collect()
+    if not encoders:  # before anything is written: the folder keeps what it held
+        reasons = "; ".join(e.reason for e in skipped_encoders)  # each names its model
+        raise EvaluateError(f"every surprise model was skipped ({reasons}); nothing was evaluated, nothing written")
     scores, skipped_groups = summarise(lines, config.n_bootstrap, controls)
     for s in skipped_groups:
         if s["past_violation"]:
@@ -384,11 +421,9 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None) -> SurpriseR
         encoders=encoders, certification=certification, results=scores, comparisons=comparisons,
         seed_summary=seed_summary(scores), skipped={"encoders": skipped_encoders, "clips": bad, "groups": skipped_groups},
         wall_s=time.perf_counter() - started)
-    write_json(out_dir / SURPRISE_FILE, results.row())
-    write_text(out_dir / CURVES_FILE, "".join(json.dumps(line) + "\n" for line in lines))
+    write_json(write_to / SURPRISE_FILE, results.row())
+    write_text(write_to / CURVES_FILE, "".join(json.dumps(line) + "\n" for line in lines))
     from evaluate.report.surprise import write_surprise_reports
 
-    write_surprise_reports(out_dir)
-    if not encoders:
-        raise EvaluateError("every surprise model was skipped; nothing was evaluated")
+    write_surprise_reports(write_to)
     return results

@@ -32,6 +32,7 @@ from evaluate.config import SweepConfig
 from evaluate.errors import EvaluateError
 from evaluate.io import load_run, write_json
 from evaluate.metrics import ci95, group_resamples, psychometric
+from evaluate.outputs import check_out, staged
 from evaluate.report.sweep import write_sweep_reports
 
 
@@ -104,15 +105,30 @@ def sweep_one(kind: str, x: np.ndarray, score: np.ndarray, groups: np.ndarray, f
     at_ends = psychometric(np.array([fit["threshold"], fit["slope"]]), np.array([lo, hi]), floor)
     side = "in range" if inside else ("above halfway over the whole range" if at_ends.min() >= halfway
                                       else "below halfway over the whole range")
-    return {"bins": binned, **fit, "threshold_ci95": ci95(list(thresholds)), "threshold_in_range": bool(inside),
+    threshold_ci, why = ci95(list(thresholds)), None
+    if not inside:  # "below" or "above" the tested range is all the data say: no interval
+        threshold_ci, why = [float("nan")] * 2, "no CI: the threshold lies outside the tested range"
+    elif not threshold_ci[0] <= fit["threshold"] <= threshold_ci[1]:  # the refits disagree with the fit
+        threshold_ci, why = [float("nan")] * 2, ("no CI: the bootstrap refits do not bracket the fitted threshold "
+                                                 "(the fit is unstable on these data)")
+    return {"bins": binned, **fit, "threshold_ci95": threshold_ci, "threshold_ci_note": why,
+            "threshold_in_range": bool(inside),
             "threshold_note": side, "range": [lo, hi], "floor": floor, "n_test": len(x)}
 
 
-def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
+def run_sweep(config: SweepConfig, log=lambda _: None, *, replace: bool = False) -> dict[str, Any]:
+    """Sweep a run folder's predictions (or, with a dataset, run first); the sweep's files are moved into
+    place only when it succeeds, and a finished sweep of another config is refused unless ``replace``."""
     if config.frame_steps:
-        return run_frame_step_sweep(config, log)
+        return run_frame_step_sweep(config, log, replace=replace)
     source = Path(config.source)
-    if (source / "dataset.json").is_file():
+    is_dataset = (source / "dataset.json").is_file()
+    if not is_dataset and config.encoders:
+        raise ValueError(f"--encoder {', '.join(config.encoders)}: applies only when SOURCE is a dataset; {source} "
+                         f"is a run folder, whose own encoders are swept")
+    check_out(Path(config.out or source), f"sweep-{config.param}.json", config.model_dump(), replace,
+              "evaluate sweep")
+    if is_dataset:
         if not config.encoders or not config.out:
             raise ValueError(f"{source} is a dataset: give --encoder and --out to run the evaluation first")
         from evaluate.config import RunConfig
@@ -121,7 +137,7 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
         log(f"running `evaluate run` on {source} ({config.view} view) into {config.out}")
         run(RunConfig(datasets=[str(source)], encoders=config.encoders, out=config.out, views=[config.view],
                       probes=[config.probe or "linear"], targets=config.targets, device=config.device,
-                      n_bootstrap=min(config.n_bootstrap, 200)), log=log)
+                      n_bootstrap=min(config.n_bootstrap, 200)), log=log, replace=replace)
         source = Path(config.out)
     payload, preds = load_run(source)
     out_dir = Path(config.out or source)
@@ -165,9 +181,10 @@ def run_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
             f"{'(in range)' if res['threshold_in_range'] else '(outside the tested range)'}")
     out = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "config": config.model_dump(), "rundir": str(source), "results": results}
-    stem = out_dir / f"sweep-{config.param}"
-    write_json(stem.with_suffix(".json"), out)
-    write_sweep_reports(stem, out)
+    with staged(out_dir) as stage:
+        stem = stage / f"sweep-{config.param}"
+        write_json(stem.with_suffix(".json"), out)
+        write_sweep_reports(stem, out)
     return out
 
 
@@ -193,7 +210,7 @@ def step_encoders(encoders: list[str], frames: int, steps: list[int]) -> dict[st
     return out
 
 
-def run_frame_step_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, Any]:
+def run_frame_step_sweep(config: SweepConfig, log=lambda _: None, *, replace: bool = False) -> dict[str, Any]:
     """Score and temporal margins against the frame step: each encoder reads ``config.frames`` frames
     taken every S-th frame, for each S, so the clip span it sees grows with S (V-JEPA 2 is pretrained
     on 16 frames at about 4 fps: step 6 of a 24 fps clip). One ``evaluate run`` with every
@@ -208,13 +225,14 @@ def run_frame_step_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, A
     if not config.encoders or not config.out:
         raise EvaluateError("--frame-steps: give --encoder and --out")
     named = step_encoders(config.encoders, config.frames, config.frame_steps)
+    check_out(Path(config.out), "sweep-frame_step.json", config.model_dump(), replace, "evaluate sweep")
     render = read_info(source).spec["render"]
     fps, clip_frames = int(render["fps"]), int(render["frames"])
     log(f"running `evaluate run` on {source} with {len(named)} (encoder, step) pairs into {config.out}")
     results = run(RunConfig(datasets=[str(source)], encoders=list(named), out=config.out,
                             views=["original", "single_frame", "shuffled"], probes=[config.probe or "linear"],
                             targets=config.targets, device=config.device, n_bootstrap=min(config.n_bootstrap, 200)),
-                  log=log)
+                  log=log, replace=replace)
     margins = {(m.encoder, m.target, m.probe, m.margin_type): m for m in results.temporal_margins}
     rows = []
     for score in results.results:
@@ -234,9 +252,10 @@ def run_frame_step_sweep(config: SweepConfig, log=lambda _: None) -> dict[str, A
     out = {"format_version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "config": config.model_dump(), "rundir": config.out, "fps": fps, "clip_frames": clip_frames,
            "results": rows}
-    stem = Path(config.out) / "sweep-frame_step"
-    write_json(stem.with_suffix(".json"), out)
     from evaluate.report.sweep import write_frame_step_reports
 
-    write_frame_step_reports(stem, out)
+    with staged(Path(config.out)) as stage:
+        stem = stage / "sweep-frame_step"
+        write_json(stem.with_suffix(".json"), out)
+        write_frame_step_reports(stem, out)
     return out
