@@ -43,7 +43,7 @@ class Score(Record):
     train clips and tested on ``view``'s test clips. Within-view rows have ``fit_view == view``;
     cross-view rows are the probe fitted on ``original`` predicting another view without refitting."""
 
-    omit_if_none = ("layer", "accuracy", "spearman", "mae", "angular_error", "subset")
+    omit_if_none = ("layer", "accuracy", "spearman", "mae", "angular_error", "subset", "ci_note")
 
     dataset: str
     target: str
@@ -55,7 +55,8 @@ class Score(Record):
     probe: str
     metric: Literal["balanced_accuracy", "r2", "circular_r2"]
     value: float
-    ci95: Interval = Field(description="95% CI from a bootstrap over test groups")
+    ci95: Interval = Field(description="95% CI from a bootstrap over test groups; [NaN, NaN] when undefined")
+    ci_note: str | None = Field(None, description="why ci95 is undefined, when it is")
     chance: float = Field(description="the metric of a predictor that knows nothing")
     accuracy: float | None = None  # classes only
     spearman: float | None = None  # regression only
@@ -75,7 +76,7 @@ class Margin(Record):
     floored at chance. ``static``: control ``single_frame`` (what one frame gives); ``order``:
     control ``shuffled`` (the same frames, order destroyed)."""
 
-    omit_if_none = ("layer", "subset")
+    omit_if_none = ("layer", "subset", "ci_note")
 
     dataset: str
     target: str
@@ -87,6 +88,7 @@ class Margin(Record):
     control_view: str
     value: float = Field(description="original − max(floor, control)")
     ci95: Interval = Field(description="paired bootstrap over test groups")
+    ci_note: str | None = Field(None, description="why ci95 is undefined, when it is")
     floor: float = Field(description="the chance level the control is floored at")
     original: float
     control: float
@@ -112,6 +114,7 @@ class ReversalScore(Record):
     metric: Literal["balanced_accuracy", "r2", "circular_r2"]
     value: float
     ci95: Interval
+    ci_note: str | None = Field(None, description="why ci95 is undefined, when it is")
     chance: float
     accuracy: float | None = None
     spearman: float | None = None
@@ -120,7 +123,7 @@ class ReversalScore(Record):
     n_test: int
     test_groups: int
 
-    omit_if_none = ("layer", "accuracy", "spearman", "mae", "angular_error")
+    omit_if_none = ("layer", "accuracy", "spearman", "mae", "angular_error", "ci_note")
 
 
 class IdentifiabilityScore(Record):
