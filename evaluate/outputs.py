@@ -35,28 +35,35 @@ def _flag(field: str) -> str:
 
 def config_change(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """What a new run's config changes that would lose the old run's results; None when it keeps them
-    all (the same config, or more encoders)."""
+    all (the same config, or more encoders or datasets). ``datasets`` are compared by their content
+    (names -> content_sha256), not by the path they were given as."""
     for field in sorted((set(old) | set(new)) - HOW_FIELDS):
         before, after = old.get(field), new.get(field)
-        if field == "encoders" and isinstance(before, list) and isinstance(after, list):
-            dropped = [e for e in before if e not in after]
+        if field in ("encoders", "datasets") and isinstance(before, (list, dict)) and isinstance(after, (list, dict)):
+            dropped = [e for e in before if e not in after or (isinstance(before, dict) and before[e] != after[e])]
             if dropped:
-                return f"encoder(s) {', '.join(dropped)} that this run leaves out"
+                return f"{field[:-1]}(s) {', '.join(map(str, dropped))} that this run leaves out or changes"
         elif before != after:
             return f"another {_flag(field)} ({before!r}; now {after!r})"
     return None
 
 
-def check_out(out_dir: Path, result_file: str, new_config: dict[str, Any], replace: bool, command: str) -> None:
-    """Refuse (EvaluateError, one line) to write over a finished run whose results the new one would lose."""
+def check_out(out_dir: Path, result_file: str, new_config: dict[str, Any], replace: bool, command: str,
+              datasets: dict[str, str] | None = None) -> None:
+    """Refuse (EvaluateError, one line) to write over a finished run whose results the new one would lose.
+    ``datasets``: the new run's {name: content_sha256}, compared with the datasets the old run records."""
     path = Path(out_dir) / result_file
     if replace or not path.exists():
         return
     advice = "choose another --out, or pass --replace to replace it"
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))["config"]
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        old = payload["config"]
         if not isinstance(old, dict):
             raise TypeError
+        if datasets is not None:
+            old = {**old, "datasets": {d["name"]: d.get("content_sha256") for d in payload["datasets"]}}
+            new_config = {**new_config, "datasets": datasets}
     except (OSError, ValueError, KeyError, TypeError):
         raise EvaluateError(f"{path} exists but is not a result of `{command}` that can be read; {advice}") from None
     change = config_change(old, new_config)

@@ -191,6 +191,10 @@ def _journal_entries(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 REPAIR_HINT = ("repair it by re-running the `simgen render` that made it (same spec, -n and --seed: dataset.json "
                "records them); what is missing is re-made byte-identical")
+# A file that is present but differs from SHA256SUMS is not missing: a plain re-run renders nothing.
+HASH_REPAIR_HINT = ("repair it with `simgen render SPEC --out {root} -n {total} --seed {seed} --repair` (the spec that "
+                    "made it): files that differ from SHA256SUMS are removed and re-made byte-identical")
+DIFFERS = f"content differs from {CHECKSUMS_FILE}"
 
 
 def read_metadata(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -324,12 +328,39 @@ class Dataset:
             if not path.is_file():
                 problems.append(f"{path}: missing (listed in {CHECKSUMS_FILE})")
             elif _file_sha256(path) != digest:
-                problems.append(f"{path}: content differs from {CHECKSUMS_FILE} (delete it and re-run the "
-                                f"`simgen render` that made the dataset to re-make it)")
+                problems.append(f"{path}: {DIFFERS} (`simgen render ... --repair` re-makes it)")
         for path in dataset_files(self.root):
             if str(path.relative_to(self.root)) not in listed:
                 problems.append(f"{path}: not in {CHECKSUMS_FILE} (added after the dataset was completed?)")
         return problems
+
+    def repair_hint(self, problems: list[str]) -> str:
+        """The command that fixes ``problems``: a resume re-makes what is missing; a file present but
+        changed needs --repair."""
+        if any(DIFFERS in p for p in problems):
+            return HASH_REPAIR_HINT.format(root=self.root, total=self.info.total, seed=self.info.seed)
+        return REPAIR_HINT
+
+    def remove_damaged(self) -> list[str]:
+        """``simgen render --repair``: remove every file that differs from SHA256SUMS, with the other file
+        of its clip, so that the resume re-makes them byte-identical; a changed metadata.jsonl is removed
+        whole (its split's clips are re-made). Returns what was removed. A changed dataset.json cannot be
+        repaired this way (it is what the resume trusts): DatasetError."""
+        listed, _ = read_checksums(self.root / CHECKSUMS_FILE)
+        damaged = [name for name, digest in listed.items()
+                   if (self.root / name).is_file() and _file_sha256(self.root / name) != digest]
+        if DATASET_FILE in damaged:
+            raise DatasetError(f"{self.root / DATASET_FILE}: {DIFFERS}; it records the spec a repair would follow: "
+                               f"re-render the dataset whole with --force")
+        removed = []
+        for name in damaged:
+            path = self.root / name
+            siblings = [path] if path.name == METADATA_FILE else [path.with_suffix(".mp4"), path.with_suffix(".json")]
+            for file in siblings:
+                if file.is_file():
+                    file.unlink()
+                    removed.append(str(file.relative_to(self.root)))
+        return removed
 
     def checked_clips(self, *, skip_bad: bool = False) -> tuple[list[ClipRef], list[str]]:
         """The clips a command may read: with any problem, DatasetError (the first problem, how many
@@ -337,8 +368,8 @@ class Dataset:
         intact, problems = self.verify()
         if problems and not skip_bad:
             more = f" (and {len(problems) - 1} more: `simgen check {self.root}` lists them)" if len(problems) > 1 else ""
-            raise DatasetError(f"{problems[0]}{more}; {REPAIR_HINT} (or, in `evaluate`, pass --skip-bad to go on "
-                               f"without them)")
+            raise DatasetError(f"{problems[0]}{more}; {self.repair_hint(problems)} (or, in `evaluate`, pass "
+                               f"--skip-bad to go on without them)")
         return intact, problems
 
     def read_frames(self, clip: ClipRef) -> np.ndarray:
@@ -383,7 +414,7 @@ class DatasetWriter:
             existing = read_info(self.root)
             if existing.fingerprint != self.info.fingerprint:
                 raise DatasetError(
-                    f"{self.root} holds a dataset made from another spec or seed "
+                    f"{self.root} holds a dataset made from another spec, -n or seed "
                     f"(family {existing.family}, seed {existing.seed}, fingerprint {existing.fingerprint}; "
                     f"this spec: family {self.info.family}, seed {self.info.seed}, fingerprint "
                     f"{self.info.fingerprint}); use another --out, or --force to overwrite it")

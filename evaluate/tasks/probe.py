@@ -287,7 +287,8 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
     inputs = plan(config, log)
     datasets, views, bad = inputs.datasets, inputs.views, inputs.bad
     out_dir = Path(config.out)
-    check_out(out_dir, RESULTS_FILE, config.model_dump(), replace, "evaluate run")
+    check_out(out_dir, RESULTS_FILE, config.model_dump(), replace, "evaluate run",
+              {d.name: d.content_hash for d in datasets})
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(config.cache or out_dir / "embeddings")
 

@@ -366,7 +366,8 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None, *, replace: 
             raise EvaluateError(f"dataset {d.name} has no {which} to score; nothing evaluated, nothing written")
     check_datasets(datasets, None)
     out_dir = Path(config.out)
-    check_out(out_dir, SURPRISE_FILE, config.model_dump(), replace, "evaluate surprise")
+    check_out(out_dir, SURPRISE_FILE, config.model_dump(), replace, "evaluate surprise",
+              {d.name: d.content_hash for d in datasets})
     with staged(out_dir) as stage:
         return _score(config, datasets, stage, log, started=time.perf_counter())
 
