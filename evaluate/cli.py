@@ -79,6 +79,8 @@ def run(
                           "(controls left out)")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="replace a finished run in --out made with another "
                                                           "configuration (default: refuse)")] = False,
+    no_hash_check: Annotated[bool, typer.Option("--no-hash-check", help="skip checking every clip against the "
+                                                                      "dataset's SHA256SUMS")] = False,
 ) -> None:
     """Embed datasets with encoders under every view, fit probes, compare the encoders pairwise, write results
     and reports."""
@@ -91,7 +93,8 @@ def run(
         datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out), **({"views": [v.value for v in view]} if view else {}),
         probes=list(probe or ["linear"]), targets=list(target) if target else None, cache=str(cache) if cache else None,
         skip_bad=skip_bad, batch_size=batch_size, device=device, workers=workers, n_bootstrap=bootstrap, loader=_value(loader),
-        executor=_value(executor), address=address, actors=actors, compare=list(compare) if compare else None)
+        executor=_value(executor), address=address, actors=actors, compare=list(compare) if compare else None,
+        verify_hashes=not no_hash_check)
     with staged(out) as stage, rich_progress(console) as progress:  # into place only when all succeeded
         results = run_eval(config, log=_log, progress=progress, replace=replace, write_to=stage)
         md, page = write_reports(stage)
@@ -192,6 +195,8 @@ def surprise(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip clips that cannot be decoded")] = False,
     replace: Annotated[bool, typer.Option("--replace", help="replace a finished run in --out made with another "
                                                           "configuration (default: refuse)")] = False,
+    no_hash_check: Annotated[bool, typer.Option("--no-hash-check", help="skip checking every clip against the "
+                                                                      "dataset's SHA256SUMS")] = False,
 ) -> None:
     """Violation-of-expectation surprise on possible/impossible groups: relative and pairwise accuracy, AUROC,
     the certification of each violation kind by the controls, plots."""
@@ -202,7 +207,8 @@ def surprise(
     contexts = {"contexts": list(context)} if context else {}  # default: SurpriseConfig's
     config = SurpriseConfig.build(datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out),
                                   horizon=horizon, stride=stride, split=_value(split), device=device, workers=workers,
-                                  n_bootstrap=bootstrap, skip_bad=skip_bad, **contexts)
+                                  n_bootstrap=bootstrap, skip_bad=skip_bad, verify_hashes=not no_hash_check,
+                                  **contexts)
     results = run_surprise(config, log=_log, replace=replace)
     print_tables(rich_tables(results.row()), out_console)
     out_console.print(f"[green]wrote[/green] {out}/surprise.json, surprise_curves.jsonl, surprise_report.md, "

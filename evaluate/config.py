@@ -85,6 +85,7 @@ class RunConfig(_Config):
     address: str | None = None  # Ray cluster address (auto, ray://...); default: start a local one
     actors: Positive | None = None  # Ray actors; default: one per GPU, or one per 2 CPUs
     compare: list[str] | None = None  # pairs "A vs B" to compare; None: every pair of contenders (controls left out)
+    verify_hashes: bool = True  # every clip against the dataset's SHA256SUMS before it is read
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
@@ -141,6 +142,7 @@ class SurpriseConfig(_Config):
     workers: Annotated[int, Field(ge=0)] = 2
     n_bootstrap: Positive = 1000
     skip_bad: bool = False
+    verify_hashes: bool = True  # every clip against the dataset's SHA256SUMS before it is read
 
     @model_validator(mode="after")
     def _each_once(self) -> SurpriseConfig:

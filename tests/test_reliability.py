@@ -331,3 +331,18 @@ def test_check_names_repair_and_repair_re_makes_a_byte_flipped_clip(workspace, s
     assert code == 0, err
     assert f"removed train/{victim.name}" in err
     assert snapshot(space / "ds") == snapshot(workspace / "ds")
+
+
+def test_evaluate_verifies_sha256sums_unless_told_not_to(space, monkeypatch, capsys):
+    monkeypatch.chdir(space)
+    victim = sorted((space / "ds" / "test").glob("*.mp4"))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    args = ["run", "ds", "-e", "pixels", "--out", "new", "--view", "original", "--target", "direction",
+            "--bootstrap", "10"]
+    line = assert_one_line_failure(cli("evaluate", monkeypatch, capsys, *args))
+    assert f"{victim.name}: content differs from SHA256SUMS" in line and "--repair" in line
+    assert not (space / "new").exists()
+    code, _, err = cli("evaluate", monkeypatch, capsys, *args, "--no-hash-check")
+    assert code == 0, err

@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simgen.dataset import DATASET_FILE, METADATA_FILE, SPLITS, ClipRef, Dataset
+from simgen.dataset import (
+    CHECKSUMS_FILE,
+    DATASET_FILE,
+    DIFFERS,
+    METADATA_FILE,
+    SPLITS,
+    ClipRef,
+    Dataset,
+    DatasetError,
+    read_checksums,
+)
 from simgen.families.base import TargetInfo
 
 TRAIN_SPLITS = ("train", "val")  # the probe is fitted on both; C/alpha are tuned by grouped CV inside them
@@ -33,6 +43,7 @@ class Target:
     defined_when: dict[str, str] | None = None  # {class target: class}: scored only on those clips
     period: float | None = None  # circular targets (e.g. 360 for degrees)
     residual_on: tuple[str, ...] = ()  # scored as the part these targets do not explain (log-log OLS)
+    in_one_frame: bool | None = None  # the family's promise (simgen audit): may one frame give it?
 
     @property
     def info(self) -> TargetInfo:
@@ -40,7 +51,7 @@ class Target:
         return TargetInfo.from_dict({"kind": self.kind, "description": self.description, "unit": self.unit,
                                      "classes": self.classes, "reversal": self.reversal,
                                      "defined_when": self.defined_when, "period": self.period,
-                                     "residual_on": self.residual_on})
+                                     "residual_on": self.residual_on, "in_one_frame": self.in_one_frame})
 
 
 @dataclass
@@ -66,7 +77,32 @@ def dataset_name(root: Path) -> str:
     return Path(root).resolve().name
 
 
-def open_dataset(root: str | Path, *, skip_bad: bool = False) -> EvalDataset:
+def damaged_clips(ds: Dataset, clips: list[ClipRef]) -> tuple[list[ClipRef], list[str]]:
+    """(clips whose files match SHA256SUMS, one problem per file that differs): a byte flipped in an mp4
+    that still decodes would otherwise be read without a word. Nothing is checked without a SHA256SUMS
+    (an older or unfinished dataset: its completeness is checked elsewhere)."""
+    listed, _ = read_checksums(ds.root / CHECKSUMS_FILE)
+    if not listed:
+        return clips, []
+    kept, problems = [], []
+    for clip in clips:
+        bad = [p for p in (clip.video_path, clip.label_path)
+               if listed.get(str(p.relative_to(ds.root))) not in (None, _sha256(p))]
+        problems += [f"{p}: {DIFFERS}" for p in bad]
+        if not bad:
+            kept.append(clip)
+    return kept, problems
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def open_dataset(root: str | Path, *, skip_bad: bool = False, verify_hashes: bool = True) -> EvalDataset:
     """Open a dataset directory and verify it (``simgen.dataset.Dataset.checked_clips``): damaged
     metadata lines, counts against dataset.json, each clip's files. Raises simgen's DatasetError on
     the first problem; with ``skip_bad`` the intact clips are kept and the problems listed in
@@ -74,13 +110,21 @@ def open_dataset(root: str | Path, *, skip_bad: bool = False) -> EvalDataset:
     ds = Dataset(root)
     info = ds.info
     targets = [Target(name, t["kind"], tuple(t.get("classes") or ()), t.get("unit"), t.get("description", ""),
-                      t.get("reversal"), t.get("defined_when"), t.get("period"), tuple(t.get("residual_on") or ()))
+                      t.get("reversal"), t.get("defined_when"), t.get("period"), tuple(t.get("residual_on") or ()),
+                      t.get("in_one_frame"))
                for name, t in info.targets.items()]
     h = hashlib.sha256((ds.root / DATASET_FILE).read_bytes())
     for split in SPLITS:
         meta = ds.root / split / METADATA_FILE
         h.update(meta.read_bytes() if meta.is_file() else b"")
     clips, skipped = ds.checked_clips(skip_bad=skip_bad)
+    if verify_hashes:  # every clip's bytes against SHA256SUMS (--no-hash-check skips it)
+        clips, damaged = damaged_clips(ds, clips)
+        if damaged and not skip_bad:
+            more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+            raise DatasetError(f"{damaged[0]}{more}; {ds.repair_hint(damaged)} (or pass --skip-bad to go on "
+                               f"without them)")
+        skipped = [*skipped, *damaged]
     if not clips:
         raise ValueError(f"{root}: dataset has no clips yet (render it with `simgen render`)")
     return EvalDataset(ds.root, dataset_name(ds.root), info.fingerprint, h.hexdigest()[:16], targets,

@@ -229,7 +229,8 @@ def plan(config: RunConfig, log: Log) -> Plan:
     if config.compare is not None:
         pairs = [(spelled.get(a, a), spelled.get(b, b)) for a, b in
                  parse_pairs(config.compare, list(spelled))]
-    datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
+    datasets = [open_dataset(d, skip_bad=config.skip_bad, verify_hashes=config.verify_hashes)
+                for d in config.datasets]
     offered = {t.name for d in datasets for t in d.targets}
     for name in config.targets or []:
         if name not in offered:

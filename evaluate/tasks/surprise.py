@@ -355,7 +355,8 @@ def run_surprise(config: SurpriseConfig, log: Log = lambda _: None, *, replace: 
     run this one would lose is refused before any work unless ``replace``."""
     check_models(config)
     check_device(config.device)
-    datasets = [open_dataset(d, skip_bad=config.skip_bad) for d in config.datasets]
+    datasets = [open_dataset(d, skip_bad=config.skip_bad, verify_hashes=config.verify_hashes)
+                for d in config.datasets]
     for d in datasets:
         missing = [t for t in REQUIRED_TARGETS if t not in {t.name for t in d.targets}]
         if missing:
