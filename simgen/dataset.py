@@ -220,7 +220,7 @@ def read_metadata(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return lines, problems
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -327,7 +327,7 @@ class Dataset:
             path = self.root / name
             if not path.is_file():
                 problems.append(f"{path}: missing (listed in {CHECKSUMS_FILE})")
-            elif _file_sha256(path) != digest:
+            elif file_sha256(path) != digest:
                 problems.append(f"{path}: {DIFFERS} (`simgen render ... --repair` re-makes it)")
         for path in dataset_files(self.root):
             if str(path.relative_to(self.root)) not in listed:
@@ -348,7 +348,7 @@ class Dataset:
         repaired this way (it is what the resume trusts): DatasetError."""
         listed, _ = read_checksums(self.root / CHECKSUMS_FILE)
         damaged = [name for name, digest in listed.items()
-                   if (self.root / name).is_file() and _file_sha256(self.root / name) != digest]
+                   if (self.root / name).is_file() and file_sha256(self.root / name) != digest]
         if DATASET_FILE in damaged:
             raise DatasetError(f"{self.root / DATASET_FILE}: {DIFFERS}; it records the spec a repair would follow: "
                                f"re-render the dataset whole with --force")
@@ -538,7 +538,7 @@ class DatasetWriter:
         for file in dataset_files(self.root):
             name = str(file.relative_to(self.root))
             digest = old.get(name) if name not in fresh else None
-            lines.append(f"{digest or _file_sha256(file)}  {name}\n")
+            lines.append(f"{digest or file_sha256(file)}  {name}\n")
         text = "".join(lines)
         if not path.is_file() or path.read_text(errors="replace") != text:
             atomic_write(path, text)

@@ -20,6 +20,7 @@ from simgen.dataset import (
     ClipRef,
     Dataset,
     DatasetError,
+    file_sha256,
     read_checksums,
 )
 from simgen.families.base import TargetInfo
@@ -87,19 +88,11 @@ def damaged_clips(ds: Dataset, clips: list[ClipRef]) -> tuple[list[ClipRef], lis
     kept, problems = [], []
     for clip in clips:
         bad = [p for p in (clip.video_path, clip.label_path)
-               if listed.get(str(p.relative_to(ds.root))) not in (None, _sha256(p))]
+               if listed.get(str(p.relative_to(ds.root))) not in (None, file_sha256(p))]
         problems += [f"{p}: {DIFFERS}" for p in bad]
         if not bad:
             kept.append(clip)
     return kept, problems
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def open_dataset(root: str | Path, *, skip_bad: bool = False, verify_hashes: bool = True) -> EvalDataset:
