@@ -1,4 +1,4 @@
-"""``simgen``: ls | validate | schema | render | merge | check | preview.
+"""``simgen``: ls | validate | schema | render | audit | merge | check | preview.
 
 Errors a user can fix print as one red line and exit 1; ``--debug`` shows the traceback.
 """
@@ -6,7 +6,9 @@ Errors a user can fix print as one red line and exit 1; ``--debug`` shows the tr
 from __future__ import annotations
 
 import json
+import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +32,9 @@ class MissingDependency(RuntimeError):
     """A package the command needs is not installed; the message says how to install it."""
 
 
+MAX_SEED = 2**32 - 1  # numpy's seeds
+MAX_PREVIEW = 64  # rows or frames of a contact sheet: more is an accident (96,000 px wide)
+SplitChoice = Enum("SplitChoice", {s: s for s in ("train", "val", "test")}, type=str)
 USER_ERRORS = (SpecError, DatasetError, VideoError, MissingDependency, ValueError, FileNotFoundError,
                FileExistsError)
 
@@ -47,7 +52,9 @@ def ls_families(
     """Scene families available, one line each, and under each the specs (presets) in ``--scenes``."""
     from simgen.families import FAMILIES
 
-    presets = scene_presets(scenes) if scenes.is_dir() else {}
+    if not scenes.is_dir():
+        raise FileNotFoundError(f"--scenes {scenes}: no such folder of scene specs")
+    presets = scene_presets(scenes)
     for family in FAMILIES.values():
         targets = ", ".join(family.targets)
         out_console.print(f"[bold]{family.name}[/bold]  {family.description}  [dim](targets: {targets})[/dim]",
@@ -119,10 +126,12 @@ def render(
     spec_file: Annotated[Path, typer.Argument(help="scene spec YAML")],
     out: Annotated[Path, typer.Option("--out", "-o", help="dataset directory")],
     n: Annotated[int | None, typer.Option("-n", help="total clips, split in the spec's proportions")] = None,
-    seed: Annotated[int | None, typer.Option(help="override the spec's seed")] = None,
-    workers: Annotated[int | None, typer.Option(help="processes; default: the number of cores")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the spec's seed", min=0, max=MAX_SEED)] = None,
+    workers: Annotated[int | None, typer.Option(help="processes; default: the number of cores", min=1)] = None,
     shard: Annotated[str, typer.Option(help="render shard K of N (1-based), e.g. 2/4")] = "1/1",
     force: Annotated[bool, typer.Option(help="overwrite a dataset made from another spec")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="re-make the files of DIR that differ from its SHA256SUMS "
+                                                          "(same spec: what `simgen check --hashes` found)")] = False,
     allow_mixed_versions: Annotated[bool, typer.Option(
         "--allow-mixed-versions", help="finish a dataset another simgen version left incomplete (dataset.json "
                                        "records both versions)")] = False,
@@ -146,9 +155,14 @@ def render(
         console.print(f"[yellow]note[/yellow]: -n {n} is not a whole number of groups of {spec.clips_per_group} "
                       f"clips; rendering {total} (" + ", ".join(f"{k} {c}" for k, c in spec.counts.items()) + ")",
                       highlight=False, soft_wrap=True)
+    if total and not dict(spec.counts.items()).get("test"):
+        console.print(f"[yellow]note[/yellow]: the test split gets 0 clips ({total} in all): `evaluate` scores "
+                      f"nothing on it; render more with a larger -n", highlight=False, soft_wrap=True)
     shard_kn = parse_shard(shard)
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: must be ≥ 1")
+    if repair:
+        _remove_damaged(out, spec)
     with progress_bar(console, rate=True, disable=json_out or not console.is_terminal) as progress:
         bar = progress.add_task(f"{spec.family} → {out}", total=None, rate="–")
         first: list[tuple[int, float]] = []  # (clips already done, time) at the first call: rate excludes resumed clips
@@ -173,6 +187,62 @@ def render(
 
 
 @app.command()
+def audit(
+    spec_file: Annotated[Path, typer.Argument(help="scene spec YAML")],
+    n: Annotated[int, typer.Option("-n", help="clips to simulate (whole groups)")] = 5000,
+    seed: Annotated[int | None, typer.Option(help="override the spec's seed")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for audit.json")] = Path("audit"),
+    workers: Annotated[int | None, typer.Option(help="processes; default: the number of cores")] = None,
+    frames: Annotated[int, typer.Option("--frames", help="frames audited one by one (evenly spaced; the first, "
+                                                         "middle and last among them)")] = 9,
+    simulate: Annotated[bool, typer.Option("--simulate", help="simulate in PyBullet even where the family has "
+                                                                "a closed form")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print audit.json instead of the table")] = False,
+) -> None:
+    """Certify a spec's promises at scale: simulate N clips without rendering and measure, per target, what
+    one frame's visible state gives (at a dense set of frames) and what all frames give, with a linear and
+    a boosted-trees probe under grouped cross-validation. Exits 1 if a target the family promises no single
+    frame gives is read from one frame above chance (a leak)."""
+    try:
+        from simgen.audit import audit_spec
+        from simgen.audit.table import HEADER, summary_rows, tolerance_line
+    except ModuleNotFoundError as e:
+        if e.name not in ("sklearn", "pybullet"):
+            raise
+        raise MissingDependency(f"simgen audit needs {e.name}: pip install 'simgen[eval]'") from None
+    from rich.table import Table
+
+    from simgen.io import atomic_write_json
+    from simgen.spec import load_spec
+
+    if n < 1 or (workers is not None and workers < 1):
+        raise ValueError(f"-n {n}, --workers {workers}: both must be ≥ 1")
+    spec = load_spec(spec_file).with_overrides(seed=seed)
+    with progress_bar(console, disable=json_out or not console.is_terminal) as progress:
+        simulating = progress.add_task(f"simulate {spec_file.name}", total=None)
+        measuring = progress.add_task("measure", total=None)
+        result = audit_spec(spec, n, name=str(spec_file), workers=workers or os.cpu_count() or 1,
+                            closed_form=not simulate, dense=frames,
+                            on_simulated=lambda d, t: progress.update(simulating, completed=d, total=t),
+                            on_measured=lambda d, t: progress.update(measuring, completed=d, total=t))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "audit.json", result.to_dict())
+    if json_out:
+        print(json.dumps(result.to_dict()))
+    else:
+        table = Table(*HEADER, title=f"{spec_file}: {result.clips} clips, {result.seconds['total']:.0f} s")
+        for row in summary_rows(result):
+            table.add_row(*(f"[red]{c}[/red]" if c == "LEAK" else c for c in row))
+        out_console.print(table)
+        out_console.print(tolerance_line(), soft_wrap=True)
+        out_console.print(f"wrote {out / 'audit.json'}", highlight=False)
+    if result.leaks:
+        console.print(f"[red]{len(result.leaks)} leak(s)[/red]: " + ", ".join(sorted({r.target for r in result.leaks}))
+                      + " read from one frame above chance, against the family's promise", soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command()
 def merge(
     out: Annotated[Path, typer.Argument(help="dataset directory to fill (created if missing)")],
     sources: Annotated[list[Path], typer.Argument(help="shard directories of the same spec")],
@@ -194,7 +264,7 @@ def check(
     files, the generator version, and with --hashes every file's sha256. One line per problem; exits 1
     if there is any."""
     import simgen
-    from simgen.dataset import REPAIR_HINT, Dataset
+    from simgen.dataset import Dataset
 
     dataset = Dataset(dataset_dir)
     intact, problems = dataset.verify(hashes=hashes)
@@ -211,7 +281,7 @@ def check(
     checked = "files, counts and sha256 sums" if hashes else "files and counts"
     if problems:
         console.print(f"[red]{len(problems)} problem(s)[/red] in {dataset_dir} ({len(intact)} of "
-                      f"{dataset.info.total} clips intact); {REPAIR_HINT}", highlight=False,
+                      f"{dataset.info.total} clips intact); {dataset.repair_hint(problems)}", highlight=False,
                       soft_wrap=True)
         raise typer.Exit(1)
     out_console.print(f"[green]ok[/green] {dataset_dir}: {len(intact)} clips, {checked} as dataset.json says "
@@ -222,15 +292,30 @@ def check(
 def preview(
     dataset_dir: Annotated[Path, typer.Argument(help="dataset directory")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")] = Path("preview.png"),
-    clips: Annotated[int, typer.Option(help="rows")] = 6,
-    frames: Annotated[int, typer.Option(help="frames per row")] = 8,
-    split: Annotated[str | None, typer.Option(help="train, val or test")] = None,
+    clips: Annotated[int, typer.Option(help="rows", min=1, max=MAX_PREVIEW)] = 6,
+    frames: Annotated[int, typer.Option(help="frames per row", min=1, max=MAX_PREVIEW)] = 8,
+    split: Annotated[SplitChoice | None, typer.Option(help="train, val or test")] = None,
 ) -> None:
     """Contact sheet: a few clips as frame strips, with their labels."""
     from simgen.preview import contact_sheet
 
-    path = contact_sheet(dataset_dir, out, clips=clips, frames=frames, split=split)
+    path = contact_sheet(dataset_dir, out, clips=clips, frames=frames, split=getattr(split, "value", split))
     out_console.print(f"[green]wrote[/green] {path}")
+
+
+def _remove_damaged(out: Path, spec) -> None:
+    """--repair: remove the files of ``out`` that differ from SHA256SUMS (only for a dataset of this very
+    spec), so that the render re-makes them."""
+    from simgen.dataset import Dataset, read_info
+
+    if not (out / "dataset.json").is_file():
+        raise FileNotFoundError(f"--repair: {out} holds no dataset to repair")
+    if read_info(out).fingerprint != spec.fingerprint():
+        raise DatasetError(f"--repair: {out} was made from another spec, -n or --seed; repair it with the ones "
+                           f"its dataset.json records")
+    for name in Dataset(out).remove_damaged():
+        console.print(f"[yellow]removed[/yellow] {escape(name)}: it differs from SHA256SUMS; re-made now",
+                      highlight=False, soft_wrap=True)
 
 
 def main() -> None:

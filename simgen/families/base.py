@@ -77,7 +77,10 @@ class TargetInfo:
       clips and is scored only there (the value written on the other clips is a placeholder);
     - ``period``: a circular target's period (e.g. 360 for an angle in degrees);
     - ``residual_on``: targets whose explained part is removed before scoring: evaluate scores the
-      residual of a log-log least-squares fit of this target on those (fitted on train+val).
+      residual of a log-log least-squares fit of this target on those (fitted on train+val);
+    - ``in_one_frame``: the family's promise, checked by ``simgen audit`` on thousands of clips: True, one
+      frame's visible state may give it (a static property: a mass shown by size and colour); False, no
+      single frame gives it (``will_contact``): any frame whose visible state gives it above chance is a leak.
     """
 
     kind: Literal["class", "regression"]
@@ -88,6 +91,7 @@ class TargetInfo:
     defined_when: Mapping[str, str] | None = None
     period: float | None = None
     residual_on: tuple[str, ...] | None = None
+    in_one_frame: bool | None = None
 
     def __post_init__(self) -> None:
         rule = self.reversal.rule if self.reversal else None
@@ -104,6 +108,8 @@ class TargetInfo:
             raise ValueError("defined_when: a non-empty {class_target: class_value} mapping")
         if self.residual_on is not None and (self.kind != "regression" or not self.residual_on):
             raise ValueError("residual_on: a non-empty list of targets, on a regression target")
+        if self.in_one_frame not in (None, True, False):
+            raise ValueError(f"in_one_frame: true, false or unset, not {self.in_one_frame!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "description": self.description}
@@ -119,6 +125,8 @@ class TargetInfo:
             d["reversal"] = self.reversal.to_dict()
         if self.residual_on is not None:
             d["residual_on"] = list(self.residual_on)
+        if self.in_one_frame is not None:
+            d["in_one_frame"] = self.in_one_frame
         return d
 
     @classmethod
@@ -127,7 +135,7 @@ class TargetInfo:
         reversal = d.get("reversal")
         return cls(d["kind"], d.get("description", ""), d.get("unit"), tuple(d["classes"]) if d.get("classes") else None,
                    Reversal(**reversal) if reversal else None, d.get("defined_when"), d.get("period"),
-                   tuple(d["residual_on"]) if d.get("residual_on") else None)
+                   tuple(d["residual_on"]) if d.get("residual_on") else None, d.get("in_one_frame"))
 
     def defined_on(self, values: Mapping[str, Any]) -> bool:
         """Whether this target means something on the clip whose targets are ``values``."""
@@ -261,6 +269,12 @@ class Simulation:
 
     def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
         raise NotImplementedError
+
+    def closed_form(self, spec: SceneSpec, params: dict[str, Any]) -> Trajectory | None:
+        """The trajectory ``simulate`` makes (visible frames' states, targets, focus; no events), from the
+        family's closed form, for ``simgen audit``, which simulates thousands of clips and renders none; a
+        family's tests bound how far it is from the simulation. None: no closed form, simulate."""
+        return None
 
     def violate(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
                 params: dict[str, Any], world: World) -> tuple[Trajectory, int]:

@@ -137,28 +137,28 @@ FAMILY = FamilyInfo(
     targets={
         "forward": TargetInfo("class", "whether the clip is played forwards (energy is lost) or backwards "
                                        "(energy appears from nowhere)", classes=("false", "true"),
-                              reversal=Reversal("swap_classes")),
+                              reversal=Reversal("swap_classes"), in_one_frame=False),
         # The event kind is what happens, in either direction (and the shape shows it: static).
         "event": TargetInfo("class", "the dissipative event: bounce (sphere) or slide (box)", classes=EVENTS,
-                            reversal=SAME),
+                            reversal=SAME, in_one_frame=True),
         # A property of the collision: reversed, the slower normal speed over the faster one is unchanged.
         "restitution": TargetInfo("regression", "measured restitution of the bounce: the slower over the faster "
                                                 "normal speed at the contact (forward: separation / approach; "
                                                 "backward: approach / separation)",
-                                  reversal=SAME, defined_when={"event": "bounce"}),
+                                  reversal=SAME, defined_when={"event": "bounce"}, in_one_frame=False),
         # Deceleration magnitude is time-even: reversed, the box accelerates at μ·g instead.
         "friction": TargetInfo("regression", "measured friction coefficient: |least-squares slope of the box's "
                                              "horizontal speed over the clip's frames| / g",
-                               reversal=SAME, defined_when={"event": "slide"}),
+                               reversal=SAME, defined_when={"event": "slide"}, in_one_frame=False),
         # Reversed, the energy lost is the energy gained: the same magnitude.
         "energy_lost": TargetInfo("regression", "mechanical energy (kinetic + rotational + potential) the event "
                                                 "dissipates: |E(first frame) − E(last frame)| (the forward clip "
-                                                "loses it, the backward clip gains it)", "J", reversal=SAME),
+                                                "loses it, the backward clip gains it)", "J", reversal=SAME, in_one_frame=True),
         "energy_lost_per_kg": TargetInfo("regression", "energy_lost / mass: what the motion alone shows, without "
-                                                       "reading the mass off the palette", "J/kg", reversal=SAME),
+                                                       "reading the mass off the palette", "J/kg", reversal=SAME, in_one_frame=False),
         # A property of the object, the same in every frame.
         "mass": TargetInfo("regression", "mass of the object; visible as size × the density palette", "kg",
-                           reversal=SAME),
+                           reversal=SAME, in_one_frame=True),
     },
     simulation="simgen.families.arrow_of_time.sim:ArrowOfTime",
     looks=ArrowOfTimeLooks(),

@@ -22,7 +22,10 @@ import colorsys
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+
 from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, TargetInfo
+from simgen.shapes import random_rotation
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -63,6 +66,12 @@ class ContactSpec(SceneSpec):
     family: Literal["contact"]
     params: ContactParams = ContactParams()
 
+    def sample_params(self, rng: np.random.Generator) -> dict[str, Any]:
+        # The checkered ball shows how it is turned. Started unrotated, rolling without slipping would turn
+        # it by its heading and the distance rolled, so one frame would show where it goes: a uniformly
+        # random start orientation makes every frame's orientation uniform, whatever the roll.
+        return {**self.params.sample(rng), "orientation": random_rotation(rng)["orientation"]}
+
 
 BALL_SATURATION, BALL_VALUE = 0.8, 0.9
 TARGET_SATURATION, TARGET_VALUE = 0.7, 0.85
@@ -88,7 +97,7 @@ class ContactLooks(Looks):
     def appearance(self, params: Mapping[str, Any], name: str) -> dict[str, Any]:
         if name == "target":
             return {"shape": "box", "size": params["target_size"], "rgb": target_rgb(params)}
-        return {"shape": "sphere", "size": params["radius"], "rgb": ball_rgb(params)}
+        return {"shape": "sphere", "texture": "checker", "size": params["radius"], "rgb": ball_rgb(params)}
 
     def backdrop(self, params: Mapping[str, Any]) -> tuple[float, float, float]:
         return floor_rgb(params)
@@ -106,19 +115,22 @@ FAMILY = FamilyInfo(
     targets={
         "will_contact": TargetInfo("class", "whether the ball touches the cube within `horizon` s after the last "
                                             "visible frame (simulated, not rendered)", classes=("false", "true"),
-                                   reversal=UNDEFINED),
+                                   reversal=UNDEFINED, in_one_frame=False),
         "time_to_contact": TargetInfo("regression", "from the LAST VISIBLE frame to the first ball-cube contact "
                                                     "(simulated; resolution one physics step)", "s",
-                                      defined_when={"will_contact": "true"}, reversal=UNDEFINED),
+                                      defined_when={"will_contact": "true"}, reversal=UNDEFINED,
+                                     in_one_frame=False),
         "contact_offset": TargetInfo("regression", "where the ball first touches the cube: the contact point's "
                                                    "distance along the struck -x face from the cube's near corner "
                                                    "(0 at the corner's edge)", "m",
-                                     defined_when={"will_contact": "true"}, reversal=UNDEFINED),
+                                     defined_when={"will_contact": "true"}, reversal=UNDEFINED,
+                                     in_one_frame=False),
         "clearance": TargetInfo("regression", "signed gap between the ball's straight path and the cube (the "
                                               "corner's distance from the line minus the radius; < 0: overlap, a "
-                                              "hit); a property of the whole line", "m", reversal=SAME),
+                                              "hit); a property of the whole line", "m", reversal=SAME,
+                                in_one_frame=False),
         "speed": TargetInfo("regression", "the ball's speed (constant: it rolls without slipping, undamped)", "m/s",
-                            reversal=SAME),
+                            reversal=SAME, in_one_frame=False),
     },
     simulation="simgen.families.contact.sim:Contact",
     looks=ContactLooks(),

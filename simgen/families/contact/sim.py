@@ -28,22 +28,21 @@ from simgen.trajectory import BodyFrame, Frame, Trajectory
 from simgen.world import World
 
 BALL_MASS = 1.0  # kg; nothing the clip shows or the targets measure depends on it
+IDENTITY = (0.0, 0.0, 0.0, 1.0)
 
 
 class Contact(Simulation):
     def simulate(self, spec: SceneSpec, params: dict[str, Any], world: World) -> Trajectory:
         render = spec.render
-        duration = (render.frames - 1) / render.fps  # the last visible frame: the cut
         size, radius = params["target_size"], params["radius"]
-        clearance = params["margin"] if params["outcome"] == "miss" else -params["margin"]
-        plan = geometry.plan_roll(size, radius, clearance, params["distance_mid"], params["bearing"],
-                                  params["speed"], duration)
+        plan = roll_plan(spec, params)
         friction = params["lateral_friction"]
         world.add_floor((*floor_rgb(params), 1.0), lateral_friction=friction)
         target = world.add_body("box", size, mass=0.0, position=(0.0, 0.0, size), rgba=(*target_rgb(params), 1.0),
                                 lateral_friction=friction)
         ball = world.add_body("sphere", radius, mass=BALL_MASS, position=(*plan.start, radius),
-                              rgba=(*ball_rgb(params), 1.0), texture="checker", lateral_friction=friction)
+                              orientation=params.get("orientation", IDENTITY), rgba=(*ball_rgb(params), 1.0),
+                              texture="checker", lateral_friction=friction)
         vx, vy = plan.velocity
         world.set_velocity(ball, (vx, vy, 0.0), (-vy / radius, vx / radius, 0.0))  # rolling: ω = ẑ × v / r
         bodies = {"ball": ball, "target": target}
@@ -65,21 +64,74 @@ class Contact(Simulation):
         if touch is not None and touch[0] <= visible_steps:
             raise RuntimeError(f"contact: the ball touched the cube at step {touch[0]}, before the cut "
                                f"(step {visible_steps}); the plan forbids it")
-        speed = float(np.linalg.norm(plan.velocity))
-        targets: dict[str, Any] = {
-            "will_contact": "true" if touch is not None else "false",
-            # Placeholders where undefined (defined_when will_contact true): never scored.
-            "time_to_contact": (touch[0] - visible_steps) * world.timestep if touch else 0.0,
-            "contact_offset": float(touch[1][1] + size) if touch else 0.0,
-            "clearance": geometry.path_clearance(plan.start, plan.velocity, size, radius),
-            "speed": speed,
-        }
-        return Trajectory(frames, bodies, targets, focus=camera_focus(spec), events=[e.to_dict() for e in events])
+        touched = None if touch is None else ((touch[0] - visible_steps) * world.timestep, touch[1])
+        return Trajectory(frames, bodies, contact_targets(plan, size, radius, touched), focus=camera_focus(spec),
+                          events=[e.to_dict() for e in events])
+
+    def closed_form(self, spec: SceneSpec, params: dict[str, Any]) -> Trajectory:
+        """The straight roll at constant speed, turning as it rolls without slipping, and the targets from
+        ``geometry.first_contact``: what ``simulate`` records, within the bounds the tests check (positions
+        within 2 mm, the same outcome, the contact's time within -1/2 to +2 physics steps and place within
+        1 cm). No events."""
+        render = spec.render
+        size, radius = params["target_size"], params["radius"]
+        plan = roll_plan(spec, params)
+        vx, vy = plan.velocity
+        spin = np.array([-vy / radius, vx / radius, 0.0])  # rolling: ω = ẑ × v / r
+        q0 = params.get("orientation", IDENTITY)
+        target = BodyFrame((0.0, 0.0, size), IDENTITY, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+        frames = []
+        for k in range(render.frames):
+            t = k / render.fps
+            x, y = plan.start + plan.velocity * t
+            ball = BodyFrame((float(x), float(y), radius), rotate(q0, spin * t), (float(vx), float(vy), 0.0),
+                             tuple(float(w) for w in spin))
+            frames.append(Frame(t=t, bodies={"ball": ball, "target": target}))
+        cut = (render.frames - 1) / render.fps
+        hit = geometry.first_contact(plan.start, plan.velocity, size, radius)
+        touched = None
+        if hit is not None and hit <= cut + params["horizon"]:
+            touched = (hit - cut, geometry.contact_point(plan.start, plan.velocity, size, radius, hit))
+        return Trajectory(frames, {"ball": -1, "target": -1}, contact_targets(plan, size, radius, touched),
+                          focus=camera_focus(spec))
 
     def occluded_pair(self, kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,
                       params: dict[str, Any]) -> tuple[Trajectory, Trajectory, str, float]:
         """The occluded violation hook: simgen/families/contact/violations.py."""
         return violations.occluded_pair(kind, trajectory, violation, spec, params)
+
+
+def roll_plan(spec: SceneSpec, params: dict[str, Any]) -> geometry.Plan:
+    """The clip's straight roll, from its drawn outcome, margin and geometry."""
+    duration = (spec.render.frames - 1) / spec.render.fps  # the last visible frame: the cut
+    clearance = params["margin"] if params["outcome"] == "miss" else -params["margin"]
+    return geometry.plan_roll(params["target_size"], params["radius"], clearance, params["distance_mid"],
+                              params["bearing"], params["speed"], duration)
+
+
+def contact_targets(plan: geometry.Plan, size: float, radius: float,
+                    touched: tuple[float, np.ndarray] | None) -> dict[str, Any]:
+    """The clip's targets; ``touched``: (time from the cut, the point on the cube) of the first contact."""
+    return {
+        "will_contact": "true" if touched is not None else "false",
+        # Placeholders where undefined (defined_when will_contact true): never scored.
+        "time_to_contact": touched[0] if touched else 0.0,
+        "contact_offset": float(touched[1][1] + size) if touched else 0.0,
+        "clearance": geometry.path_clearance(plan.start, plan.velocity, size, radius),
+        "speed": float(np.linalg.norm(plan.velocity)),
+    }
+
+
+def rotate(q: tuple[float, ...], rotation_vector: np.ndarray) -> tuple[float, float, float, float]:
+    """Quaternion (x, y, z, w) ``q`` turned, in the world frame, by ``rotation_vector`` (axis × angle, rad)."""
+    angle = float(np.linalg.norm(rotation_vector))
+    if angle == 0.0:
+        return tuple(float(c) for c in q)
+    ax, ay, az = np.asarray(rotation_vector) / angle * math.sin(angle / 2)
+    aw = math.cos(angle / 2)
+    bx, by, bz, bw = q
+    return (float(aw * bx + ax * bw + ay * bz - az * by), float(aw * by - ax * bz + ay * bw + az * bx),
+            float(aw * bz + ax * by - ay * bx + az * bw), float(aw * bw - ax * bx - ay * by - az * bz))
 
 
 def _frame(world: World, bodies: dict[str, int], t: float) -> Frame:

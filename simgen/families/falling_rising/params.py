@@ -70,24 +70,24 @@ FAMILY = FamilyInfo(
     targets={
         # Reversed, a fall is a rise and a rise a fall.
         "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising"),
-                                reversal=Reversal("swap_classes")),
+                                reversal=Reversal("swap_classes"), in_one_frame=False),
         # Reversal swaps the clip's ends and negates velocities: v'(t) = -v(T - t).
         "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s",
-                               reversal=Reversal("negate", of="vz_end")),
+                               reversal=Reversal("negate", of="vz_end"), in_one_frame=False),
         "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s",
-                             reversal=Reversal("negate", of="vz_start")),
+                             reversal=Reversal("negate", of="vz_start"), in_one_frame=False),
         # a'(t) = dv'/dt = a(T - t): acceleration is time-even (gravity does not reverse).
         "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities",
-                              "m/s^2", reversal=SAME),
+                              "m/s^2", reversal=SAME, in_one_frame=True),
         # The reversed clip starts at the original's last height, which is not a target.
         "height_start": TargetInfo("regression", "height of the object's centre above the floor at the first frame",
-                                   "m", reversal=UNDEFINED),
+                                   "m", reversal=UNDEFINED, in_one_frame=True),
         # |v| at the middle time is the same for the clip and its reversal (the middle stays the middle);
         # unlike vz_start/vz_end, direction does not explain it.
         "speed_mid": TargetInfo("regression", "vertical speed |vz| at the middle of the clip: at the middle frame, "
                                               "or with an even number of frames |mean vz of the two middle frames| "
                                               "(the speed at the middle time under constant acceleration)", "m/s",
-                                reversal=SAME),
+                                reversal=SAME, in_one_frame=False),
     },
     simulation="simgen.families.falling_rising.sim:FallingRising",
     looks=FallingRisingLooks(),

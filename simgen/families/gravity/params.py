@@ -98,19 +98,19 @@ FAMILY = FamilyInfo(
     targets={
         # The headline: reversal keeps acceleration, so an against-gravity clip stays one.
         "physical": TargetInfo("class", "whether the acceleration is gravity's (down, -g) rather than reversed (+g)",
-                               classes=("false", "true"), reversal=SAME),
+                               classes=("false", "true"), reversal=SAME, in_one_frame=False),
         "direction": TargetInfo("class", "vertical direction of travel", classes=("down", "up"),
-                                reversal=Reversal("swap_classes")),
+                                reversal=Reversal("swap_classes"), in_one_frame=False),
         # a'(t) = dv'/dt = a(T - t): time-even.
         "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities "
-                                            "(signed, z up: -g with gravity, +g against it)", "m/s^2", reversal=SAME),
+                                            "(signed, z up: -g with gravity, +g against it)", "m/s^2", reversal=SAME, in_one_frame=False),
         # v'(t) = -v(T - t).
         "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s",
-                               reversal=Reversal("negate", of="vz_end")),
+                               reversal=Reversal("negate", of="vz_end"), in_one_frame=False),
         "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s",
-                             reversal=Reversal("negate", of="vz_start")),
+                             reversal=Reversal("negate", of="vz_start"), in_one_frame=False),
         "speed_mid": TargetInfo("regression", "vertical speed |vz| at the middle of the clip (as falling_rising's)",
-                                "m/s", reversal=SAME),
+                                "m/s", reversal=SAME, in_one_frame=False),
     },
     simulation="simgen.families.gravity.sim:Gravity",
     looks=GravityLooks(),

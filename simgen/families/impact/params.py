@@ -96,39 +96,39 @@ FAMILY = FamilyInfo(
     targets={
         # Last impact's impulse (same per collision, but the last, not the first, collision).
         "impact_impulse": TargetInfo("regression", "normal impulse of the first impact (Σ normalForce·dt)", "N*s",
-                                     reversal=UNDEFINED),
+                                     reversal=UNDEFINED, in_one_frame=True),
         # Reversed, the approach speed is the last impact's separation speed.
         "impact_speed": TargetInfo("regression", "relative normal approach speed just before the first impact",
-                                   "m/s", reversal=UNDEFINED),
+                                   "m/s", reversal=UNDEFINED, in_one_frame=False),
         # Peak per-step force is time-even per collision, but of the last collision.
         "peak_force": TargetInfo("regression", "largest per-step normal force of the first impact; depends on "
                                                "the physics timestep (see physics.timestep)", "N",
-                                 reversal=UNDEFINED),
+                                 reversal=UNDEFINED, in_one_frame=True),
         # Reversed, e of a collision becomes 1/e (and of the last collision).
         "restitution": TargetInfo("regression", "measured restitution of the first impact: relative normal "
-                                                "speed after / before", reversal=UNDEFINED),
+                                                "speed after / before", reversal=UNDEFINED, in_one_frame=False),
         # Reversed, a collision's separation speed is its approach speed: the reversed clip counts the
         # impacts *approached* faster than bounce_speed (≥ n_bounces, and more when a rebound is slow).
         "n_bounces": TargetInfo("regression", "impacts in the clip after which the object separates faster "
-                                              "than params.bounce_speed", "count", reversal=UNDEFINED),
+                                              "than params.bounce_speed", "count", reversal=UNDEFINED, in_one_frame=False),
         # A property of the object, the same in every frame.
         "mass": TargetInfo("regression", "mass of the moving object; visible as size × the density palette", "kg",
-                           reversal=SAME),
+                           reversal=SAME, in_one_frame=True),
         # Reversed: clip duration − t_end of the last impact; the rules cannot express it.
         "impact_time": TargetInfo("regression", "time of the first impact from the first frame", "s",
-                                  reversal=UNDEFINED),
+                                  reversal=UNDEFINED, in_one_frame=True),
         # Reversed: what the object hits last (a box, then the floor, in some clips).
         "surface": TargetInfo("class", "what the object hits first", classes=("floor", "object"),
-                              reversal=UNDEFINED),
+                              reversal=UNDEFINED, in_one_frame=True),
         # Impulse / mass is time-even per collision like the impulse, and undefined for the same reason.
         "delta_v": TargetInfo("regression", "normal impulse / mass of the first impact: the change of normal "
                                             "velocity the contact causes (the recorded change plus the "
                                             "g·(t_end − t_start) gravity takes during it)", "m/s",
-                              reversal=UNDEFINED),
+                              reversal=UNDEFINED, in_one_frame=False),
         "impulse_given_mass": TargetInfo("regression", "impact_impulse, scored as the part that mass does not "
                                                        "explain: the residual of a log-log least-squares fit on "
                                                        "mass (fitted on train+val)", "N*s",
-                                         reversal=UNDEFINED, residual_on=("mass",)),
+                                         reversal=UNDEFINED, residual_on=("mass",), in_one_frame=False),
     },
     simulation="simgen.families.impact.sim:Impact",
     looks=ImpactLooks(),

@@ -135,25 +135,25 @@ FAMILY = FamilyInfo(
     # direction_deg come from the first and last image positions, which reversal swaps: |Δxy| is
     # unchanged and atan2 of −Δxy is 180° away (tests/simgen/test_targets.py checks both).
     targets={
-        "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear"), reversal=SAME),
+        "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear"), reversal=SAME, in_one_frame=False),
         "blinks": TargetInfo("class", "whether the main light blinks", classes=("steady", "blinking"),
-                             reversal=SAME),
+                             reversal=SAME, in_one_frame=False),
         "kind": TargetInfo("class", "moves × blinks", classes=("star", "planet", "satellite", "aircraft"),
-                           reversal=SAME),
+                           reversal=SAME, in_one_frame=False),
         "speed": TargetInfo("regression", "speed in the sky plane; defined only when moves is linear (written "
-                                          "as 0 when static)", "m/s", reversal=SAME, defined_when=LINEAR),
+                                          "as 0 when static)", "m/s", reversal=SAME, defined_when=LINEAR, in_one_frame=False),
         "speed_px": TargetInfo("regression", "mean image speed: image displacement / clip duration; defined only "
                                              "when moves is linear (written as 0 when static)", "px/s",
-                               reversal=SAME, defined_when=LINEAR),
+                               reversal=SAME, defined_when=LINEAR, in_one_frame=False),
         "direction_deg": TargetInfo("regression", "image direction of travel, counter-clockwise from the image x "
                                                   "axis with y up, in [0, 360); circular; defined only when moves "
                                                   "is linear (written as 0 when static)", "deg",
-                                    reversal=Reversal("rotate", degrees=180.0), defined_when=LINEAR, period=360.0),
+                                    reversal=Reversal("rotate", degrees=180.0), defined_when=LINEAR, period=360.0, in_one_frame=False),
         "blink_hz": TargetInfo("regression", "blink frequency; defined only when blinks is blinking (written as 0 "
-                                             "when steady)", "Hz", reversal=SAME, defined_when=BLINKING),
+                                             "when steady)", "Hz", reversal=SAME, defined_when=BLINKING, in_one_frame=False),
         "duty_cycle": TargetInfo("regression", "fraction of each blink period at the bright level; defined only "
                                                "when blinks is blinking (written as 1 when steady)",
-                                 reversal=SAME, defined_when=BLINKING),
+                                 reversal=SAME, defined_when=BLINKING, in_one_frame=False),
     },
     simulation="simgen.families.lights.sim:Lights",
     looks=LightsLooks(),

@@ -1,0 +1,118 @@
+"""simgen audit: visible state defined once, the audit's mechanics on every family at small N, its
+statistics against evaluate's metrics, and a planted leak it must catch (exit 1)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from evaluate.metrics import Metric
+from simgen.audit import audit_spec
+from simgen.audit.measure import bootstrap_counts, weighted_scores
+from simgen.audit.run import dense_frames
+from simgen.audit.sample import FixedProjection
+from simgen.audit.table import markdown, summary_rows
+from simgen.families import FAMILIES
+from simgen.render import Camera
+from simgen.spec import parse_spec
+from simgen.visible import ENTITY_FEATURES, SCENE_FEATURES, frame_states
+from tests.conftest import tiny_spec_dict, write_spec
+from tests.simgen.test_cli import simgen
+
+Q = slice(len(SCENE_FEATURES) + ENTITY_FEATURES.index("qx"), len(SCENE_FEATURES) + ENTITY_FEATURES.index("qw") + 1)
+
+
+def impact_label(shape: str, orientation: list[float]) -> dict:
+    camera = {"eye": [0, -4, 2], "target": [0, 0, 0.5], "fov_deg": 45, "width": 64, "height": 64}
+    params = {"shape": shape, "size": 0.2, "mass": 1.0, "floor_value": 0.4, "target_size": 0.3, "target_mass": 2.0}
+    body = {"position": [0.1, 0.2, 1.0], "orientation": orientation, "image_xy": [30.0, 20.0]}
+    return {"family": "impact", "params": params, "camera": camera, "frames": [{"t": 0.0, "bodies": {"object": body}}]}
+
+
+def test_a_plain_spheres_orientation_is_not_visible_but_a_boxs_is():
+    turned = [0.5, 0.5, 0.5, 0.5]
+    sphere = frame_states(impact_label("sphere", turned), ["object", "target"])
+    box = frame_states(impact_label("box", turned), ["object", "target"])
+    assert sphere[0, Q].tolist() == [0.0, 0.0, 0.0, 1.0]  # identity: the camera cannot see how it is turned
+    assert box[0, Q].tolist() == turned
+
+
+def test_oracle_static_reads_the_visible_state_definition():
+    from evaluate.encoders import oracle
+
+    assert oracle.frame_states is frame_states  # one definition: the oracles and the audit read the same
+
+
+def test_contact_ball_is_checkered_so_its_random_start_orientation_is_what_shows():
+    from simgen.spec import load_spec
+
+    spec = load_spec("scenes/contact.yaml")
+    params = spec.sample_params(np.random.default_rng(0))
+    assert FAMILIES["contact"].looks.appearance(params, "ball")["texture"] == "checker"
+    assert np.isclose(np.linalg.norm(params["orientation"]), 1.0) and params["orientation"] != [0, 0, 0, 1]
+
+
+def test_fixed_projection_is_the_cameras_projection():
+    camera = Camera((1.0, -4.0, 3.0), (0.0, 0.0, 0.2), 45.0, 256, 192)
+    points = np.random.default_rng(0).normal(size=(7, 3))
+    np.testing.assert_allclose(FixedProjection(camera).project(points), camera.project(points), atol=1e-9)
+
+
+@pytest.mark.parametrize("metric", [Metric("class"), Metric("regression"), Metric("regression", 360.0)])
+def test_weighted_bootstrap_scores_are_evaluates_metric_with_every_group_once(metric):
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(30), 2)
+    if metric.kind == "class":
+        y, predicted = rng.choice(["a", "b", "c"], 60), rng.choice(["a", "b", "c"], 60)
+    else:
+        y = rng.uniform(0, 360, 60)
+        predicted = y + rng.normal(0, 40, 60)
+    once = weighted_scores(metric, y, predicted, groups, np.ones((1, 30)))
+    assert once[0] == pytest.approx(metric.primary(y, predicted))
+    counts = bootstrap_counts(groups, 5, seed=0)
+    assert counts.shape == (5, 30) and (counts.sum(axis=1) == 30).all()
+    index = np.concatenate([np.flatnonzero(groups == g) for g in np.repeat(np.arange(30), counts[0])])
+    assert weighted_scores(metric, y, predicted, groups, counts[:1])[0] == pytest.approx(
+        metric.primary(y[index], predicted[index]))
+
+
+def test_dense_frames_hold_the_first_middle_and_last():
+    assert {0, 7, 8, 15} <= set(dense_frames(16, 3))
+    assert dense_frames(64, 9)[0] == 0 and dense_frames(64, 9)[-1] == 63 and 31 in dense_frames(64, 9)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_small_audit_of_each_family_measures_every_target(family):
+    frames = 40 if family == "impact" else 8  # an impact needs the time to land (its preset)
+    spec = parse_spec(tiny_spec_dict(family, frames=frames, size=64, counts=(8, 4, 4)))
+    probes = ("linear", "boosted") if family == "contact" else ("linear",)
+    result = audit_spec(spec, 12 * spec.clips_per_group, dense=3, probes=probes)
+    assert result.clips == 12 * spec.clips_per_group and result.groups == 12
+    measured = {r.target for r in result.records}
+    assert measured | set(result.skipped) == set(FAMILIES[family].targets)
+    for r in result.records:
+        assert r.source in ("one_frame", "all_frames") and (r.frame is None) == (r.source == "all_frames")
+        assert r.frame is None or 0 <= r.frame < frames
+        assert r.probe in probes and r.verdict in ("pass", "leak") and r.ci95[0] <= r.ci95[1]
+        promise = FAMILIES[family].targets[r.target].in_one_frame
+        assert r.promise == {False: "not_in_one_frame", True: "one_frame_may"}[promise]
+    payload = json.loads(json.dumps(result.to_dict()))
+    assert payload["records"] and {"target", "source", "frame", "probe", "metric", "value", "ci95", "promise",
+                                   "verdict"} <= payload["records"][0].keys()
+    assert len(summary_rows(result)) == len(FAMILIES[family].targets) and result.spec in markdown(result)
+
+
+def test_audit_catches_a_planted_leak_and_exits_1(tmp_path):
+    # The bearing fixed: the ball is always due -x of the corner at the middle frame, so where it is at any
+    # other frame shows its heading's side of the corner, which is the outcome.
+    spec = tiny_spec_dict("contact", frames=8, size=64, bearing=10.0)
+    result = simgen("audit", str(write_spec(tmp_path / "leaky.yaml", spec)), "-n", "60", "--frames", "3",
+                    "--workers", "1", "--out", str(tmp_path / "out"), check=False)
+    assert result.returncode == 1, result.stderr
+    assert "leak" in result.stderr and "will_contact" in result.stderr
+    records = json.loads((tmp_path / "out" / "audit.json").read_text())["records"]
+    leaks = [r for r in records if r["verdict"] == "leak"]
+    assert any(r["target"] == "will_contact" and r["frame"] == 7 for r in leaks)  # the last frame
+    assert all(r["source"] == "one_frame" for r in leaks)
