@@ -16,7 +16,7 @@ import numpy as np
 
 from evaluate.layers import standing_rows
 from evaluate.report import page
-from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, png
+from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, svg
 
 LAYERS_TEXT = ("A swept encoder (`layers=`) is probed at every layer it names, from one forward pass. The layer "
                "that stands for it in the margins, comparisons and verdict is the one with the best validation "
@@ -132,7 +132,7 @@ def layer_section(payload: dict[str, Any]) -> Section | None:
     if not scores:
         return None
     datasets = list(dict.fromkeys(key[0] for key in scores))
-    figures = [Figure(png(depth_plot(payload, d)), f"{d}: score against depth") for d in datasets]
+    figures = [Figure(svg(depth_plot(payload, d)), f"{d}: score against depth") for d in datasets]
     return Section("Score against depth (layer sweeps)", "layers", [LAYERS_TEXT],
                    [*figures, Table(*layer_rows(payload), caption="* marks the standing layer")])
 

@@ -1,5 +1,5 @@
 """What every report shares: number and CI formatting, tables (markdown, HTML, rich), plots as
-embedded PNGs, the one HTML page renderer (jinja2 templates under ``templates/``: one base page,
+inline SVG (text stays text, drawn at the size shown) or PNG, the one HTML page renderer (jinja2 templates under ``templates/``: one base page,
 one block per report, autoescaped), and writing a report's markdown and HTML pair atomically."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,10 +16,15 @@ from typing import Any
 from evaluate.io import write_text
 from evaluate.metrics import MIN_TEST_GROUPS
 
-# Figures: readable at 100% zoom in a ~1100 px column (matplotlib's default font is 10 pt).
-DPI = 110
+# Figures: readable at 100% zoom in the ~1100 px content column (matplotlib's default font is 10 pt).
+DPI = 96  # a PNG pixel per CSS pixel: drawn at the size it is shown
 FONT = 10
 SMALL = 9
+# The widest figure, in inches (96 CSS px each): the content column at 1400 px, so nothing is shrunk.
+MAX_WIDTH_IN = 11.0
+# Series colours of every plot (views, encoders, margin types): none of them is the blue, red or amber
+# that mean "above the reference", "below the reference" and "static" everywhere on the page.
+SERIES = ("#3b3b3b", "#8c6bb1", "#1b9e77", "#a6761d", "#7f7f7f", "#66a61e", "#e7298a", "#17becf")
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -74,8 +80,12 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
-    uri: str  # a PNG data URI (see png)
+    src: str  # inline SVG markup (see svg) or a PNG data URI (see png)
     alt: str
+
+    @property
+    def inline(self) -> bool:
+        return self.src.startswith("<svg")
 
 
 @dataclass
@@ -88,6 +98,8 @@ class Section:
     parts: list[Figure | Table] = field(default_factory=list)
     level: int = 2
     badge: str = ""  # a pill after the title (e.g. 'static')
+    children: list[Section] = field(default_factory=list)  # closed <details> under this one, each in the contents
+    bullets: list[str] = field(default_factory=list)  # a list after the figures and tables (e.g. the encoders)
 
 
 def md_table(header: list[str | Cell], rows: list[list[str | Cell]]) -> str:
@@ -102,15 +114,34 @@ def pyplot() -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from cycler import cycler
 
     plt.rcParams.update({"font.size": FONT, "axes.titlesize": FONT, "axes.labelsize": FONT,
                          "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
-                         "figure.titlesize": FONT + 1})
+                         "figure.titlesize": FONT + 1, "axes.prop_cycle": cycler(color=SERIES),
+                         "svg.fonttype": "none", "font.family": "DejaVu Sans"})
     return plt
 
 
+def svg(fig: Any) -> str:
+    """The figure as inline SVG markup, its text kept as text (crisp, searchable, a few kB), without
+    the XML prolog or a date (the same run gives the same page); closes it. Its element ids are
+    salted with the figure's content, so two figures on one page never share an id."""
+    import hashlib
+
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    salt = hashlib.sha256(repr([t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]).encode())
+    with plt.rc_context({"svg.hashsalt": salt.hexdigest()[:16]}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return buf.getvalue()[buf.getvalue().index("<svg"):]
+
+
 def png(fig: Any) -> str:
-    """The figure as a PNG data URI (the page embeds it: one self-contained file); closes it."""
+    """The figure as a PNG data URI at one pixel per CSS pixel (for plots of many points, whose
+    SVG would weigh more); closes it."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -123,9 +154,19 @@ def png(fig: Any) -> str:
 def _env() -> Any:
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["code"] = inline_code
+    return env
+
+
+def inline_code(text: Any) -> Any:
+    """Escaped text with markdown's `code` spans as <code> (descriptions are written for markdown)."""
+    import markupsafe
+
+    escaped = str(markupsafe.escape(str(text)))
+    return markupsafe.Markup(re.sub(r"`([^`<>]+)`", r"<code>\1</code>", escaped))
 
 
 def skipped_lines(payload: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evaluate.io import SURPRISE_FILE, load_run, load_surprise, write_text
 from evaluate.report.page import md_table
-from evaluate.report.probe import identifiability_markdown, margin_rows
+from evaluate.report.rows import identifiability_markdown, margin_rows
 
 
 def splice(text: str, name: str, block: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from evaluate.io import load_surprise
 from evaluate.report import page
-from evaluate.report.page import Cell, Figure, Section, Table, md_table, png
+from evaluate.report.page import Cell, Figure, Section, Table, md_table, svg
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
@@ -292,7 +292,7 @@ def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
         for e in payload["encoders"]:
             sel = [c for c in curves if c["dataset"] == d["name"] and c["encoder"] == e["encoder"]]
             if sel:
-                curves_section.parts.append(Figure(png(surprise_plot(sel, f"{d['name']} · {e['encoder']}")),
+                curves_section.parts.append(Figure(svg(surprise_plot(sel, f"{d['name']} · {e['encoder']}")),
                                                    f"surprise over time, {d['name']}, {e['encoder']}"))
     sections += [curves_section, Section("Timing", "timing", [], [Table(*timing_table(payload))])]
     return page.render_page("surprise.html", "surprise report", payload, sections,

@@ -10,7 +10,7 @@ import numpy as np
 
 from evaluate.metrics import psychometric
 from evaluate.report import page
-from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, png
+from evaluate.report.page import Figure, Section, Table, ci_text, fmt, md_table, svg
 
 
 def result_rows(out: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -69,7 +69,7 @@ def render_html(out: dict[str, Any]) -> str:
         panels[(r["dataset"], r["target"], r["probe"])].append(r)
     for (dataset, target, probe), rs in panels.items():
         sections.append(Section(f"{dataset} · {target}", f"{dataset}-{target}-{probe}", [],
-                                [Figure(png(sweep_plot(rs, f"{dataset} · {target} · probe {probe}")),
+                                [Figure(svg(sweep_plot(rs, f"{dataset} · {target} · probe {probe}")),
                                         f"{target} against {out['config']['param']}")], level=3))
     return page.render_page("sweep.html", f"sweep over {out['config']['param']}", out, sections, skipped=False,
                        rundir=out["rundir"], setup=_setup(out))
@@ -136,7 +136,7 @@ def write_frame_step_reports(stem: Path, out: dict[str, Any]) -> tuple[Path, Pat
         panels[(r["dataset"], r["target"], r["probe"])].append(r)
     for (dataset, target, probe), rs in panels.items():
         sections.append(Section(f"{dataset} · {target}", f"{dataset}-{target}-{probe}", [],
-                                [Figure(png(frame_step_plot(rs, f"{dataset} · {target} · probe {probe}")),
+                                [Figure(svg(frame_step_plot(rs, f"{dataset} · {target} · probe {probe}")),
                                         f"{target} against the span the encoder sees")], level=3))
     html = page.render_page("sweep.html", "sweep over the frame step", out, sections, skipped=False,
                             rundir=out["rundir"], setup=_frame_step_setup(out))

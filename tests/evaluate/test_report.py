@@ -15,7 +15,8 @@ import pytest
 from matplotlib.patches import Rectangle
 from rich.console import Console
 
-from evaluate.report import probe, surprise, sweep
+from evaluate.report import glance, plots, probe, surprise, sweep, tables
+from evaluate.report import rows as report_rows
 from evaluate.report.page import Cell, print_tables
 
 VIEWS = ["original", "shuffled", "single_frame"]
@@ -122,7 +123,7 @@ def test_the_hand_made_records_fit_the_results_schema(run_payload):
 
 
 def test_heatmap_marks_exactly_the_cells_whose_ci_excludes_zero(run_payload):
-    grids = {g.dataset: g for g in probe.margin_grids(run_payload)}
+    grids = {g.dataset: g for g in glance.margin_grids(run_payload)}
     g = grids[LONG]
     assert g.rows == ["pixels", "vjepa2:<b>tiny</b>"] and g.targets == ["direction", "speed"]
     assert g.marked.tolist() == [[True, True], [False, False]]
@@ -133,7 +134,7 @@ def test_heatmap_marks_exactly_the_cells_whose_ci_excludes_zero(run_payload):
     # a marked margin that rounds to 0.00 gets a third digit, † for too few test groups; degenerate: n/a
     assert impact.cell_text(0, 0) == "+0.000★†" and impact.cell_text(0, 1) == "n/a"
 
-    fig = probe.margin_heatmap(list(grids.values()))
+    fig = glance.margin_heatmap(list(grids.values()))
     ax = [a for a in fig.axes if a.get_title(loc="left") == LONG][0]
     starred = {(round(t.get_position()[1]), round(t.get_position()[0])) for t in ax.texts if "★" in t.get_text()}
     assert starred == {(0, 0), (0, 1)}
@@ -144,36 +145,37 @@ def test_heatmap_marks_exactly_the_cells_whose_ci_excludes_zero(run_payload):
     assert texts == ["+0.05", "+0.42★", "+0.70", "-0.27★"]
     # impact: the degenerate cell is hatched and says n/a; mass' tick label carries the static badge
     ax = [a for a in fig.axes if a.get_title(loc="left") == "impact"][0]
-    assert [p.get_hatch() for p in ax.patches if isinstance(p, Rectangle) and p.get_hatch()] == ["///"]
+    assert not [p for p in ax.patches if p.get_hatch()]  # plain grey: hatching means nothing on this page
     assert sorted(t.get_text() for t in ax.texts) == ["+0.000★†", "n/a"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["mass [static]", "heading | moves=linear"]
 
 
 def test_summary_line_names_the_best_margin_and_counts_targets(run_payload):
-    grids = probe.margin_grids(run_payload)
-    assert probe.summary_line(grids[0]) == (
-        f"{LONG}: best static margin +0.70 [0.00, 0.90] (vjepa2:<b>tiny</b>, speed); 2 of 2 targets have a static "
-        "margin whose 95% CI excludes 0 (1 above, 1 below)")
+    grids = glance.margin_grids(run_payload)
+    assert glance.summary_line(grids[0]) == (
+        f"{LONG}: best static margin of an encoder +0.70 [0.00, 0.90] (vjepa2:<b>tiny</b>, speed); on 2 of 2 "
+        "targets an encoder's static margin has a 95% CI that excludes 0 (1 only above, 1 only below, 0 both ways)")
     # the degenerate +0.60 is neither the best nor counted
-    assert probe.summary_line(grids[1]) == (
-        "impact: best static margin +0.00 [0.00, 0.00]† (pixels, mass [static]); 1 of 2 targets have a static "
-        "margin whose 95% CI excludes 0; 1 degenerate (not counted)")
+    assert glance.summary_line(grids[1]) == (
+        "impact: best static margin of an encoder +0.00 [0.00, 0.00]† (pixels, mass [static]); on 1 of 2 targets "
+        "an encoder's static margin has a 95% CI that excludes 0 (1 only above, 0 only below, 0 both ways). "
+        "1 encoder × target cell(s) have a degenerate control and are not counted")
 
 
 def test_within_and_cross_view_rows_are_not_double_counted(run_payload):
-    rows = probe._by_target(run_payload)[(LONG, "speed", None, "linear")]
+    rows = report_rows.by_target(run_payload)[(LONG, "speed", None, "linear")]
     assert len(rows) == 2 * len(VIEWS) and all(r["fit_view"] == r["view"] for r in rows)
-    header, table = probe.score_rows(run_payload, [r for r in run_payload["results"] if r["target"] == "speed"])
+    header, table = report_rows.score_rows(run_payload, [r for r in run_payload["results"] if r["target"] == "speed"])
     assert header[:4] == ["encoder", *VIEWS] and len(table) == 2
     assert not any(f"{CROSS:.3f}" in c for row in table for c in row)
-    fig = probe.bar_plot(run_payload, [r for r in run_payload["results"] if r["target"] == "direction"], "d")
+    fig = plots.bar_plot(run_payload, [r for r in run_payload["results"] if r["target"] == "direction"], "d")
     assert len([p for p in fig.axes[0].patches if isinstance(p, Rectangle)]) == 2 * len(VIEWS)
-    cross = probe.cross_rows(run_payload, LONG)
+    cross = tables.cross_rows(run_payload, LONG)
     assert cross.header == ["target", "encoder", "original (fitted)", "shuffled", "single_frame"]
     assert len(cross.rows) == 4  # (direction, speed) × two encoders, once each
     assert all(str(c).startswith(f"{CROSS:.3f}") for row in cross.rows for c in row[3:])
     assert cross.caption.endswith("Metric (chance): bal. acc. (0.50): direction; R² (0.00): speed")
-    assert probe.cross_rows(run_payload, "impact") is None  # no cross-view rows there
+    assert tables.cross_rows(run_payload, "impact") is None  # no cross-view rows there
     md = probe.render_markdown(run_payload)
     within = md[md.index(f"## {LONG} · direction"):]
     assert f"{CROSS:.3f}" not in within and md.count(f"{CROSS:.3f}") == 8
@@ -181,7 +183,7 @@ def test_within_and_cross_view_rows_are_not_double_counted(run_payload):
 
 
 def test_degenerate_margins_are_marked_and_both_margins_shown(run_payload):
-    header, rows = probe.margin_rows(run_payload)
+    header, rows = report_rows.margin_rows(run_payload)
     assert header == ["dataset", "target", "encoder", "probe", "original", "static control (single_frame)",
                       "static margin [95% CI]", "order control (shuffled)", "order margin [95% CI]"]
     row = next(r for r in rows if str(r[1]) == "heading | moves=linear")
@@ -193,43 +195,44 @@ def test_degenerate_margins_are_marked_and_both_margins_shown(run_payload):
     assert [str(c) for c in direction[4:]] == ["0.800", "0.380", "+0.420 [0.30, 0.51]", "0.490",
                                                "+0.310 [0.20, 0.40]"]
     assert direction[6].cls == "above" and direction[8].cls == "above"
-    header, rows = probe.margin_rows(run_payload, "impact")
+    header, rows = report_rows.margin_rows(run_payload, "impact")
     assert header[0] == "target" and len(rows) == 2
     page = probe.render_html(run_payload, [])
     assert 'class="degenerate" title="degenerate control' in page and "judge the target by the oracles" in page
 
 
 def test_margins_are_plotted_with_their_cis(run_payload):
-    fig = probe.margin_plot(run_payload, LONG)
+    fig = plots.margin_plot(run_payload, LONG)
     ax = fig.axes[0]
     assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() != "None"
-            and len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]] == [0]  # the 0 line
+            and len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]] == [0, plots.MARGIN_FLOOR]  # 0, and the gutter's edge
     markers = [line for line in ax.get_lines() if line.get_linestyle() == "None"]
     assert sorted(m.get_marker() for m in markers) == ["<", "D", "o", "o", "o", "o"]  # −2.5 runs off: ◀
-    assert [t.get_text() for t in ax.texts] == ["-2.50"]
+    assert [t.get_text() for t in ax.texts] == ["−2.50"]  # in the gutter, left of the floor
+    assert ax.texts[0].get_position()[0] < plots.MARGIN_FLOOR and ax.get_xlim()[0] < ax.texts[0].get_position()[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["direction", "pixels", "vjepa2:<b>tiny</b>", "speed", "pixels", "vjepa2:<b>tiny</b>"]
     whiskers = [line for line in ax.get_lines() if line.get_linestyle() == "-" and len(set(line.get_ydata())) == 1
                 and line.get_xdata()[0] != line.get_xdata()[1]]
     assert len(whiskers) == 6 and [0.30, 0.51] in [list(np.round(w.get_xdata(), 2)) for w in whiskers]
-    impact = probe.margin_plot(run_payload, "impact").axes[0]
+    impact = plots.margin_plot(run_payload, "impact").axes[0]
     hollow = [m for m in impact.get_lines() if m.get_linestyle() == "None" and m.get_markerfacecolor() == "white"]
     assert len(hollow) == 1  # the degenerate static margin
     assert "mass [static]" in [t.get_text() for t in impact.get_yticklabels()]
     page = probe.render_html(run_payload, [])
-    assert page.count('alt="') == 7 and page.count("margins with 95% CIs") == 2  # one plot per dataset
+    assert page.count('<div class="svg"') == 7 and page.count("margins with 95% CIs") == 2  # one plot per dataset
 
 
 def test_identifiability_comes_first_and_static_targets_get_the_badge(run_payload):
     page = probe.render_html(run_payload, [])
-    body = page[page.index("</nav>"):]  # after the header, which lists the encoders
-    assert body.index('id="identifiability"') < body.index('id="glance"') < body.index("<img")
-    assert body.index('id="identifiability"') < body.index(">pixels<")  # before any encoder's score
+    body = page[page.index("</nav>"):]  # after the contents
+    assert body.index('id="verdict"') < body.index('id="glance"') < body.index('id="identifiability"')
+    assert body.index('id="identifiability"') < body.index('id="margins"')  # before the margins' detail
     # the badge: in the per-target heading, in the margin table, in the targets' tables
     assert re.search(r'<h3>impact · mass <span class="badge badge-static">static</span></h3>', page)
     assert page.count('<span class="badge badge-static">static</span>') >= 3
     assert "direction <span class" not in page  # temporal: no badge
-    md = probe.identifiability_markdown(run_payload)
+    md = report_rows.identifiability_markdown(run_payload)
     assert md.index(f"### {LONG}") < md.index("### impact")  # the payload's dataset order
     assert "| target | metric (chance) | oracle-static | oracle-full | track (original) | track (single_frame) | " \
            "verdict |" in md
@@ -237,9 +240,11 @@ def test_identifiability_comes_first_and_static_targets_get_the_badge(run_payloa
            "0.700 [0.60, 0.75] | static |" in md
     assert "| direction | bal. acc. (0.50) | 0.500 [0.40, 0.55] | 1.000 [0.90, 1.05] | – | – | temporal |" in md
     full = probe.render_markdown(run_payload)
-    assert full.index("## Identifiability") < full.index("## At a glance") < full.index("## Temporal margins")
+    # the markdown mirrors the page: verdict, at a glance, identifiability, margins
+    assert (full.index("## Verdict") < full.index("## At a glance") < full.index("## Identifiability")
+            < full.index("## Temporal margins"))
     assert "## impact · mass [static] (r2, probe linear)" in full and "| mass [static] | pixels |" in full
-    assert probe.identifiability_markdown({**run_payload, "identifiability": []}) == ""
+    assert report_rows.identifiability_markdown({**run_payload, "identifiability": []}) == ""
     assert 'id="identifiability"' not in probe.render_html({**run_payload, "identifiability": []}, [])
 
 
@@ -247,7 +252,7 @@ def test_reversal_section_explains_and_tabulates(run_payload):
     page = probe.render_html(run_payload, [])
     assert page.index('id="margins"') < page.index('id="reversal"') < page.index('id="cross-view"')
     assert "High: the probe reads time" in page and "Chance: it reads static cues" in page
-    t = probe.reversal_rows(run_payload, LONG)
+    t = tables.reversal_rows(run_payload, LONG)
     assert [str(h) for h in t.header] == ["encoder", "direction"]
     assert [str(c) for c in t.rows[0]] == ["rule", "swap_classes"]
     assert [str(c) for c in t.rows[2]] == ["pixels", "0.970 [0.92, 0.99]"] and t.rows[2][1].cls == "above"
@@ -257,8 +262,8 @@ def test_reversal_section_explains_and_tabulates(run_payload):
 
 
 def test_subset_and_circular_targets_are_named_and_measured(run_payload):
-    rows = probe._by_target(run_payload)[("impact", "heading", "moves=linear", "linear")]
-    header, table = probe.score_rows(run_payload, rows)
+    rows = report_rows.by_target(run_payload)[("impact", "heading", "moves=linear", "linear")]
+    header, table = report_rows.score_rows(run_payload, rows)
     assert header[-1] == "angular error, original (deg)" and table[0][-1] == "31.500"
     md = probe.render_markdown(run_payload)
     assert "## impact · heading \\| moves=linear" not in md  # headings are not tables: no escaping
@@ -270,16 +275,16 @@ def test_subset_and_circular_targets_are_named_and_measured(run_payload):
 
 def test_bars_below_minus_half_are_drawn_not_cut(run_payload):
     rows = [r for r in run_payload["results"] if r["target"] == "speed" and r["fit_view"] == r["view"]]
-    fig = probe.bar_plot(run_payload, rows, "speed")
+    fig = plots.bar_plot(run_payload, rows, "speed")
     ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 3) for p in ax.patches if p.get_height() < 0)
-    assert heights == [probe.R2_FLOOR, -1.46, -1.19]  # −3.7 drawn down to the floor ...
-    assert ax.get_ylim()[0] < probe.R2_FLOOR  # ... and every bar is inside the axes
-    assert [t.get_text() for t in ax.texts] == ["-3.70"]  # ... with its true value written under it
+    assert heights == [plots.R2_FLOOR, -1.46, -1.19]  # −3.7 drawn down to the floor ...
+    assert ax.get_ylim()[0] < plots.R2_FLOOR  # ... and every bar is inside the axes
+    assert [t.get_text() for t in ax.texts] == ["−3.70"]  # ... with its true value written up the bar
     # −1.46's CI reaches −1.76, inside the axes; no whisker runs past the floor, so no ▼
     assert not [line for line in ax.get_lines() if line.get_marker() == "v"]
     rows[1] = {**rows[1], "ci95": [-2.6, -1.2]}
-    marks = [line for line in probe.bar_plot(run_payload, rows, "speed").axes[0].get_lines()
+    marks = [line for line in plots.bar_plot(run_payload, rows, "speed").axes[0].get_lines()
              if line.get_marker() == "v"]
     assert len(marks) == 1 and len(marks[0].get_xdata()) == 1
     legend = ax.get_legend()
@@ -292,19 +297,19 @@ def test_run_html_one_head_escaped_with_headline_and_provenance(run_payload):
     assert "<b>tiny</b>" not in page and "vjepa2:&lt;b&gt;tiny&lt;/b&gt;" in page  # autoescaped
     assert page.index('id="glance"') < page.index('id="margins"') < page.index('id="timing"')
     # heatmap, a margins plot per dataset, a bar plot per target (direction, speed, mass, heading)
-    assert page.count("data:image/png;base64,") == 1 + 2 + 4
+    assert page.count('<div class="svg"') == 1 + 2 + 4 and "<img" not in page  # inline SVG, none scaled down
     assert "ab" * 32 in page and "no weights" in page and "train/000007" in page and "accel_z" in page
-    assert "2 of 2 targets have a static margin whose 95% CI excludes 0" in page
+    assert "on 2 of 2 targets an encoder&#39;s static margin has a 95% CI that excludes 0" in page
 
 
 def test_markdown_says_the_unit_and_has_the_mae_column(run_payload):
     md = probe.render_markdown(run_payload)
     assert "MAE in" not in md and "unit: m/s" in md and "| MAE, original (m/s) |" in md
-    assert "## At a glance" in md and f"- {LONG}: best static margin +0.70" in md and "Temporal margin" in md
+    assert "## At a glance" in md and f"- {LONG}: best static margin of an encoder +0.70" in md and "Temporal margin" in md
 
 
 def test_timing_shows_wall_time_and_no_forward_for_weight_free_encoders(run_payload):
-    header, rows = probe.timing_rows(run_payload)
+    header, rows = tables.timing_rows(run_payload)
     pixels, model = (dict(zip(header, r, strict=True)) for r in rows)
     assert pixels["clips/s"] == "100.0" and pixels["embed wall s"] == "6.0"
     assert pixels["forward ms/clip"] == "–" and pixels["overhead / forward"] == "–"
@@ -360,7 +365,7 @@ def _curves():
 
 def test_surprise_html_has_provenance_per_kind_scores_and_one_head(surprise_payload):
     page = surprise.render_html(surprise_payload, _curves())
-    assert page.count("<head>") == 1 and page.count("data:image/png;base64,") == 1
+    assert page.count("<head>") == 1 and page.count('<div class="svg"') == 1
     assert "Created 2026-01-01" in page and "ef" * 32 in page and "torch 2.x" in page
     assert "no weights" in page and "test/000003" in page
     assert re.search(r'class="above"[^>]*>0\.900 \[0\.80, 1\.00\] ▲', page)  # teleport above chance
@@ -387,7 +392,7 @@ def test_sweep_html_is_the_same_page():
                         "threshold_in_range": True, "threshold_note": "in range", "slope": 2.0, "floor": 0.0,
                         "range": [1.0, 3.0]}]}
     page = sweep.render_html(out)
-    assert page.count("<head>") == 1 and page.count("data:image/png;base64,") == 1
+    assert page.count("<head>") == 1 and page.count('<div class="svg"') == 1
     assert "sweep over mass" in page and "2.000 [1.50, 2.50]" in page
     assert np.isfinite(out["results"][0]["threshold"])
 
