@@ -63,7 +63,8 @@ MEASURE_JS = r"""
     var boxes = [];
     svg.querySelectorAll("text").forEach(function (t) {
       var tr = t.getAttribute("transform") || "";
-      if (/rotate\((?!0[ ,)])/.test(tr) || !t.textContent.trim()) return;
+      var turn = /rotate\(\s*(-?[\d.]+)/.exec(tr);
+      if (turn && Math.abs(parseFloat(turn[1])) > 0.5 || !t.textContent.trim()) return;
       var r = rect(t); if (r.width > 0) boxes.push([r, t.textContent.trim()]);
     });
     out.labels += boxes.length;
