@@ -172,11 +172,17 @@ FAMILY_TEXT = ("Holm over every comparison in this file: each pair of encoders Ã
 CERTIFICATION = {"temporal": "certified", "static": "static", "not identified": "not identified"}
 
 
-def verdict(comparisons: list[Comparison], identifiability: list[Any], roles: dict[str, str]) -> list[VerdictRow]:
+def verdict(comparisons: list[Comparison], identifiability: list[Any], roles: dict[str, str],
+            one_frame: dict[tuple[str, str], bool | None] | None = None) -> list[VerdictRow]:
     """The answer of the run: each tubelet encoder against each contender of another kind (the album, pixels,
     3-D kernels...), per dataset, target and probe: the difference in score and in static margin, with
-    whether the run's controls certify the task as one that needs time."""
+    whether the task is certified as one that needs time: the run's oracles say so, and the family does not
+    declare that one frame may give the target (``one_frame``: its ``in_one_frame`` promise, which
+    ``simgen audit`` checks at scale)."""
     status = {(i.dataset, i.target, i.probe): CERTIFICATION.get(i.verdict, "no controls") for i in identifiability}
+    for key in status:
+        if (one_frame or {}).get(key[:2]):
+            status[key] = "static"
     margins = {(c.dataset, c.target, c.probe, c.a, c.b): c for c in comparisons if c.quantity == "static_margin"}
     rows = []
     for c in comparisons:
@@ -191,7 +197,9 @@ def verdict(comparisons: list[Comparison], identifiability: list[Any], roles: di
 
 def compare_predictions(predictions: Iterable[Predictions], targets: dict[tuple[str, str], Metric], encoders: list[str],
                         pairs: list[tuple[str, str]] | None, layer_choices: list[dict[str, Any]],
-                        identifiability: list[Any], n_bootstrap: int) -> tuple[list[Comparison], list[VerdictRow]]:
+                        identifiability: list[Any], n_bootstrap: int,
+                        one_frame: dict[tuple[str, str], bool | None] | None = None
+                        ) -> tuple[list[Comparison], list[VerdictRow]]:
     """The comparisons and the verdict of predictions (e.g. :func:`read_predictions` of a file, lines kept
     by :func:`keep_line`); ``pairs`` None: every pair of contenders."""
     roles = {e: encoder_role(e) for e in encoders}
@@ -199,4 +207,4 @@ def compare_predictions(predictions: Iterable[Predictions], targets: dict[tuple[
                                                                    for a, b in pairs]
     standing = standing_predictions(predictions, layer_choices)
     comparisons = compare(standing, targets, pairs, n_bootstrap)
-    return comparisons, verdict(comparisons, identifiability, roles)
+    return comparisons, verdict(comparisons, identifiability, roles, one_frame)

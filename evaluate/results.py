@@ -256,8 +256,9 @@ class VerdictRow(Record):
     opponent_role: str
     certified: Literal["certified", "static", "not identified", "no controls"] = Field(
         description="certified: the run's oracles say one frame does not give the target and all frames do "
-                    "(identifiability 'temporal'); static: one frame gives it, so it is no test of time; "
-                    "no controls: the run has no oracles")
+                    "(identifiability 'temporal') and the family does not declare that one frame may give it "
+                    "(in_one_frame, checked at scale by `simgen audit`); static: one frame gives it (measured or "
+                    "declared), so it is no test of time; no controls: the run has no oracles")
     original: Comparison
     static_margin: Comparison | None = None
 

@@ -138,6 +138,26 @@ def read_info(root: Path) -> DatasetInfo:
         raise DatasetError(f"{path}: malformed ({type(e).__name__}: {e}); re-render the dataset") from None
 
 
+# What a clip's bytes depend on besides the spec and seed: simgen itself, the physics, the random streams
+# (numpy does not promise them across versions) and the video encoder (PyAV and the FFmpeg it ships).
+BYTE_PACKAGES = {"version": "simgen", "pybullet": "pybullet", "numpy": "numpy", "av": "av"}
+
+
+def same_bytes(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Two generators make the same bytes: every byte-relevant package both record has one version."""
+    return all(a[key] == b[key] for key in BYTE_PACKAGES if key in a and key in b)
+
+
+def differing_packages(existing: DatasetInfo, mine: dict[str, str]) -> tuple[str, str]:
+    """('simgen 0.3.0', 'simgen 0.4.0'): the byte-relevant packages in which this run differs from the
+    dataset's generators, as the dataset's and as this run's."""
+    generators = (existing.generator, *existing.resumed_by)
+    keys = [k for k in BYTE_PACKAGES if k in mine and any(k in g and g[k] != mine[k] for g in generators)]
+    theirs = "; ".join(f"{BYTE_PACKAGES[k]} {' and '.join(dict.fromkeys(g[k] for g in generators if k in g))}"
+                       for k in keys)
+    return theirs, "; ".join(f"{BYTE_PACKAGES[k]} {mine[k]}" for k in keys)
+
+
 # --------------------------------------------------------------------------- clips
 
 
@@ -418,12 +438,13 @@ class DatasetWriter:
                     f"(family {existing.family}, seed {existing.seed}, fingerprint {existing.fingerprint}; "
                     f"this spec: family {self.info.family}, seed {self.info.seed}, fingerprint "
                     f"{self.info.fingerprint}); use another --out, or --force to overwrite it")
-            mixing = self._version not in existing.versions and len(self.completed()) < existing.total
+            mixing = not self._made_like(existing) and len(self.completed()) < existing.total
             if mixing and not allow_mixed_versions:
+                theirs, mine = differing_packages(existing, self.info.generator)
                 raise DatasetError(
-                    f"{self.root} was partly rendered by simgen {' and '.join(existing.versions)}, and this is "
-                    f"simgen {self._version}: finishing it would mix clips of both; re-render it whole with "
-                    f"--force, or finish it anyway with --allow-mixed-versions (dataset.json records it)")
+                    f"{self.root} was partly rendered by {theirs}, and this is {mine}: finishing it would mix clips "
+                    f"of both; re-render it whole with --force, or finish it anyway with --allow-mixed-versions "
+                    f"(dataset.json records it)")
         elif self.root.exists() and any(self.root.iterdir()) and not manifest.exists() and not force:
             raise DatasetError(f"{self.root} exists, is not empty and is not a simgen dataset; "
                                f"use another --out, or --force to overwrite it")
@@ -444,10 +465,14 @@ class DatasetWriter:
     def _version(self) -> str:
         return self.info.generator.get("version", "?")
 
+    def _made_like(self, existing: DatasetInfo) -> bool:
+        """Whether a generator recorded in ``existing`` made its bytes with what this run has."""
+        return any(same_bytes(self.info.generator, g) for g in (existing.generator, *existing.resumed_by))
+
     def _record_generator(self) -> None:
-        """Add this run's generator to dataset.json's ``resumed_by`` (once per version). Under the lock."""
+        """Add this run's generator to dataset.json's ``resumed_by`` (once per set of versions). Under the lock."""
         existing = read_info(self.root)
-        if self._version not in existing.versions:
+        if not self._made_like(existing):
             resumed = replace(existing, resumed_by=[*existing.resumed_by, self.info.generator])
             atomic_write_json(self.root / DATASET_FILE, resumed.to_dict())
             self._written.add(DATASET_FILE)

@@ -95,4 +95,4 @@ def generator_info() -> dict[str, str]:
     from importlib.metadata import version
 
     return {"name": "simgen", "version": simgen.__version__, "pybullet": version("pybullet"),
-            "numpy": np.__version__, "python": platform.python_version()}
+            "numpy": np.__version__, "av": version("av"), "python": platform.python_version()}

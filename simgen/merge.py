@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from simgen.dataset import Dataset, DatasetError, DatasetWriter, metadata_line
+from simgen.dataset import Dataset, DatasetError, DatasetWriter, differing_packages, metadata_line, same_bytes
 from simgen.io import atomic_path
 
 
@@ -45,6 +45,10 @@ def merge_datasets(out: str | os.PathLike, sources: list[str | os.PathLike]) -> 
             raise DatasetError(f"{ds.root} was made by simgen {' and '.join(ds.info.versions)}, {first.root} by "
                                f"simgen {' and '.join(first.info.versions)}; merging would mix clips of both: "
                                f"re-render the shards with one version")
+        if not same_bytes(ds.info.generator, first.info.generator):
+            theirs, mine = differing_packages(first.info, ds.info.generator)
+            raise DatasetError(f"{ds.root} was made with {mine}, {first.root} with {theirs}; merging would mix clips "
+                               f"of both: re-render the shards with one set of versions")
     writer = DatasetWriter(out, first.info)
     done = writer.completed()
     copied = 0

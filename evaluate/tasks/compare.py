@@ -111,7 +111,9 @@ def compare_runs(rundirs: list[Path], out: Path, pairs: list[tuple[str, str]] | 
     choices = [LayerChoice(**c) for path, payload in runs.items() for c in payload.get("layer_choices", [])
                if owner.get(c["encoder"]) == path]
     comparisons, verdict = compare_predictions(_merged_predictions(runs, owner), targets, names, pairs,
-                                               [c.row() for c in choices], list(identified.values()), n_bootstrap)
+                                               [c.row() for c in choices], list(identified.values()), n_bootstrap,
+                                               {(d["name"], t): info.get("in_one_frame") for d in first["datasets"]
+                                                for t, info in (d.get("targets") or {}).items()})
     if not comparisons:
         raise EvaluateError("nothing to compare: the runs share no (dataset, target, probe) scored by two contenders "
                             "(controls are compared only when named with --compare)")

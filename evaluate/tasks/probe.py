@@ -375,7 +375,8 @@ def compare_run(predictions: Path, datasets: list[EvalDataset], embedded: list[E
         pairs = [p for p in pairs if set(p) <= set(names)]
     targets = {(d.name, t.name): Metric(t.kind, t.period) for d in datasets for t in d.targets}
     comparisons, verdict = compare_predictions(read_predictions(predictions, keep_line), targets, names, pairs,
-                                               layer_choices, identified, n_bootstrap)
+                                               layer_choices, identified, n_bootstrap,
+                                               {(d.name, t.name): t.in_one_frame for d in datasets for t in d.targets})
     if comparisons:
         log(f"compared encoders: {len(comparisons)} paired comparisons (Holm over all) in "
             f"{time.perf_counter() - started:.1f} s")

@@ -27,6 +27,8 @@ from evaluate.paired import (
 from tests.evaluate.test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
+# a class and a regression target of each dataset, and a circular one: enough kinds, a quarter of the fits
+TARGETS = ["direction", "vz_start", "kind", "speed", "direction_deg"]
 
 
 def test_holm_hand_computed():
@@ -49,6 +51,11 @@ def test_weighted_scores_hand_computed():
     # unit: SSE 1, SST 5 -> 0.8. Weights (0, 1, 1, 2): mean 2.25, SST 1.25²+0.25²+2·0.75² = 2.75, SSE 2 -> 1 − 2/2.75
     got = WeightedScorer(mr, yr)(clip_terms(mr, yr, pr), np.array([[1.0, 1, 1, 1], [0, 1, 1, 2]]))
     assert got == pytest.approx([0.8, 1 - 2 / 2.75])
+    # a circular target (degrees): under unit weights, the metric the results rows use
+    angles, guess = np.array([10.0, 100.0, 200.0, 350.0]), np.array([20.0, 90.0, 180.0, 5.0])
+    mc = Metric("regression", period=360.0)
+    assert WeightedScorer(mc, angles)(clip_terms(mc, angles, guess), np.ones((1, 4)))[0] == \
+        pytest.approx(mc.primary(angles, guess))
 
 
 def test_bootstrap_draws_are_the_runs_own():
@@ -118,20 +125,25 @@ def test_p_is_the_permutation_count():
 
 @pytest.fixture(scope="module")
 def compared_run(falling_rising_64, tmp_path_factory):
-    """One run of a tubelet, two pixel baselines and the oracles; and the same encoders in two runs."""
-    import typer.testing  # noqa: F401  (the cli helper's runner)
+    """Two small datasets (falling_rising, lights) scored by a tubelet, its album, a pixel baseline and the
+    oracles in one run; and the same encoders split over two runs."""
+    from evaluate.config import RunConfig
+    from evaluate.tasks.probe import run
+    from simgen.parallel import render_dataset
+    from simgen.spec import parse_spec
+    from tests.conftest import tiny_spec_dict
 
     base = tmp_path_factory.mktemp("compare")
-    cache = base / "cache"
+    lights = base / "lights_64"
+    render_dataset(parse_spec(tiny_spec_dict("lights", counts=(32, 16, 16))), lights, workers=1)
+    datasets = [str(falling_rising_64), str(lights)]
     runs = {}
-    for name, encoders in (("joint", ["pixels", "motion", "random-vjepa2:tiny", "oracle-static", "oracle-full"]),
-                           ("tubelet", ["random-vjepa2:tiny"]), ("album", ["pixels", "motion", "oracle-static",
-                                                                            "oracle-full"])):
-        from evaluate.config import RunConfig
-        from evaluate.tasks.probe import run
-
-        run(RunConfig(datasets=[str(falling_rising_64)], encoders=encoders, out=str(base / name), cache=str(cache),
-                      views=["original", "single_frame", "shuffled"], device="cpu", n_bootstrap=200))
+    for name, encoders in (("joint", ["pixels", "random-vjepa2:tiny", "random-image:tiny", "oracle-static",
+                                      "oracle-full"]),
+                           ("tubelet", ["random-vjepa2:tiny"]),
+                           ("album", ["pixels", "random-image:tiny"])):
+        run(RunConfig(datasets=datasets, encoders=encoders, out=str(base / name), cache=str(base / "cache"),
+                      views=["original", "single_frame", "shuffled"], targets=TARGETS, device="cpu", n_bootstrap=200))
         runs[name] = base / name
     return runs
 
@@ -147,45 +159,50 @@ def test_comparisons_recompute_from_predictions(compared_run):
     payload = json.loads((compared_run["joint"] / "results.json").read_text())
     comparisons = payload["comparisons"]
     # every pair of contenders (controls left out), the tubelet first, three quantities per target
-    assert {(c["a"], c["b"]) for c in comparisons} == {("pixels", "motion"), ("random-vjepa2:tiny", "pixels"),
-                                                       ("random-vjepa2:tiny", "motion")}
+    assert {(c["a"], c["b"]) for c in comparisons} == {("random-vjepa2:tiny", "random-image:tiny"),
+                                                       ("random-vjepa2:tiny", "pixels"),
+                                                       ("random-image:tiny", "pixels")}
+    assert {c["dataset"] for c in comparisons} == {"falling_rising_64", "lights_64"}
     assert {c["quantity"] for c in comparisons} == {"original", "static_margin", "order_margin"}
     preds = pd.read_json(compared_run["joint"] / "predictions.jsonl", lines=True, precise_float=True)
-    kinds = {t: info["kind"] for t, info in payload["datasets"][0]["targets"].items()}
+    infos = {(d["name"], t): info for d in payload["datasets"] for t, info in d["targets"].items()}
+    tables = {key: rows.sort_values("clip_id") for key, rows in preds[preds.fit_view == preds.test_view].groupby(
+        ["dataset", "target", "encoder", "test_view"])}
+
+    def value(c: dict, encoder: str, idx: np.ndarray | None = None) -> float:
+        """The comparison's quantity for one encoder, recomputed on clips ``idx`` (all by default)."""
+        is_class = infos[c["dataset"], c["target"]]["kind"] == "class"
+        metric = balanced_accuracy if is_class else r2
+        orig = tables[c["dataset"], c["target"], encoder, "original"]
+        cast = str if is_class else float
+        y, p = orig.y_true.to_numpy().astype(cast), orig.y_pred.to_numpy().astype(cast)
+        idx = np.arange(len(y)) if idx is None else idx
+        score = metric(y[idx], p[idx])
+        if c["quantity"] == "original":
+            return score
+        control = tables[c["dataset"], c["target"], encoder, c["control_view"]].y_pred.to_numpy().astype(cast)
+        floor = 1 / len(set(y)) if is_class else 0.0
+        return score - max(floor, metric(y[idx], control[idx]))
+
+    checked = 0
     for c in comparisons:
-        metric = balanced_accuracy if kinds[c["target"]] == "class" else r2
-
-        def table(encoder: str, view: str, c=c):
-            rows = preds[(preds.target == c["target"]) & (preds.encoder == encoder) & (preds.fit_view == view)
-                         & (preds.test_view == view)]
-            return rows.sort_values("clip_id")
-
-        def value(encoder: str, idx=None, c=c, metric=metric, table=table) -> float:
-            orig = table(encoder, "original")
-            y, p = orig.y_true.to_numpy(), orig.y_pred.to_numpy()
-            if kinds[c["target"]] == "class":
-                y, p = y.astype(str), p.astype(str)
-            idx = np.arange(len(y)) if idx is None else idx
-            score = metric(y[idx], p[idx])
-            if c["quantity"] == "original":
-                return score
-            control = table(encoder, c["control_view"]).y_pred.to_numpy()
-            control = control.astype(str) if kinds[c["target"]] == "class" else control
-            floor = 1 / len(set(y)) if kinds[c["target"]] == "class" else 0.0
-            return score - max(floor, metric(y[idx], control[idx]))
-
+        if infos[c["dataset"], c["target"]].get("period"):
+            continue  # circular targets: scored as angles; their weighted score is checked in test_weighted_scores
         # (to float rounding: the clips are summed here in clip-id order)
-        assert value(c["a"]) == pytest.approx(c["a_value"], abs=1e-12)
-        assert value(c["b"]) == pytest.approx(c["b_value"], abs=1e-12)
-        groups = table(c["a"], "original").group_id.to_numpy()
-        boot = [value(c["a"], i) - value(c["b"], i) for i in group_resamples(groups, 200, seed=0)]
-        assert np.percentile(boot, [2.5, 97.5]) == pytest.approx(c["ci95"], abs=1e-9)
+        assert value(c, c["a"]) == pytest.approx(c["a_value"], abs=1e-12)
+        assert value(c, c["b"]) == pytest.approx(c["b_value"], abs=1e-12)
+        if c["target"] in ("direction", "kind", "vz_start") and c["quantity"] != "order_margin":  # CIs: a sample
+            groups = tables[c["dataset"], c["target"], c["a"], "original"].group_id.to_numpy()
+            boot = [value(c, c["a"], i) - value(c, c["b"], i) for i in group_resamples(groups, 200, seed=0)]
+            assert np.percentile(boot, [2.5, 97.5]) == pytest.approx(c["ci95"], abs=1e-9)
+            checked += 1
+    assert checked >= 6
     assert holm([c["p"] for c in comparisons]) == pytest.approx([c["p_adjusted"] for c in comparisons])
     assert all(c["call"] == ("tie" if c["p_adjusted"] >= 0.05 else "a" if c["diff"] > 0 else "b")
                for c in comparisons)
     # the verdict: the tubelet against each pixel baseline, certified by the run's oracles or marked
     assert {(v["tubelet"], v["opponent"]) for v in payload["verdict"]} == {("random-vjepa2:tiny", "pixels"),
-                                                                           ("random-vjepa2:tiny", "motion")}
+                                                                           ("random-vjepa2:tiny", "random-image:tiny")}
     md = (compared_run["joint"] / "report.md").read_text() if (compared_run["joint"] / "report.md").exists() else ""
     assert md == "" or md.index("## Verdict") < md.index("## Identifiability")
 
@@ -250,3 +267,26 @@ def test_compare_cli_refusals_are_one_line(compared_run, tmp_path, monkeypatch, 
     code, _, err = cli(monkeypatch, capsys, "compare", compared_run["tubelet"], compared_run["album"], "--out",
                        tmp_path / "x", "--compare", "random-vjepa2:tiny pixels")
     assert code != 0 and "'A vs B'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verdict_certifies_only_temporal_targets_not_declared_static():
+    """A line is certified when the run's oracles say the target needs time and the family does not declare
+    that one frame may give it; an album-vs-pixels pair is not a verdict line."""
+    from evaluate.comparisons import verdict
+    from evaluate.results import Comparison, Identifiability
+
+    def comparison(target: str, a: str, b: str) -> Comparison:
+        return Comparison(dataset="d", target=target, kind="class", metric="balanced_accuracy", fit_view="original",
+                          test_view="original", probe="linear", quantity="original", a=a, b=b, a_value=0.9,
+                          b_value=0.6, diff=0.3, ci95=[0.1, 0.5], p=0.001, p_adjusted=0.01, call="a", n_test=40,
+                          test_groups=20)
+
+    comparisons = [comparison(t, "random-vjepa2:tiny", "random-image:tiny") for t in ("up", "mass", "hit")]
+    comparisons.append(comparison("up", "random-image:tiny", "pixels"))
+    identified = [Identifiability(dataset="d", target=t, probe="linear", verdict=v)
+                  for t, v in (("up", "temporal"), ("mass", "static"), ("hit", "temporal"))]
+    roles = {"random-vjepa2:tiny": "tubelet", "random-image:tiny": "album", "pixels": "pixels"}
+    rows = verdict(comparisons, identified, roles, {("d", "up"): False, ("d", "mass"): True, ("d", "hit"): True})
+    assert [(r.target, r.opponent, r.certified) for r in rows] == [
+        ("up", "random-image:tiny", "certified"), ("mass", "random-image:tiny", "static"),
+        ("hit", "random-image:tiny", "static")]  # hit: the oracles missed it, the declared promise did not

@@ -107,7 +107,7 @@ def test_mismatched_spec_is_refused_and_nothing_is_touched(spec, tmp_path):
     render_dataset(spec, out, workers=1)
     before = tree_hashes(out)
     other = parse_spec(tiny_spec_dict(counts=(8, 4, 4), seed=4))
-    with pytest.raises(DatasetError, match="another spec or seed.*--force"):
+    with pytest.raises(DatasetError, match="another spec, -n or seed.*--force"):
         render_dataset(other, out, workers=1)
     assert tree_hashes(out) == before
     render_dataset(other, out, workers=1, force=True)
@@ -175,7 +175,8 @@ def test_kill_9_then_rerun_gives_identical_bytes(tmp_path):
 def test_reader_and_manifest(tiny_falling_rising):
     ds = Dataset(tiny_falling_rising)
     assert ds.info.targets["direction"] == {"kind": "class", "description": "vertical direction of travel",
-                                            "classes": ["falling", "rising"], "reversal": {"rule": "swap_classes"}}
+                                            "classes": ["falling", "rising"], "reversal": {"rule": "swap_classes"},
+                                            "in_one_frame": False}
     assert ds.targets["vz_start"]["unit"] == "m/s" and ds.missing() == 0
     assert ds.info.format_version == FORMAT_VERSION
     clips = ds.clips("train")
@@ -275,3 +276,22 @@ def test_rgba_to_rgb_equals_dropping_alpha(height, width):
     out = np.zeros((2, height, width, 3), np.uint8)
     rgba_to_rgb(rgba, out[1])
     assert np.array_equal(out[1], rgba[..., :3]) and not out[0].any()
+
+
+def test_resume_with_another_pybullet_or_pyav_is_refused_naming_the_package(spec, tmp_path):
+    """The clips' bytes depend on the physics and the encoder too, not only on simgen's version."""
+    out = tmp_path / "ds"
+    render_dataset(spec, out, workers=1, shard=(1, 2))  # half of it
+    manifest = json.loads((out / "dataset.json").read_text())
+    for package, old in (("pybullet", "3.0.0"), ("av", "10.0.0")):
+        edited = {**manifest, "generator": {**manifest["generator"], package: old}}
+        (out / "dataset.json").write_text(json.dumps(edited))
+        before = tree_hashes(out)
+        with pytest.raises(DatasetError, match=f"partly rendered by {package} {old}, and this is {package} "
+                                               f"{manifest['generator'][package]}: .*--allow-mixed-versions"):
+            render_dataset(spec, out, workers=1)
+        assert tree_hashes(out) == before  # nothing touched
+    # a generator that did not record a package (an older dataset.json) is not refused over it
+    (out / "dataset.json").write_text(json.dumps({**manifest, "generator": {
+        k: v for k, v in manifest["generator"].items() if k != "av"}}))
+    assert render_dataset(spec, out, workers=1).clips_missing == 0
