@@ -216,6 +216,22 @@ def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page:
     return paths
 
 
+def write_figures(out_dir: Path, folder: str, figures: list[Figure]) -> list[tuple[str, str]]:
+    """Each inline-SVG figure as ``folder/NN-name.svg`` under ``out_dir`` (the folder replaced whole, so no
+    stale figure stays), for the markdown report to link; returns (relative path, alt) in order."""
+    import shutil
+
+    target = Path(out_dir) / folder
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    out = []
+    for k, f in enumerate(x for x in figures if x.inline):
+        name = f"{folder}/{k + 1:02d}-{re.sub(r'[^a-z0-9]+', '-', f.alt.lower()).strip('-')[:60]}.svg"
+        write_text(Path(out_dir) / name, f.src)
+        out.append((name, f.alt))
+    return out
+
+
 def table(title: str, header: list[str | Cell], rows: list[list[str | Cell]]) -> Any:
     """A rich table from a header and rows of strings (the terminal twin of md_table). Cells fold
     rather than end in '…' when the console is narrow; print with :func:`print_tables` to get them

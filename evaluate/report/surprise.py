@@ -8,22 +8,18 @@ in its place (the two are the same on pairs)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from evaluate.io import load_surprise
 from evaluate.report import page
 from evaluate.report.page import Cell, Figure, Section, Table, md_table, svg
+from evaluate.report.surprise_plots import DIFF_FLOOR, Z95, meaning, surprise_plot
 
 REPORT_MD = "surprise_report.md"
 REPORT_HTML = "surprise_report.html"
+FIGURES = "surprise_figures"  # the curves as SVG files beside surprise_report.md, which links them
 CHANCE = 0.5
-Z95 = 1.96  # the curves' bands: mean ± 1.96 standard errors, a normal-approximation 95% CI
-# Violation kinds' colours: neither the blue of possible nor the red of impossible clips.
-KIND_COLORS = ("tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 
 
 def _scored(score: float, ci: list[float]) -> Cell:
@@ -47,13 +43,15 @@ SCORES = ["relative acc [95% CI]", "pairwise acc [95% CI]", "AUROC [95% CI]"]
 def certification_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:
     """Per dataset × violation kind: design, certified or not and why, and how many negative-control cells
     have a CI excluding 0.5 beside how many chance alone would give."""
-    header = ["dataset", "kind", "design", "certified", "negative cells with CI excluding 0.5 (chance alone)",
-              "reason"]
+    header = ["dataset", "kind", "design", "certified",
+              Cell("negative-control cells whose CI excludes 0.5", title="observed, of all cells, beside the count "
+                   "expected when every negative control sits at chance (5% of the cells)"), "reason"]
     rows = []
     for c in payload.get("certification", []):
         design = f"{c['design']}, {'balanced' if c['balanced'] else 'unbalanced'}"
         verdict = Cell("yes", "above") if c["certified"] else Cell("no", "below")
-        counts = f"{c['negative_cells_excluding_chance']} of {c['negative_cells']} ({c['expected_by_chance']:.1f})"
+        counts = (f"{c['negative_cells_excluding_chance']} of {c['negative_cells']} "
+                  f"(chance alone: {c['expected_by_chance']:.1f})")
         rows.append([c["dataset"], c["kind"], design, verdict, counts, "; ".join(c["reasons"]) or "–"])
     return header, rows
 
@@ -148,83 +146,9 @@ def timing_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def onset(c: dict[str, Any]) -> int:
-    """The frame the curves are aligned on: the onset (the first frame whose pixels differ), else the
-    violation frame (files written before onsets existed, and twins, where the two are the same)."""
-    return c.get("onset_frame", c["violation_frame"])
-
-
-def aligned_curves(curves: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, ...]]:
-    """Per role (possible/impossible) and for the group difference (mean of its impossible clips − mean of
-    its possible ones): offsets from the onset frame, mean and standard error over clips (groups for the
-    difference)."""
-    by_role: dict[str, dict[int, list[float]]] = {"possible": defaultdict(list), "impossible": defaultdict(list),
-                                                  "difference": defaultdict(list)}
-    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for c in curves:
-        role = "possible" if c["possible"] == "true" else "impossible"
-        groups[c["group_id"]][role].append(c)
-        for f, s in zip(c["frame"], c["surprise"], strict=True):
-            by_role[role][f - onset(c)].append(s)
-    for g in groups.values():
-        if g["possible"] and g["impossible"]:
-            first = g["possible"][0]
-            mean = {role: np.mean([c["surprise"] for c in cs], axis=0) for role, cs in g.items()}
-            for f, d in zip(first["frame"], mean["impossible"] - mean["possible"], strict=True):
-                by_role["difference"][f - onset(first)].append(float(d))
-    out = {}
-    for role, d in by_role.items():
-        offsets = np.array(sorted(d))
-        mean = np.array([np.mean(d[o]) for o in offsets])
-        sem = np.array([np.std(d[o]) / np.sqrt(len(d[o])) for o in offsets])
-        out[role] = (offsets, mean, sem)
-    return out
-
-
-def by_kind(curves: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Curves split by their group's violation kind (``group_violation``, else the impossible clip's)."""
-    kind = {c["group_id"]: c["violation"] for c in curves if c["possible"] != "true" and "violation" in c}
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for c in curves:
-        out[c.get("group_violation", kind.get(c["group_id"], "?"))].append(c)
-    return dict(sorted(out.items()))
-
-
-def surprise_plot(curves: list[dict[str, Any]], title: str) -> Any:
-    """One column per context length. Top: mean surprise of possible and impossible clips, all kinds
-    pooled. Bottom: the group difference (impossible − possible), one line per violation kind. Both
-    against frames since the onset (0: the first frame whose pixels differ); bands: 95% CIs."""
-    plt = page.pyplot()
-    contexts = sorted({c["context"] for c in curves})
-    kinds = by_kind(curves)
-    fig, axes = plt.subplots(2, len(contexts), figsize=(0.6 + 4.0 * len(contexts), 6.2), squeeze=False,
-                             sharex=True, layout="constrained")
-    for j, context in enumerate(contexts):
-        top, bottom = axes[0][j], axes[1][j]
-        a = aligned_curves([c for c in curves if c["context"] == context])
-        for role, color in (("possible", "tab:blue"), ("impossible", "tab:red")):
-            x, m, e = a[role]
-            top.plot(x, m, color=color, label=f"{role} (all kinds)")
-            top.fill_between(x, m - Z95 * e, m + Z95 * e, color=color, alpha=0.2)
-        for k, (kind, cs) in enumerate(kinds.items()):
-            x, m, e = aligned_curves([c for c in cs if c["context"] == context])["difference"]
-            n = len({c["group_id"] for c in cs if c["context"] == context}) if len(x) else 0
-            color = KIND_COLORS[k % len(KIND_COLORS)]
-            bottom.plot(x, m, color=color, label=f"{kind} ({n} groups)")
-            bottom.fill_between(x, m - Z95 * e, m + Z95 * e, color=color, alpha=0.15)
-        bottom.axhline(0, color="grey", lw=0.8)
-        for ax in (top, bottom):
-            ax.axvline(0, color="k", ls="--", lw=1)
-        top.set_title(f"context {context} frames")
-        bottom.set_xlabel("first predicted frame − onset frame")
-    axes[0][0].set_ylabel("surprise (mean, 95% CI)")
-    axes[1][0].set_ylabel("impossible − possible\n(mean, 95% CI)")
-    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    axes[1][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, title="violation")
-    fig.suptitle(title)
-    return fig
-
-
+SURPRISE = ("Surprise: how badly a model's prediction of a window's next frames (the horizon, after its context "
+            "frames) misses what comes; higher is more surprised. Its unit is the model's own (listed under "
+            "Surprise over time), so compare scores across models, not raw surprise.")
 INTRO = ("Relative accuracy (IntPhys): the share of groups whose impossible clips are more surprising in total than "
          "their possible ones (chance 0.5; on a pair it is the pairwise accuracy). Pairwise accuracy: per group, the "
          "share of (possible, impossible) combinations won by the possible clip. AUROC: impossible vs possible clips "
@@ -235,10 +159,11 @@ INTRO = ("Relative accuracy (IntPhys): the share of groups whose impossible clip
 KINDS = ("Violation kinds can pull opposite ways (a teleport is a transient spike, a vanished object is easy to "
          "extrapolate), so a pooled score near 0.5 can hide two real effects.")
 CERTIFICATION = ("A violation kind is certified when its design is balanced (every frame of an impossible clip "
-                 "appears in a possible one), the negative controls (extrapolate,order=0, extrapolate,order=1, "
-                 "frame-classifier) have a relative accuracy within 0.1 of 0.5 with a CI covering 0.5 in every "
+                 "appears in a possible one), the negative controls (`extrapolate,order=0`, `extrapolate,order=1` and "
+                 "`frame-classifier`) have a relative accuracy within 0.1 of 0.5 with a CI covering 0.5 in every "
                  "context × aggregate, and the positive control (oracle) reaches 0.95 in every context × "
-                 "aggregate. With many cells, about 5% of CIs exclude 0.5 by chance alone: the count in brackets.")
+                 "aggregate. Even when every negative control sits at chance, about 5% of their cells' CIs exclude 0.5: the "
+                 "table sets the observed count beside that count expected by chance alone (0.9 of 18 cells, say).")
 COMPARISONS = ("Every pair of evaluated models (controls left out; seeds of one random-init model not paired), "
                "paired on the groups both scored: a − b of the relative accuracy, a 95% CI from a paired bootstrap "
                "over groups, a p-value from a paired permutation test (the two models' group outcomes swapped), "
@@ -248,7 +173,9 @@ CURVES = ("Aligned on the onset frame (dashed line: the first frame whose pixels
           "share every frame before the violation, so the curves agree until a window predicts a frame at or "
           "after it. Top: possible and impossible clips, all kinds pooled; bottom: the group difference "
           f"(impossible − possible) per violation kind. Bands: 95% CI (mean ± {Z95} standard errors over clips, "
-          "over groups for the difference).")
+          f"over groups for the difference). Side-by-side panels share their vertical scale; the difference's spans "
+          f"at least ±{DIFF_FLOOR:g} of the top row's range, so a dip the size of float noise stays flat. What a "
+          "window's surprise is for each model, and its unit:")
 
 
 def _setup(payload: dict[str, Any]) -> str:
@@ -273,36 +200,58 @@ def _sections(payload: dict[str, Any]) -> list[tuple[str, str, list[str], tuple[
     return [p for p in parts if p[3][1] or p[1] == "certification"]
 
 
-def render_markdown(payload: dict[str, Any]) -> str:
+def render_markdown(payload: dict[str, Any], figures: list[tuple[str, str]] = ()) -> str:
+    """surprise_report.md, in the HTML's order; ``figures``: (file, alt) of the curves written beside it."""
     out = ["# surprise report", "",
            f"Created {payload['created']}; datasets: "
            + ", ".join(f"`{d['name']}` (sha {d['content_sha256']})" for d in payload["datasets"])
-           + f"; {_setup(payload)}.", ""]
+           + f"; {_setup(payload)}.", "", "Models: " + "; ".join(f"`{m}`" for m in _models(payload)) + ".", "",
+           SURPRISE, ""]
     for title, _, paragraphs, table in _sections(payload):
         out += [f"## {title}", "", *(x for p in paragraphs for x in (p, "")), md_table(*table), ""]
+    out += ["## Surprise over time", "", CURVES, "", md_table(*meaning_table(payload)), ""]
+    out += [*(f"![{alt}]({name})" for name, alt in figures), ""] if figures else []
     out += ["## Timing", "", md_table(*timing_table(payload)), "", *page.md_footer(payload)]
     return "\n".join(out)
 
 
-def render_html(payload: dict[str, Any], curves: list[dict[str, Any]]) -> str:
+def html_sections(payload: dict[str, Any], curves: list[dict[str, Any]]) -> list[Section]:
     sections = [Section(title, anchor, paragraphs, [Table(*table)])
                 for title, anchor, paragraphs, table in _sections(payload)]
-    curves_section = Section("Surprise over time", "curves", [CURVES])
+    curves_section = Section("Surprise over time", "curves", [CURVES], [Table(*meaning_table(payload))])
     for d in payload["datasets"]:
         for e in payload["encoders"]:
             sel = [c for c in curves if c["dataset"] == d["name"] and c["encoder"] == e["encoder"]]
             if sel:
-                curves_section.parts.append(Figure(svg(surprise_plot(sel, f"{d['name']} · {e['encoder']}")),
-                                                   f"surprise over time, {d['name']}, {e['encoder']}"))
-    sections += [curves_section, Section("Timing", "timing", [], [Table(*timing_table(payload))])]
-    return page.render_page("surprise.html", "surprise report", payload, sections,
-                            encoders=[e["encoder"] for e in payload["encoders"]], setup=_setup(payload))
+                fig = surprise_plot(sel, f"{d['name']} · {e['encoder']}", meaning(e["encoder"])[1])
+                curves_section.parts.append(Figure(svg(fig), f"surprise over time, {d['name']}, {e['encoder']}"))
+    return [*sections, curves_section, Section("Timing", "timing", [], [Table(*timing_table(payload))])]
+
+
+def render_html(payload: dict[str, Any], curves: list[dict[str, Any]],
+                sections: list[Section] | None = None) -> str:
+    sections = html_sections(payload, curves) if sections is None else sections
+    return page.render_page("surprise.html", "surprise report", payload, sections, encoders=_models(payload),
+                            setup=_setup(payload), surprise=SURPRISE)
+
+
+def _models(payload: dict[str, Any]) -> list[str]:
+    return [e["encoder"] for e in payload["encoders"]]
+
+
+def meaning_table(payload: dict[str, Any]) -> tuple[list[str], list[list[str | Cell]]]:
+    """One row per model: the unit of its surprise and what a window's surprise is for it."""
+    return (["model", "unit", "a window's surprise"],
+            [[m, unit, Cell(what, "wrap")] for m in _models(payload) for what, unit in [meaning(m)]])
 
 
 def write_surprise_reports(out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     payload, curves = load_surprise(out_dir)
-    return page.write_pair(out_dir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, curves))
+    sections = html_sections(payload, curves)
+    figures = page.write_figures(out_dir, FIGURES, [p for s in sections for p in s.parts if isinstance(p, Figure)])
+    return page.write_pair(out_dir, REPORT_MD, render_markdown(payload, figures), REPORT_HTML,
+                           render_html(payload, curves, sections))
 
 
 def rich_tables(payload: dict[str, Any]) -> list[Any]:

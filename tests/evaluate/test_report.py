@@ -15,7 +15,7 @@ import pytest
 from matplotlib.patches import Rectangle
 from rich.console import Console
 
-from evaluate.report import glance, plots, probe, surprise, sweep, tables
+from evaluate.report import glance, plots, probe, surprise, surprise_plots, sweep, tables
 from evaluate.report import rows as report_rows
 from evaluate.report.page import Cell, print_tables
 
@@ -371,16 +371,34 @@ def test_surprise_html_has_provenance_per_kind_scores_and_one_head(surprise_payl
     assert re.search(r'class="above"[^>]*>0\.900 \[0\.80, 1\.00\] ▲', page)  # teleport above chance
     assert re.search(r'class="below"[^>]*>0\.100 \[0\.00, 0\.20\] ▼', page)  # vanish below
     assert "95% CI" in page and "standard errors" in page
+    assert "<code>extrapolate</code>" in page and "Surprise: how badly" in page  # each spec its own code span
+    assert "mean absolute error of a physics-free pixel extrapolation" in page  # what its surprise is
     md = surprise.render_markdown(surprise_payload)
     assert "| viol | teleport | extrapolate | 4 | max | 0.900 [0.80, 1.00] ▲ |" in md and "ef" * 32 in md
 
 
 def test_per_kind_curves_keep_opposite_effects_apart():
-    parts = surprise.by_kind(_curves())
+    parts = surprise_plots.by_kind(_curves())
     assert sorted(parts) == ["teleport", "vanish"]
-    diff = {k: surprise.aligned_curves(cs)["difference"] for k, cs in parts.items()}
+    diff = {k: surprise_plots.aligned_curves(cs)["difference"] for k, cs in parts.items()}
     assert diff["teleport"][1].tolist() == [0.0, 1.0, 1.0] and diff["vanish"][1].tolist() == [0.0, -1.0, -1.0]
-    assert surprise.aligned_curves(_curves())["difference"][1].tolist() == [0.0, 0.0, 0.0]  # pooled: nothing
+    assert surprise_plots.aligned_curves(_curves())["difference"][1].tolist() == [0.0, 0.0, 0.0]  # pooled: nothing
+
+
+def test_surprise_panels_share_a_scale_and_noise_stays_flat():
+    """Contexts side by side share each row's range; a difference of float noise (1e-9) under curves that
+    move by 1 is drawn in a range of at least ±0.1, not blown up to fill the panel; possible is drawn."""
+    curves = [{**c, "context": context, "possible": possible, "surprise": [1.0 + noise, 2.0 + noise, 1.0 + noise]}
+              for c in _curves() if c["possible"] == "true" for context in (4, 6)
+              for possible, noise in (("true", 0.0), ("false", 1e-9))]  # curves move by 1, impossible 1e-9 above
+    fig = surprise_plots.surprise_plot(curves, "t", "m")
+    (top4, top6), (bottom4, bottom6) = fig.axes[0:2], fig.axes[2:4]
+    assert top4.get_ylim() == top6.get_ylim() and bottom4.get_ylim() == bottom6.get_ylim()
+    lo, hi = bottom4.get_ylim()
+    assert lo <= -0.1 and hi >= 0.1
+    assert [line.get_label() for line in top4.get_lines()[:2]] == ["possible (thick, underneath)", "impossible"]
+    assert top4.get_ylabel().startswith("surprise (m)")
+    assert surprise_plots.difference_limits((0.0, 2.0), (-5.0, 5.0)) == (-5.5, 5.5)  # a real effect keeps its range
 
 
 def test_sweep_html_is_the_same_page():
