@@ -49,7 +49,11 @@ def merge_datasets(out: str | os.PathLike, sources: list[str | os.PathLike]) -> 
             theirs, mine = differing_packages(first.info, ds.info.generator)
             raise DatasetError(f"{ds.root} was made with {mine}, {first.root} with {theirs}; merging would mix clips "
                                f"of both: re-render the shards with one set of versions")
-    writer = DatasetWriter(out, first.info)
+    try:
+        writer = DatasetWriter(out, first.info)
+    except DatasetError as e:  # the writer's advice (--force) is render's: merge has no such option
+        raise DatasetError(str(e).split("; use another --out")[0] + "; merge into another directory, or delete this "
+                           "one first") from None
     done = writer.completed()
     copied = 0
     for ds in datasets:

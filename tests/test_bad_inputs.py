@@ -399,3 +399,22 @@ def test_spec_yaml_round_trip_is_still_valid(tmp_path, monkeypatch, capsys):
     code, out, err = cli("simgen", monkeypatch, capsys, "validate", path)
     assert code == 0, err
     assert yaml.safe_load(out.split("\n", 1)[1])["family"] == "falling_rising"
+
+
+def test_a_spec_that_is_not_utf8_or_is_a_folder_is_named(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "latin1.yaml"
+    spec.write_bytes("family: falling_rising\nname: caf\xe9\n".encode("latin-1"))
+    for path, says in ((spec, "not UTF-8 text (byte 0xe9"), (tmp_path, "a directory, not a spec file")):
+        code, _, err = cli("simgen", monkeypatch, capsys, "validate", path)
+        assert code == 1 and str(path) in err and says in err and len(err.strip().splitlines()) == 1
+
+
+def test_merge_into_another_dataset_gives_merge_advice(dataset, tmp_path, monkeypatch, capsys, tiny_spec_file):
+    other = tmp_path / "other"
+    code, _, err = cli("simgen", monkeypatch, capsys, "render", tiny_spec_file(counts=(8, 4, 4), size=32), "--out",
+                       other, "--seed", "7", "--workers", "1")
+    assert code == 0, err
+    before = (other / "dataset.json").read_bytes()
+    code, _, err = cli("simgen", monkeypatch, capsys, "merge", other, dataset)
+    assert code == 1 and "another spec" in err and "merge into another directory" in err and "--force" not in err
+    assert (other / "dataset.json").read_bytes() == before
