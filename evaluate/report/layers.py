@@ -118,12 +118,19 @@ def _legend(fig: Any, plt: Any, encoders: list[str], colour: dict[str, Any]) -> 
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
 
 
-def layer_markdown(payload: dict[str, Any]) -> list[str]:
-    """The report.md part: the table, or nothing without a sweep."""
-    if not sweep_scores(payload):
+def depth_alt(dataset: str) -> str:
+    return f"{dataset}: score against depth"
+
+
+def layer_markdown(payload: dict[str, Any], figures: dict[str, str] | None = None) -> list[str]:
+    """The report.md part: the depth plots written beside it (``figures``: alt -> file) and the table, or
+    nothing without a sweep."""
+    scores = sweep_scores(payload)
+    if not scores:
         return []
-    return ["## Score against depth (layer sweeps)", "", LAYERS_TEXT, "", md_table(*layer_rows(payload)), "",
-            "*: the standing layer.", ""]
+    images = page.md_images(figures or {}, (depth_alt(d) for d in dict.fromkeys(key[0] for key in scores)))
+    return ["## Score against depth (layer sweeps)", "", LAYERS_TEXT, "", *images,
+            md_table(*layer_rows(payload)), "", "*: the standing layer.", ""]
 
 
 def layer_section(payload: dict[str, Any]) -> Section | None:
@@ -132,7 +139,7 @@ def layer_section(payload: dict[str, Any]) -> Section | None:
     if not scores:
         return None
     datasets = list(dict.fromkeys(key[0] for key in scores))
-    figures = [Figure(svg(depth_plot(payload, d)), f"{d}: score against depth") for d in datasets]
+    figures = [Figure(svg(depth_plot(payload, d)), depth_alt(d)) for d in datasets]
     return Section("Score against depth (layer sweeps)", "layers", [LAYERS_TEXT],
                    [*figures, Table(*layer_rows(payload), caption="* marks the standing layer")])
 

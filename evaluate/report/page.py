@@ -216,6 +216,12 @@ def write_pair(out_dir: Path, md_name: str, markdown: str, html_name: str, page:
     return paths
 
 
+def md_images(figures: dict[str, str], alts: Any) -> list[str]:
+    """Markdown links to the figures written beside a report (``figures``: alt -> file, from write_figures),
+    those of ``alts`` that exist, each followed by a blank line."""
+    return [x for alt in alts if alt in figures for x in (f"![{alt}]({figures[alt]})", "")]
+
+
 def write_figures(out_dir: Path, folder: str, figures: list[Figure]) -> list[tuple[str, str]]:
     """Each inline-SVG figure as ``folder/NN-name.svg`` under ``out_dir`` (the folder replaced whole, so no
     stale figure stays), for the markdown report to link; returns (relative path, alt) in order."""

@@ -150,9 +150,22 @@ def _bar(ax: Any, x: float, r: dict[str, Any], width: float, color: str, r2: boo
     return lowest, (not clipped and r2 and lo < R2_FLOOR)
 
 
-def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) -> Any:
-    """Within-view bars per encoder and view with 95% CIs; an R² bar below R2_FLOOR is drawn to the floor, faded, its true value written up the
-    bar, and a whisker that runs past the floor ends in a ▼ just inside the axis."""
+def bar_lowest(rows: list[dict[str, Any]]) -> float:
+    """The lowest point a bar plot of these rows shows (0 at most): bars and whiskers, R² cut at R2_FLOOR.
+    Target sections pass the lowest over their dataset's R² targets, so those panels share one y-range."""
+    low = 0.0
+    for r in rows:
+        if not is_within(r) or r["value"] != r["value"]:
+            continue
+        lo = r["ci95"][0] if r["ci95"][0] == r["ci95"][0] else r["value"]
+        low = min(low, max(min(r["value"], lo), R2_FLOOR) if r["metric"] in ("r2", "circular_r2") else min(r["value"], lo))
+    return low
+
+
+def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str, lowest: float = 0.0) -> Any:
+    """Within-view bars per encoder and view with 95% CIs; an R² bar below R2_FLOOR is drawn to the floor, faded,
+    its true value written up the bar, and a whisker that runs past the floor ends in a ▼ just inside the axis.
+    The y-axis reaches down to ``lowest`` at least (the panels a reader compares share it: see bar_lowest)."""
     plt = page.pyplot()
     from matplotlib.patches import Patch
 
@@ -163,7 +176,7 @@ def bar_plot(payload: dict[str, Any], rows: list[dict[str, Any]], title: str) ->
     width = 0.8 / max(len(views), 1)
     fig, ax = plt.subplots(figsize=(min(page.MAX_WIDTH_IN - 1.6, 1.2 + 1.0 * len(encoders)), 3.2),
                            layout="constrained")
-    lowest, beyond = 0.0, []  # beyond: x of whiskers that run below the axis
+    beyond = []  # x of whiskers that run below the axis
     for i, view in enumerate(views):
         x = np.arange(len(encoders)) + (i - (len(views) - 1) / 2) * width
         for k, enc in enumerate(encoders):

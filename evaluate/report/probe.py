@@ -21,7 +21,7 @@ from evaluate.report.glance import headline_grids, margin_heatmap, summary_line
 from evaluate.report.layers import layer_markdown, layer_section, standing_payload, standing_rows
 from evaluate.report.lead import cannot_answer, encoder_line, lead_section
 from evaluate.report.page import Figure, Section, Table, fmt, md_table, svg, with_badge
-from evaluate.report.plots import bar_plot, margin_plot, scatter_plot, unit_text
+from evaluate.report.plots import bar_lowest, bar_plot, margin_plot, scatter_plot, unit_text
 from evaluate.report.rows import (
     CROSS_TEXT,
     DEGENERATE,
@@ -47,6 +47,7 @@ __all__ = ["load_run", "render_html", "render_markdown", "rich_tables", "write_r
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
+FIGURES = "report_figures"  # the HTML's plots as SVG files beside report.md, which links each where the HTML shows it
 TARGETS_TEXT = ("As each dataset declares them: how a target transforms under reversal, where it is defined, its "
                 "period (circular targets), what its residual removes.")
 TIMING_TEXT = ("Forward ms/clip and overhead / forward only for encoders with a model: pixels, motion, the oracles "
@@ -84,9 +85,19 @@ def _glance_markdown(grids: list[Any]) -> list[str]:
     return out
 
 
-def render_markdown(payload: dict[str, Any]) -> str:
+def _images(figures: dict[str, str], *alts: str) -> list[str]:
+    return page.md_images(figures, alts)
+
+
+def heatmap_alt(kind: str) -> str:
+    return f"{kind} margins: encoder × target per dataset"
+
+
+def render_markdown(payload: dict[str, Any], figures: dict[str, str] | None = None) -> str:
     """report.md, in the HTML's order: verdict and encoders, at a glance, identifiability, margins,
-    comparisons, layers, reversal, cross-view, per target, targets, timing, provenance."""
+    comparisons, layers, reversal, cross-view, per target, targets, timing, provenance. ``figures`` (alt ->
+    file, see write_reports): the HTML's plots, linked where the HTML shows them."""
+    figures = figures or {}
     swept, payload = payload, standing_payload(payload)  # a swept encoder at its standing layer, but in the sweep's part
     grids = headline_grids(payload)
     static = static_targets(payload)
@@ -98,14 +109,17 @@ def render_markdown(payload: dict[str, Any]) -> str:
     out += [*(f"**{s}**\n" for s in cannot_answer(payload)), verdict_markdown(payload), "Encoders:", "",
             *(f"- {encoder_line(e, roles.get(e['encoder'], 'pixels'))}" for e in payload["encoders"]), ""]
     out += _glance_markdown(grids)
+    out += _images(figures, heatmap_alt(grids[0].margin_type)) if grids else []
     if payload.get("warnings"):
         out += ["## Warnings", "", *(f"- {w}" for w in payload["warnings"]), ""]
     if payload.get("identifiability"):
         out += ["## Identifiability: what one frame gives", "", IDENTIFIABILITY_TEXT, "",
                 identifiability_markdown(payload)]
-    out += ["## Temporal margins", "", MARGIN_TEXT, "", md_table(*margin_rows(payload)), ""]
+    out += ["## Temporal margins", "", MARGIN_TEXT, "",
+            *_images(figures, *map(margin_alt, datasets_of(payload, payload.get("temporal_margins", [])))),
+            md_table(*margin_rows(payload)), ""]
     out += [comparisons_markdown(payload)]
-    out += layer_markdown(swept)
+    out += layer_markdown(swept, figures)
     if payload.get("reversal_sensitivity"):
         out += ["## Reversal sensitivity", "", REVERSAL_TEXT, ""]
         for dataset in datasets_of(payload, payload["reversal_sensitivity"]):
@@ -119,7 +133,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
     for (dataset, _, _, probe), rows in by_target(payload).items():
         r0 = rows[0]
         out += [f"## {with_badge(_target_title(dataset, r0), static_badge(static, r0))} ({r0['metric']}, probe {probe})",
-                "", _target_text(r0, probe), "", md_table(*score_rows(payload, rows)), ""]
+                "", _target_text(r0, probe), "", *_images(figures, bars_alt(dataset, r0)),
+                md_table(*score_rows(payload, rows)), "", *_images(figures, scatter_alt(dataset, r0))]
     targets = target_rows(payload)
     if targets[1]:
         out += ["## Targets", "", TARGETS_TEXT, "", md_table(*targets), ""]
@@ -146,10 +161,22 @@ def identifiability_section(payload: dict[str, Any]) -> Section | None:
     return Section("Identifiability: what one frame gives", "identifiability", [IDENTIFIABILITY_TEXT], tables)
 
 
+def margin_alt(dataset: str) -> str:
+    return f"{dataset}: margins with 95% CIs"
+
+
+def bars_alt(dataset: str, r: dict[str, Any]) -> str:
+    return f"{_target_title(dataset, r)}: scores by view"
+
+
+def scatter_alt(dataset: str, r: dict[str, Any]) -> str:
+    return f"{_target_title(dataset, r)}: predicted vs true"
+
+
 def margin_section(payload: dict[str, Any]) -> Section:
     s = Section("Temporal margins", "margins", [MARGIN_TEXT])
     for dataset in datasets_of(payload, payload.get("temporal_margins", [])):
-        s.parts += [Figure(svg(margin_plot(payload, dataset)), f"{dataset}: margins with 95% CIs"),
+        s.parts += [Figure(svg(margin_plot(payload, dataset)), margin_alt(dataset)),
                     Table(*margin_rows(payload, dataset), caption=dataset)]
     return s
 
@@ -158,18 +185,24 @@ def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]]) 
     """Per dataset, a section whose targets are closed <details>: the bars, the table, the scatters."""
     static = static_targets(payload)
     per_dataset: dict[str, Section] = {}
-    for key, rows in by_target(payload).items():
+    targets = by_target(payload)
+    # Bars of one dataset and metric share a y-range, so that two targets' panels compare at a glance.
+    lowest: dict[tuple[str, str], float] = {}
+    for (dataset, *_), rows in targets.items():
+        key = dataset, rows[0]["metric"]
+        lowest[key] = min(lowest.get(key, 0.0), bar_lowest(rows))
+    for key, rows in targets.items():
         dataset, target, subset, probe = key
         r0 = rows[0]
         title = _target_title(dataset, r0)
         s = Section(title, "-".join(x for x in (dataset, target, subset, probe) if x).replace(" ", "_"),
                     [_target_text(r0, probe)], level=3, badge=static_badge(static, r0))
-        s.parts += [Figure(svg(bar_plot(payload, rows, title)), f"{target_name(r0)} scores by view"),
+        s.parts += [Figure(svg(bar_plot(payload, rows, title, lowest[dataset, r0["metric"]])), bars_alt(dataset, r0)),
                     Table(*score_rows(payload, rows))]
         preds = _predictions(predictions, key) if r0["kind"] == "regression" else []
         if preds:
             fig = scatter_plot(preds, rows, f"{title}: predicted vs true (original view)")
-            s.parts.append(Figure(svg(fig), f"{target_name(r0)} predicted vs true"))
+            s.parts.append(Figure(svg(fig), scatter_alt(dataset, r0)))
         parent = per_dataset.setdefault(dataset, Section(f"Per target: {dataset}", f"per-target-{dataset}",
                                                          ["Each target's within-view scores by view (bars), "
                                                           "table, and predicted vs true: open a target."]))
@@ -177,12 +210,13 @@ def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]]) 
     return list(per_dataset.values())
 
 
-def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> str:
+def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep: list[Figure] | None = None) -> str:
+    """report.html; every figure drawn is also appended to ``keep`` (for write_reports to write as files)."""
     swept, payload = payload, standing_payload(payload)  # a swept encoder at its standing layer, but in the sweep's part
     predictions = standing_rows(predictions, payload.get("layer_choices", []))
     grids = headline_grids(payload)
     kind = grids[0].margin_type if grids else "static"
-    heatmap = [Figure(svg(margin_heatmap(grids)), f"{kind} margins: encoder × target per dataset")] if grids else []
+    heatmap = [Figure(svg(margin_heatmap(grids)), heatmap_alt(kind))] if grids else []
     sections = [s for s in (identifiability_section(payload), margin_section(payload), comparisons_section(payload),
                             layer_section(swept)) if s]
     if payload.get("reversal_sensitivity"):
@@ -196,6 +230,8 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> s
     if targets[1]:
         sections.append(Section("Targets", "targets", [TARGETS_TEXT], [Table(*targets)]))
     sections.append(Section("Timing", "timing", [TIMING_TEXT], [Table(*timing_rows(payload))]))
+    if keep is not None:
+        keep += heatmap + [p for s in sections for x in (s, *s.children) for p in x.parts if isinstance(p, Figure)]
     return page.render_page("probe.html", "evaluate report", payload, sections, lead=[lead_section(payload)],
                             heatmap=heatmap, summary=[summary_line(g) for g in grids],
                             warnings=payload.get("warnings", []), margin_type=kind,
@@ -207,7 +243,10 @@ def write_reports(rundir: str | Path) -> tuple[Path, Path]:
     """(Re)write report.md and report.html from the run folder's results.json and predictions.jsonl."""
     rundir = Path(rundir)
     payload, predictions = load_run(rundir)
-    return page.write_pair(rundir, REPORT_MD, render_markdown(payload), REPORT_HTML, render_html(payload, predictions))
+    drawn: list[Figure] = []
+    html = render_html(payload, predictions, drawn)
+    figures = dict((alt, name) for name, alt in page.write_figures(rundir, FIGURES, drawn))
+    return page.write_pair(rundir, REPORT_MD, render_markdown(payload, figures), REPORT_HTML, html)
 
 
 def rich_tables(payload: dict[str, Any]) -> list[Any]:

@@ -210,7 +210,7 @@ def render_markdown(payload: dict[str, Any], figures: list[tuple[str, str]] = ()
     for title, _, paragraphs, table in _sections(payload):
         out += [f"## {title}", "", *(x for p in paragraphs for x in (p, "")), md_table(*table), ""]
     out += ["## Surprise over time", "", CURVES, "", md_table(*meaning_table(payload)), ""]
-    out += [*(f"![{alt}]({name})" for name, alt in figures), ""] if figures else []
+    out += page.md_images({alt: name for name, alt in figures}, (alt for _, alt in figures))
     out += ["## Timing", "", md_table(*timing_table(payload)), "", *page.md_footer(payload)]
     return "\n".join(out)
 

@@ -8,6 +8,7 @@ provenance and per-kind numbers, and rich tables that keep full names when piped
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import numpy as np
@@ -423,3 +424,23 @@ def test_readme_tables_are_spliced_between_markers():
     assert out == "intro\n<!-- identifiability:begin -->\n| a | b |\n<!-- identifiability:end -->\nafter\n"
     with pytest.raises(ValueError, match="markers"):
         splice("no markers here", "identifiability", "x")
+
+
+def test_report_md_links_every_plot_of_the_html_in_its_order(run_payload, tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps(run_payload), encoding="utf-8")
+    (tmp_path / "predictions.jsonl").write_text("", encoding="utf-8")
+    md_path, html_path = probe.write_reports(tmp_path)
+    files = sorted(p.name for p in (tmp_path / probe.FIGURES).iterdir())
+    assert len(files) == html_path.read_text(encoding="utf-8").count('<div class="svg"') == 1 + 2 + 4
+    linked = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md_path.read_text(encoding="utf-8"))
+    assert linked == [f"{probe.FIGURES}/{f}" for f in files]  # numbered in the HTML's order, linked in that order
+    assert all((tmp_path / f).read_text(encoding="utf-8").startswith("<svg") for f in linked)
+
+
+def test_bar_panels_of_one_metric_share_their_floor(run_payload):
+    speed = [r for r in run_payload["results"] if r["target"] == "speed"]
+    mass = [r for r in run_payload["results"] if r["target"] == "mass"]
+    assert plots.bar_lowest(speed) == plots.R2_FLOOR and plots.bar_lowest(mass) == 0.0  # R² cut at the floor
+    alone = plots.bar_plot(run_payload, mass, "mass").axes[0].get_ylim()
+    shared = plots.bar_plot(run_payload, mass, "mass", plots.bar_lowest(speed)).axes[0].get_ylim()
+    assert alone[0] == 0 and shared[0] < plots.R2_FLOOR and shared[1] == alone[1]

@@ -4,6 +4,7 @@ oracle on synthetic states, the frame classifier's cross-fitting, certification,
 tiny size."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -337,7 +338,9 @@ def test_surprise_cli_end_to_end(violations_tiny, tmp_path, monkeypatch, capsys)
     md = (out / "surprise_report.md").read_text()
     assert md.index("Certification by the controls") < md.index("Scores, all kinds pooled")
     assert "relative acc" in md and "| onset |" in md and "Groups not scored" in md
-    assert (out / "surprise_report.html").read_text().count("data:image/png;base64,") == 6
+    assert (out / "surprise_report.html").read_text().count('<div class="svg"') == 6  # one figure per model
+    linked = re.findall(r"!\[[^]]*\]\((surprise_figures/[^)]+\.svg)\)", md)  # the markdown links each one
+    assert len(linked) == 6 and all((out / f).read_text().startswith("<svg") for f in linked)
     assert "certification by the controls" in stdout
 
 
