@@ -353,7 +353,7 @@ def surprise_payload():
                         "clips": [{"dataset": "viol", "clip": "test/000003"}]}}
 
 
-def _curves():
+def hand_made_curves():
     out = []
     for g, kind, sign in (("g0", "teleport", 1), ("g1", "teleport", 1), ("g2", "vanish", -1), ("g3", "vanish", -1)):
         for possible in ("true", "false"):
@@ -365,7 +365,7 @@ def _curves():
 
 
 def test_surprise_html_has_provenance_per_kind_scores_and_one_head(surprise_payload):
-    page = surprise.render_html(surprise_payload, _curves())
+    page = surprise.render_html(surprise_payload, hand_made_curves())
     assert page.count("<head>") == 1 and page.count('<div class="svg"') == 1
     assert "Created 2026-01-01" in page and "ef" * 32 in page and "torch 2.x" in page
     assert "no weights" in page and "test/000003" in page
@@ -379,18 +379,18 @@ def test_surprise_html_has_provenance_per_kind_scores_and_one_head(surprise_payl
 
 
 def test_per_kind_curves_keep_opposite_effects_apart():
-    parts = surprise_plots.by_kind(_curves())
+    parts = surprise_plots.by_kind(hand_made_curves())
     assert sorted(parts) == ["teleport", "vanish"]
     diff = {k: surprise_plots.aligned_curves(cs)["difference"] for k, cs in parts.items()}
     assert diff["teleport"][1].tolist() == [0.0, 1.0, 1.0] and diff["vanish"][1].tolist() == [0.0, -1.0, -1.0]
-    assert surprise_plots.aligned_curves(_curves())["difference"][1].tolist() == [0.0, 0.0, 0.0]  # pooled: nothing
+    assert surprise_plots.aligned_curves(hand_made_curves())["difference"][1].tolist() == [0.0, 0.0, 0.0]  # pooled: nothing
 
 
 def test_surprise_panels_share_a_scale_and_noise_stays_flat():
     """Contexts side by side share each row's range; a difference of float noise (1e-9) under curves that
     move by 1 is drawn in a range of at least ±0.1, not blown up to fill the panel; possible is drawn."""
     curves = [{**c, "context": context, "possible": possible, "surprise": [1.0 + noise, 2.0 + noise, 1.0 + noise]}
-              for c in _curves() if c["possible"] == "true" for context in (4, 6)
+              for c in hand_made_curves() if c["possible"] == "true" for context in (4, 6)
               for possible, noise in (("true", 0.0), ("false", 1e-9))]  # curves move by 1, impossible 1e-9 above
     fig = surprise_plots.surprise_plot(curves, "t", "m")
     (top4, top6), (bottom4, bottom6) = fig.axes[0:2], fig.axes[2:4]

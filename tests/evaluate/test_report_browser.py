@@ -1,4 +1,4 @@
-"""The probe report in a real browser (headless Chromium, the system's): the verdict on the first
+"""The probe and surprise reports in a real browser (headless Chromium, the system's): the verdict on the first
 screen, nothing wider than its column unless it scrolls, no overprinted plot label, every contents
 link resolves. Skipped where no Chromium is installed (``apt-get install chromium``)."""
 
@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from evaluate.report import browser, probe
-from tests.evaluate.test_report import run_payload  # noqa: F401  (the hand-made run, a fixture)
+from evaluate.report import browser, probe, surprise
+from tests.evaluate.test_report import hand_made_curves, run_payload, surprise_payload  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(browser.find_chromium() is None, reason="no Chromium on this machine")]
@@ -53,3 +53,13 @@ def test_the_browser_check_catches_what_it_should(run_payload, tmp_path):  # noq
     found = "\n".join(browser.problems(browser.measure(html)))
     assert "missing anchor: #nowhere" in found and "overflows its column: TABLE" in found
     assert "labels overprint" in found and "'−1.64' / 'overprint'" in found
+
+
+def test_the_surprise_report_fits_and_its_labels_do_not_overprint(surprise_payload, tmp_path):  # noqa: F811
+    """The surprise page (no verdict table: it opens on certification) within its column, its curves'
+    labels apart, every contents link resolving."""
+    html = tmp_path / "surprise_report.html"
+    html.write_text(surprise.render_html(surprise_payload, hand_made_curves()), encoding="utf-8")
+    m = browser.measure(html)
+    assert m["labels"] > 10 and m["bytes"] < browser.MAX_BYTES
+    assert [p for p in browser.problems(m) if "verdict table" not in p] == [], json.dumps(m)
