@@ -3,6 +3,7 @@ statistics against evaluate's metrics, and a planted leak it must catch (exit 1)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -19,7 +20,6 @@ from simgen.render import Camera
 from simgen.spec import parse_spec
 from simgen.visible import ENTITY_FEATURES, SCENE_FEATURES, frame_states
 from tests.conftest import tiny_spec_dict, write_spec
-from tests.simgen.test_cli import simgen
 
 Q = slice(len(SCENE_FEATURES) + ENTITY_FEATURES.index("qx"), len(SCENE_FEATURES) + ENTITY_FEATURES.index("qw") + 1)
 
@@ -104,15 +104,25 @@ def test_a_small_audit_of_each_family_measures_every_target(family):
     assert len(summary_rows(result)) == len(FAMILIES[family].targets) and result.spec in markdown(result)
 
 
-def test_audit_catches_a_planted_leak_and_exits_1(tmp_path):
+def test_audit_catches_a_planted_leak_and_exits_1(tmp_path, monkeypatch):
     # The bearing fixed: the ball is always due -x of the corner at the middle frame, so where it is at any
-    # other frame shows its heading's side of the corner, which is the outcome.
+    # other frame shows its heading's side of the corner, which is the outcome. Contact no longer promises
+    # will_contact "not in one frame" (the audit measures 0.55-0.63 from one frame), so the test plants the
+    # promise too; the verdict is the parent's (the workers only simulate and fit), so the CLI runs in-process.
+    from typer.testing import CliRunner
+
+    from simgen.cli import app
+
+    contact = FAMILIES["contact"]
+    promised = dataclasses.replace(contact.targets["will_contact"], in_one_frame=False)
+    monkeypatch.setitem(contact.targets, "will_contact", promised)
     spec = tiny_spec_dict("contact", frames=8, size=64, bearing=10.0)
-    result = simgen("audit", str(write_spec(tmp_path / "leaky.yaml", spec)), "-n", "60", "--frames", "3",
-                    "--workers", "1", "--out", str(tmp_path / "out"), check=False)
-    assert result.returncode == 1, result.stderr
-    assert "leak" in result.stderr and "will_contact" in result.stderr
+    result = CliRunner().invoke(app, ["audit", str(write_spec(tmp_path / "leaky.yaml", spec)), "-n", "60",
+                                      "--frames", "3", "--workers", "1", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "leak" in result.output and "will_contact" in result.output
     records = json.loads((tmp_path / "out" / "audit.json").read_text())["records"]
     leaks = [r for r in records if r["verdict"] == "leak"]
-    assert any(r["target"] == "will_contact" and r["frame"] == 7 for r in leaks)  # the last frame
+    assert leaks and {r["target"] for r in leaks} == {"will_contact"}  # the only target promised
+    assert any(r["frame"] == 7 for r in leaks)  # the last frame
     assert all(r["source"] == "one_frame" for r in leaks)
