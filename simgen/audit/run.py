@@ -69,6 +69,13 @@ class AuditResult:
     def leaks(self) -> list[AuditRecord]:
         return [r for r in self.records if r.verdict == "leak"]
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditResult:
+        """An ``audit.json`` read back (``bench/audit.py --reuse`` splices saved audits)."""
+        records = [AuditRecord(**{**r, "ci95": tuple(r["ci95"])}) for r in d["records"]]
+        return cls(d["spec"], d["family"], d["fingerprint"], d["seed"], d["clips"], d["groups"], d["frames"],
+                   d["audited_frames"], records, d["skipped"], d["seconds"])
+
     def to_dict(self) -> dict[str, Any]:
         return {"spec": self.spec, "family": self.family, "fingerprint": self.fingerprint, "seed": self.seed,
                 "clips": self.clips, "groups": self.groups, "frames": self.frames,
