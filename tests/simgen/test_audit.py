@@ -12,7 +12,7 @@ import pytest
 from evaluate.metrics import Metric
 from simgen.audit import audit_spec
 from simgen.audit.measure import bootstrap_counts, weighted_scores
-from simgen.audit.run import dense_frames
+from simgen.audit.run import AuditResult, dense_frames
 from simgen.audit.sample import FixedProjection
 from simgen.audit.table import markdown, summary_rows
 from simgen.families import FAMILIES
@@ -99,6 +99,7 @@ def test_a_small_audit_of_each_family_measures_every_target(family):
         promise = FAMILIES[family].targets[r.target].in_one_frame
         assert r.promise == {False: "not_in_one_frame", True: "one_frame_may"}[promise]
     payload = json.loads(json.dumps(result.to_dict()))
+    assert AuditResult.from_dict(payload).to_dict() == payload  # bench/audit.py --reuse reads it back
     assert payload["records"] and {"target", "source", "frame", "probe", "metric", "value", "ci95", "promise",
                                    "verdict"} <= payload["records"][0].keys()
     assert len(summary_rows(result)) == len(FAMILIES[family].targets) and result.spec in markdown(result)
