@@ -11,9 +11,9 @@ its straight path passes at the drawn ``clearance`` from the cube, depends on wh
 frames therefore read ``will_contact`` at chance. Every other frame's position is the middle one shifted
 by speed × time × heading, and the heading differs by class, so frames away from the middle read the
 outcome: balanced accuracy 0.55 at the first frame and 0.62 at the last (and clearance, the contact's
-place and the speed through the distance rolled). No bounded layout removes this: a class-dependent
-shift of a bounded position distribution always shows at its edges (a uniformly random anchor frame
-keeps the same mean shift at the ends). So the family promises no target "not in one frame"
+place and the speed through the distance rolled). A class-dependent shift of a bounded position
+distribution shows at its edges: wider ranges shrink it, the fixed camera framing bounds them, and a
+uniformly random anchor frame keeps the same mean shift at the ends. So the family promises no target "not in one frame"
 (``in_one_frame=True``): contact measures prediction from motion *beyond* what one frame gives, which
 the static oracle's margin reports, and is not certified as a test of time. Two frames show the heading,
 and the outcome is then a one-sided, nearly linear function of the visible motion (all frames: 0.98).
