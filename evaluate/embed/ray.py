@@ -52,8 +52,9 @@ class EmbedActor:
     def embed(self, root: str, chunk: list[tuple[str, list[str]]], cache_root: str, *, batch_size: int | None,
               workers: int, loader: str) -> dict[str, Any]:
         """Embed ``chunk`` = [(clip_id, views)] of the dataset at ``root`` into the cache at ``cache_root``."""
-        # The driver verified the dataset (and applied --skip-bad); here clips are only looked up by id.
-        dataset = self.datasets.get(root) or self.datasets.setdefault(root, open_dataset(root, skip_bad=True))
+        # The driver verified the dataset (hashes, --skip-bad); here clips are only looked up by id.
+        dataset = self.datasets.get(root) or self.datasets.setdefault(
+            root, open_dataset(root, skip_bad=True, verify_hashes=False))
         by_id = {c.clip_id: c for c in dataset.clips}
         cache = EmbeddingCache(cache_root)
         encoder = self.encoder

@@ -128,5 +128,5 @@ def test_time_step_embeddings_tell_a_clip_from_its_reversal():
     assert auto["time_steps"] == 16 and "one position per token" in auto["time_steps_from"] and per_token >= 0.9
     with pytest.raises(Exception, match="does not divide"):
         accuracy(",time_steps=3")
-    with pytest.raises(ValueError, match="1 or more"):
+    with pytest.raises(ValueError, match="time_steps=0; a whole number from 1"):
         get_probe("attentive,time_steps=0")

@@ -75,7 +75,7 @@ def test_rerun_hits_and_interrupted_run_recomputes_only_the_missing(tiny_falling
         f.unlink()
     third = run(config).row()["encoders"][0]["timings"]
     assert third["clips"] == 5 and third["cache_hits"] == 27
-    changed = run(config.model_copy(update={"encoders": ["pixels,size=4"]})).row()["encoders"][0]["timings"]
+    changed = run(config.model_copy(update={"encoders": ["pixels,size=4"]}), replace=True).row()["encoders"][0]["timings"]
     assert changed["clips"] == 32 and changed["cache_hits"] == 0
 
 
