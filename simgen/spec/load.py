@@ -27,8 +27,6 @@ def load_spec(path: str | Path) -> SceneSpec:
     except UnicodeDecodeError as e:
         raise SpecError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save the "
                         f"spec as UTF-8") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: a directory, not a spec file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
