@@ -1,6 +1,6 @@
 """Encoder registry: importing this package registers every encoder kind."""
 
-from evaluate.encoders import image, oracle, pixels, random_image, track, vjepa2  # noqa: F401  (registration)
+from evaluate.encoders import image, oracle, pixels, random_image, timesformer, track, vjepa2  # noqa: F401  (registration)
 from evaluate.encoders.base import ENCODERS, Encoder, EncoderSpec, build_encoder, parse_spec
 
 __all__ = ["ENCODERS", "Encoder", "EncoderSpec", "build_encoder", "parse_spec"]

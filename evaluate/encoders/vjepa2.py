@@ -124,7 +124,7 @@ def draw_random(kind: str, size: str, seed: int, tubelet: int = 2) -> tuple[Any,
     return model, checkpoint, prep, module_digest(model.encoder, "encoder.")
 
 
-class _VideoTransformer(Encoder):
+class VideoTransformer(Encoder):
     option_help = VIDEO_OPTIONS
     fixed_frames: int | None = None  # the model's own frame count, when it cannot take others
     classifier_pool = False  # whether pool=classifier is offered (a classifier checkpoint)
@@ -309,7 +309,7 @@ class _VideoTransformer(Encoder):
 
 
 @register
-class VJEPA2(_VideoTransformer):
+class VJEPA2(VideoTransformer):
     kind = "vjepa2"
     role = "tubelet"
     description = ("V-JEPA 2 video encoder (transformers VJEPA2Model, or VJEPA2ForVideoClassification for a "
@@ -423,7 +423,7 @@ class VJEPA2(_VideoTransformer):
 
 
 @register
-class VideoMAE(_VideoTransformer):
+class VideoMAE(VideoTransformer):
     kind = "videomae"
     role = "tubelet"
     description = "VideoMAE video encoder (transformers VideoMAEModel), hub id or local dir"
