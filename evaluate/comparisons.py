@@ -29,9 +29,10 @@ from evaluate.metrics import Metric
 from evaluate.paired import Quantity, WeightedScorer, call, clip_terms, holm, paired_difference
 from evaluate.predictions import Predictions
 from evaluate.results import Comparison, VerdictRow
+from evaluate.roles import ROLES
 
-# What an encoder stands for in the verdict; an encoder class declares its role.
-ROLE_ORDER = ("tubelet", "3d-kernel", "frame-tokenizer", "album", "llm-album", "pixels", "control")
+# What an encoder stands for in the verdict (evaluate/roles.py); an encoder class declares its role.
+ROLE_ORDER = ROLES
 CONTENDER_ROLES = tuple(r for r in ROLE_ORDER if r != "control")
 QUANTITIES = {"original": None, "static_margin": "single_frame", "order_margin": "shuffled"}  # -> control view
 PAIR_SEPARATOR = " vs "

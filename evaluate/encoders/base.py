@@ -19,7 +19,8 @@ import numpy as np
 from evaluate.encoders.layer_sweep import check_layer_options
 from evaluate.encoders.option_values import check_option_values
 from evaluate.errors import EncoderError
-from simgen.registry import Registry, did_you_mean
+from evaluate.roles import ROLE_LABELS, ROLES, Role  # noqa: F401  (re-exported: the role vocabulary)
+from simgen.spec.registry import Registry, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,9 @@ class Encoder(ABC):
     """
 
     kind: ClassVar[str]
-    # What it stands for in the verdict: tubelet, 3d-kernel, frame-tokenizer, album, llm-album, pixels or
-    # control (a control certifies a task; it does not compete on it).
-    role: ClassVar[str] = "pixels"
+    # What it stands for in the verdict (evaluate/roles.py: tubelet, 3d-kernel, frame-tokenizer, album,
+    # llm-album, pixels or control; a control certifies a task, it does not compete on it).
+    role: ClassVar[Role] = "pixels"
     description: ClassVar[str]
     example: ClassVar[str]
     option_help: ClassVar[dict[str, str]] = {}

@@ -10,10 +10,9 @@ from typing import Any
 
 from evaluate.report.page import Cell, Section, Table, ci_text
 from evaluate.report.rows import encoder_roles
-from evaluate.report.verdict import VERDICT_TEXT, summary, verdict_table
+from evaluate.report.verdict import VERDICT_TEXT, by_opponent_role, summary, verdict_table
+from evaluate.roles import ROLE_TEXT, role_label
 
-ROLE_TEXT = {"tubelet": "tubelet: the video model under test", "album": "album: frames read one at a time",
-             "pixels": "pixel baseline", "control": "control: a yardstick, not a contender"}
 KIND_TEXT = {
     "vjepa2": "V-JEPA 2 video transformer (2-frame tubelets)",
     "random-vjepa2": "V-JEPA 2's architecture (2-frame tubelets)",
@@ -70,7 +69,7 @@ def cannot_answer(payload: dict[str, Any]) -> list[str]:
 def compact_verdict(payload: dict[str, Any]) -> tuple[Table | None, int]:
     """Certified targets × opponents: the tubelet's score difference [95% CI] and its Holm call, in
     the page's colours (blue ahead, red behind); and how many targets are not certified."""
-    rows = payload.get("verdict") or []
+    rows = by_opponent_role(payload.get("verdict") or [])
     opponents = list(dict.fromkeys(v["opponent"] for v in rows))
     certified: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
     uncertified = {(v["dataset"], v["target"]) for v in rows if v["certified"] != "certified"}
@@ -80,7 +79,7 @@ def compact_verdict(payload: dict[str, Any]) -> tuple[Table | None, int]:
     if not certified:
         return None, len(uncertified)
     roles = {v["opponent"]: v["opponent_role"] for v in rows}
-    header = ["dataset · target (certified)", "tubelet", *(f"vs {o} ({roles[o]})" for o in opponents)]
+    header = ["dataset · target (certified)", "tubelet", *(f"vs {o} ({role_label(roles[o])})" for o in opponents)]
     body: list[list[str | Cell]] = []
     for (dataset, target, tubelet), by in certified.items():
         cells: list[str | Cell] = []

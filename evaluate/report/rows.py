@@ -235,7 +235,8 @@ def margin_rows(payload: dict[str, Any], dataset: str | None = None) -> tuple[li
 
 # Roles by kind, for results written before encoders declared one (evaluate/encoders: each class's role).
 KIND_ROLES = {"oracle-static": "control", "oracle-full": "control", "track": "control", "vjepa2": "tubelet",
-              "random-vjepa2": "tubelet", "videomae": "tubelet", "image": "album", "random-image": "album"}
+              "random-vjepa2": "tubelet", "videomae": "tubelet", "image": "album", "random-image": "album",
+              "cnn3d": "3d-kernel", "random-cnn3d": "3d-kernel"}
 
 
 def encoder_roles(payload: dict[str, Any]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.report.page import Cell, Section, Table, ci_text, fmt, md_table
+from evaluate.roles import ROLES, role_label
 
 CALLS = {"a": "tubelet ahead", "b": "tubelet behind", "tie": "tie (could be chance)"}
 CERTIFIED_TEXT = {
@@ -23,7 +24,8 @@ CERTIFIED_TEXT = {
 }
 
 VERDICT_TEXT = (
-    "Each line compares a tubelet encoder with an album or pixel encoder on the same test clips: the difference "
+    "Each line compares a tubelet encoder with an encoder of another kind (3D kernel, frame-tokenizer, album, LLM "
+    "album or pixels; grouped by that kind) on the same test clips: the difference "
     "of their scores (and of their static margins, original − max(chance, single_frame)), a 95% CI from a paired "
     "bootstrap over test groups, and the call at Holm-adjusted p < 0.05 over every comparison of the run. Only "
     "certified targets answer the question: there the run's oracles show that one frame's visible state does "
@@ -41,22 +43,33 @@ def _diff_cell(c: dict[str, Any] | None) -> Cell:
                 f"Holm {c['p_adjusted']:.2g}")
 
 
+def by_opponent_role(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Verdict lines grouped by what the opponent stands for, in the order of evaluate/roles.py (3D kernels,
+    frame-tokenizers, the album, the LLM album, pixels); the run's order within a group."""
+    def rank(v: dict[str, Any]) -> int:
+        return ROLES.index(v["opponent_role"]) if v["opponent_role"] in ROLES else len(ROLES)
+
+    return sorted(rows, key=rank)
+
+
 def verdict_table(payload: dict[str, Any]) -> Table | None:
-    rows = payload.get("verdict") or []
+    rows = by_opponent_role(payload.get("verdict") or [])
     if not rows:
         return None
-    header = ["dataset", "target", "controls", "tubelet", "against", "tubelet score", "their score",
+    header = ["against (what it stands for)", "dataset", "target", "controls", "tubelet", "against", "tubelet score",
+              "their score",
               "difference [95% CI]", "Holm p", "call", "static margin difference", "call (margin)"]
     body: list[list[str | Cell]] = []
     for v in rows:
         o, m = v["original"], v.get("static_margin")
         certified = v["certified"] == "certified"
         call = CALLS[o["call"]] if certified else f"({CALLS[o['call']]}: not a result)"
-        body.append([v["dataset"], v["target"], Cell(CERTIFIED_TEXT[v["certified"]], "" if certified else "muted"),
-                     v["tubelet"], f"{v['opponent']} ({v['opponent_role']})", fmt(o["a_value"]), fmt(o["b_value"]),
+        body.append([role_label(v["opponent_role"]), v["dataset"], v["target"],
+                     Cell(CERTIFIED_TEXT[v["certified"]], "" if certified else "muted"), v["tubelet"], v["opponent"],
+                     fmt(o["a_value"]), fmt(o["b_value"]),
                      _diff_cell(o), f"{o['p_adjusted']:.2g}", Cell(call, "verdict-" + o["call"] if certified else ""),
                      _diff_cell(m), CALLS[m["call"]] if m and certified else "–"])
-    return Table(header, body, caption="tubelet against album")
+    return Table(header, body, caption="tubelet against each kind of model")
 
 
 def summary(payload: dict[str, Any]) -> list[str]:
@@ -74,6 +87,13 @@ def summary(payload: dict[str, Any]) -> list[str]:
     out = [f"On {len(certified)} certified (target, opponent) line(s): the tubelet encoder is ahead on "
            f"{counts['a']}, behind on {counts['b']}, and tied (the difference could be chance) on {counts['tie']}, "
            f"Holm-adjusted over the run's {len(payload.get('comparisons', []))} comparisons."]
+    kinds = list(dict.fromkeys(v["opponent_role"] for v in by_opponent_role(certified)))
+    if len(kinds) > 1:  # the same count per kind of opponent: tubelet vs 3D kernel, vs album...
+        per_kind = []
+        for kind in kinds:
+            calls = Counter(v["original"]["call"] for v in certified if v["opponent_role"] == kind)
+            per_kind.append(f"against the {role_label(kind)}, ahead {calls['a']}, behind {calls['b']}, tied {calls['tie']}")
+        out.append("By what the opponent stands for: " + "; ".join(per_kind) + ".")
     if len(certified) < len(rows):
         out.append(f"{len(rows) - len(certified)} line(s) are on targets the run's controls do not certify: "
                    "not results.")
