@@ -1,6 +1,15 @@
 """Encoder registry: importing this package registers every encoder kind."""
 
-from evaluate.encoders import image, oracle, pixels, random_image, timesformer, track, vjepa2  # noqa: F401  (registration)
+from evaluate.encoders import (  # noqa: F401  (registration)
+    image,
+    oracle,
+    pixels,
+    random_image,
+    timesformer,
+    track,
+    vjepa2,
+    vlm,
+)
 from evaluate.encoders.base import ENCODERS, Encoder, EncoderSpec, build_encoder, parse_spec
 
 __all__ = ["ENCODERS", "Encoder", "EncoderSpec", "build_encoder", "parse_spec"]

@@ -1,0 +1,140 @@
+"""vlm: and vlm-zero-shot: on a tiny random LLaVA-OneVision and its processor files, built and saved here
+(tokenizer from a word-level vocabulary, chat template, video preprocessor json), through from_pretrained,
+then `evaluate run` end to end in both modes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluate.encoders import build_encoder
+from evaluate.encoders.vlm.prompts import NEUTRAL_PROMPT, question_tag
+from evaluate.encoders.vlm.zero_shot import ZERO_SHOT, AnswerReadout, Question
+from evaluate.errors import EncoderError, EvaluateError, WeightsMissingError
+from evaluate.probes.base import ProbeSkipped
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+HIDDEN, SIDE, PATCH = 48, 28, 14  # head_dim 12; a 2x2 patch grid pooled to one token a frame
+SPECIAL = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+WORDS = ("user assistant describe the video is object falling or rising ? answer a for b . A B C D "
+         "Is Answer Describe").split()
+TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }} {% for c in m['content'] %}{% if c['type'] == 'video' "
+            "%}<video> {% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|> {% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant {% endif %}")
+
+
+def save_tiny_vlm(directory: Path, seed: int = 0, size: int = SIDE) -> Path:
+    """A random LLaVA-OneVision (SigLIP tower, Qwen2 LLM) with what its processor would save: the
+    tokenizer, the chat template, the image processor and (written as json: the video processor needs
+    torchvision) the video processor's config."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
+
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(SPECIAL + WORDS))}
+    words = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    words.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="<unk>", pad_token="<pad>",
+                                        additional_special_tokens=SPECIAL[2:])
+    tokenizer.save_pretrained(directory)
+    (directory / "chat_template.jinja").write_text(TEMPLATE)
+    LlavaOnevisionImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3,
+                                 image_std=[0.5] * 3).save_pretrained(directory)
+    (directory / "video_preprocessor_config.json").write_text(json.dumps({
+        "size": {"height": size, "width": size}, "do_resize": True, "do_rescale": True, "rescale_factor": 1 / 255,
+        "do_normalize": True, "image_mean": [0.5] * 3, "image_std": [0.5] * 3,
+        "video_processor_type": "LlavaOnevisionVideoProcessor"}))
+    vision = SiglipVisionConfig(hidden_size=HIDDEN, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                                image_size=SIDE, patch_size=PATCH)
+    text = Qwen2Config(hidden_size=HIDDEN, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, vocab_size=len(vocab), max_position_embeddings=256)
+    config = LlavaOnevisionConfig(vision_config=vision.to_dict(), text_config=text.to_dict(),
+                                  image_token_index=vocab["<image>"], video_token_index=vocab["<video>"])
+    torch.manual_seed(seed)
+    LlavaOnevisionForConditionalGeneration(config).save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> Path:
+    return save_tiny_vlm(tmp_path_factory.mktemp("ckpt") / "llava-ov-tiny")
+
+
+def clips(n=2, t=12, size=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=(t, size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_prompt_is_the_chat_template_with_the_video_expanded(tiny_vlm):
+    enc = build_encoder(f"vlm:{tiny_vlm},frames=3")
+    assert enc.role == "llm-album" and enc.vlm.prep.source == "video_preprocessor_config.json"
+    ids = enc.vlm.prompt_ids(NEUTRAL_PROMPT, 3)
+    tokens = enc.vlm.tokenizer.convert_ids_to_tokens(ids)
+    # 3 frames x one pooled token each, then the newline token: as LlavaOnevisionProcessor expands <video>.
+    assert tokens.count("<video>") == 3 * 1 + 1
+    assert tokens[:2] == ["<|im_start|>", "user"] and tokens[-2:] == ["<|im_start|>", "assistant"]
+    assert "Describe" in tokens
+
+
+def test_encoder_mode_pools_the_video_tokens_or_the_last(tiny_vlm):
+    x = clips()
+    visual = build_encoder(f"vlm:{tiny_vlm}")
+    a = visual.encode(x)
+    assert a.shape == (2, HIDDEN) and a.dtype == np.float32 and np.isfinite(a).all()
+    np.testing.assert_allclose(visual.encode(x[:1]), a[:1], atol=1e-5)  # batching leaves a clip alone
+    assert not np.allclose(a[0], a[1])  # the clip's frames reach the embedding
+    last = build_encoder(f"vlm:{tiny_vlm},pool=last").encode(x)
+    first_layer = build_encoder(f"vlm:{tiny_vlm},layer=1").encode(x)
+    assert last.shape == first_layer.shape == (2, HIDDEN)
+    assert not np.allclose(last, a) and not np.allclose(first_layer, a)
+    # Frame selection: frames=4 of the 12 reads fewer tokens, so another embedding.
+    assert not np.allclose(build_encoder(f"vlm:{tiny_vlm},frames=4").encode(x), a)
+    with pytest.raises(EncoderError, match="out of range"):
+        build_encoder(f"vlm:{tiny_vlm},layer=9").encode(x)
+
+
+def test_identity_follows_the_weights_and_the_readout(tiny_vlm, tmp_path):
+    def but_where(identity: dict) -> dict:
+        return {**identity, "checkpoint": {k: v for k, v in identity["checkpoint"].items() if k != "source"}}
+
+    mine = build_encoder(f"vlm:{tiny_vlm}").identity()
+    assert but_where(mine) == but_where(build_encoder(f"vlm:{save_tiny_vlm(tmp_path / 'copy')}").identity())
+    other = build_encoder(f"vlm:{save_tiny_vlm(tmp_path / 'other', seed=1)}").identity()
+    assert other["checkpoint"]["weights_sha256"] != mine["checkpoint"]["weights_sha256"]
+    assert build_encoder(f"vlm:{tiny_vlm},pool=last").identity() != mine
+    assert build_encoder(f"vlm-zero-shot:{tiny_vlm}").identity()["mode"] == ZERO_SHOT
+
+
+def test_bad_inputs_are_one_line(tiny_vlm, tmp_path):
+    with pytest.raises(EncoderError, match="pool='mean'; use pool=visual"):
+        build_encoder(f"vlm:{tiny_vlm},pool=mean")
+    with pytest.raises(WeightsMissingError, match="no such directory") as missing:
+        build_encoder(f"vlm:{tmp_path / 'nope'}")
+    assert "\n" not in str(missing.value)
+    with pytest.raises(EncoderError, match="not the vision tower's image_size"):
+        build_encoder(f"vlm:{save_tiny_vlm(tmp_path / 'size', size=42)}")
+    with pytest.raises(EncoderError, match="runs in `evaluate run`"):
+        build_encoder(f"vlm-zero-shot:{tiny_vlm}").encode(clips())
+
+
+def test_answer_readout_predicts_the_likeliest_letter_and_refuses_stale_answers():
+    question = Question("direction", "Is the object falling or rising ? Answer A for falling or B for rising .",
+                        ("falling", "rising"), start=0)
+    readout = AnswerReadout((question,))
+    answers = np.array([[question.tag, -0.1, -2.0], [question.tag, -3.0, -0.5]])
+    fit = readout.fit_predict("class", answers, np.array([]), np.array([]), answers, target="direction")
+    assert list(fit.y_pred) == ["falling", "rising"]
+    with pytest.raises(ProbeSkipped, match="declares no question"):
+        readout.fit_predict("class", answers, np.array([]), np.array([]), answers, target="speed")
+    stale = answers.copy()
+    stale[:, 0] = question_tag("another wording", question.classes)
+    with pytest.raises(EvaluateError, match="asked another question"):
+        readout.fit_predict("class", stale, np.array([]), np.array([]), stale, target="direction")
