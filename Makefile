@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo test docs lint format clean
 
 setup: $(STAMP)
 
@@ -45,13 +45,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The docs site (mkdocs-material) into site/; --strict turns a broken link, a missing page or anchor into a
+# failed build. The API reference is read from the source without importing it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 # The code is laid out by hand (compact hanging indents at 110 columns); `ruff format` would rewrite
 # every file into one call argument per line, so lint checks the rules and `format` applies their fixes.
 lint: $(STAMP)
-	$(BIN)/ruff check simgen evaluate tests bench
+	$(BIN)/ruff check simgen evaluate tests bench docs
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix simgen evaluate tests bench
+	$(BIN)/ruff check --fix simgen evaluate tests bench docs
 
 clean:
-	rm -rf $(VENV) data runs
+	rm -rf $(VENV) data runs site
