@@ -11,6 +11,7 @@ from evaluate.encoders import build_encoder
 from evaluate.encoders.timesformer import time_major
 from evaluate.errors import EncoderError, WeightsMissingError
 from tests.evaluate.test_cli import cli
+from tests.evaluate.test_encoders import clips as random_clips
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 HIDDEN, FRAMES = 48, 4  # head_dim 12
@@ -36,9 +37,8 @@ def tiny_timesformer(tmp_path_factory) -> Path:
     return save_tiny_timesformer(tmp_path_factory.mktemp("ckpt") / "timesformer-tiny")
 
 
-def clips(n=2, t=8, size=48, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, size=(t, size, size, 3), dtype=np.uint8) for _ in range(n)]
+def clips(n=2, t=8, size=48):
+    return random_clips(n, t, size)
 
 
 def test_time_major_drops_cls_and_orders_tokens_by_frame():

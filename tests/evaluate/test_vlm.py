@@ -13,6 +13,7 @@ from evaluate.encoders.vlm.prompts import NEUTRAL_PROMPT, question_tag
 from evaluate.encoders.vlm.zero_shot import ZERO_SHOT, AnswerReadout, Question
 from evaluate.errors import EncoderError, EvaluateError, WeightsMissingError
 from evaluate.probes.base import ProbeSkipped
+from tests.evaluate.test_encoders import clips as random_clips
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 HIDDEN, SIDE, PATCH = 48, 28, 14  # head_dim 12; a 2x2 patch grid pooled to one token a frame
@@ -68,9 +69,8 @@ def tiny_vlm(tmp_path_factory) -> Path:
     return save_tiny_vlm(tmp_path_factory.mktemp("ckpt") / "llava-ov-tiny")
 
 
-def clips(n=2, t=12, size=40, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, size=(t, size, size, 3), dtype=np.uint8) for _ in range(n)]
+def clips(n=2, t=12, size=40):
+    return random_clips(n, t, size)
 
 
 def test_prompt_is_the_chat_template_with_the_video_expanded(tiny_vlm):
@@ -138,3 +138,35 @@ def test_answer_readout_predicts_the_likeliest_letter_and_refuses_stale_answers(
     stale[:, 0] = question_tag("another wording", question.classes)
     with pytest.raises(EvaluateError, match="asked another question"):
         readout.fit_predict("class", stale, np.array([]), np.array([]), stale, target="direction")
+
+
+def test_evaluate_run_both_modes_end_to_end(tiny_vlm, tiny_falling_rising, tmp_path, monkeypatch, capsys):
+    """The encoder mode is probed like any encoder; the zero-shot mode answers falling_rising's declared
+    question (direction) under every view, each row scored by the probes' code, recomputable from
+    predictions.jsonl; targets without a question are skipped, saying why."""
+    from evaluate.data.views import VIEWS
+    from evaluate.metrics import balanced_accuracy
+    from tests.evaluate.test_cli import cli
+
+    out = tmp_path / "run"
+    embed, answer = f"vlm:{tiny_vlm},frames=4", f"vlm-zero-shot:{tiny_vlm},frames=4"
+    code, _, err = cli(monkeypatch, capsys, "run", tiny_falling_rising, "-e", embed, "-e", answer, "--out", out,
+                       "--bootstrap", "50", "--device", "cpu")
+    assert code == 0, err
+    payload = json.loads((out / "results.json").read_text())
+    assert {e["encoder"]: e["role"] for e in payload["encoders"]} == {embed: "llm-album", answer: "llm-album"}
+    probed = [r for r in payload["results"] if r["encoder"] == embed]
+    assert probed and {r["probe"] for r in probed} == {"linear"}
+    zero = [r for r in payload["results"] if r["encoder"] == answer]
+    assert {r["target"] for r in zero} == {"direction"} and {r["probe"] for r in zero} == {ZERO_SHOT}
+    within = {r["view"]: r for r in zero if r["fit_view"] == r["view"]}
+    assert set(within) == set(VIEWS)  # single_frame and shuffled included: the same controls as a probe
+    for row in within.values():
+        assert row["metric"] == "balanced_accuracy" and row["chance"] == 0.5 and len(row["ci95"]) == 2
+    assert any("declares no question" in t["reason"] for t in payload["skipped"]["targets"])
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    for view, row in within.items():
+        mine = [x for x in lines if x["encoder"] == answer and x["fit_view"] == x["test_view"] == view]
+        assert len(mine) == row["n_test"]
+        y_true, y_pred = (np.array([x[k] for x in mine]) for k in ("y_true", "y_pred"))
+        assert row["value"] == pytest.approx(balanced_accuracy(y_true, y_pred))
