@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from evaluate.report.readme import splice
-from simgen.audit import audit_spec
-from simgen.audit.run import AuditResult, promise_of
-from simgen.audit.table import markdown, tolerance_line
+from simgen.dataset.io import atomic_write_json
 from simgen.families import FAMILIES
-from simgen.io import atomic_write_json
+from simgen.run.audit import audit_spec
+from simgen.run.audit.run import AuditResult, promise_of
+from simgen.run.audit.table import markdown, tolerance_line
 from simgen.spec import load_spec
 from simgen.spec.models import SceneSpec
 

@@ -190,7 +190,7 @@ def render_dataset_here(out: Path, clips: int, frames: int, size: int) -> Path:
     """A falling_rising dataset for the benchmark (needs simgen's renderer, i.e. pybullet)."""
     import yaml
 
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
 
     raw = yaml.safe_load((ROOT / "scenes" / "falling_rising.yaml").read_text())

@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.table import Table
 from timing import calls_timed
 
-from simgen.engine import plan
-from simgen.parallel import chunk_tasks, render_dataset, render_task
-from simgen.render import Renderer
+from simgen.render.renderer import Renderer
+from simgen.run.engine import plan
+from simgen.run.parallel import chunk_tasks, render_dataset, render_task
 from simgen.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def overhead(spec, workdir: Path) -> dict:
     """Whole pipeline per clip (simulate, label, render, encode, write) ÷ the bare getCameraImage time
     of the same frames, drawn whole (``overhead_ratio``, the issue's measure), side by side with
     the plain pipeline. ``own_calls_ratio``: the same pipeline ÷ the getCameraImage calls it makes
-    itself, which are cheaper when it draws the floor once a clip (simgen.render.Renderer)."""
+    itself, which are cheaper when it draws the floor once a clip (simgen.render.renderer.Renderer)."""
     out = workdir / "overhead"
     shutil.rmtree(out, ignore_errors=True)
     render_dataset(spec, out, workers=1, force=True)  # creates the layout; warms caches
@@ -89,7 +89,7 @@ def scaling(spec, workdir: Path, workers: list[int]) -> dict:
     """Wall time of a whole render at each worker count, and how long the pool took to get going.
 
     ``startup_s`` is when the first chunk of groups finished (a worker takes several at a time on
-    big runs, simgen.parallel.chunk_tasks), less that many groups' time in the single-process run:
+    big runs, simgen.run.parallel.chunk_tasks), less that many groups' time in the single-process run:
     spawning the workers and importing simgen, numpy, pydantic and pybullet in each (~0.25 s here). It
     is paid once per render, so it weighs on short runs only.
     """
@@ -154,9 +154,9 @@ def scene_costs(size: int = 256, frames: int = 30) -> dict[str, float]:
     """ms per getCameraImage of controlled scenes through simgen's World and Renderer, with
     falling_rising's camera (5.5 m away, level, 45°) and its largest object (0.3 m): what the
     pixels, the meshes' triangles, textures and shadows each cost."""
-    from simgen.bullet import p
-    from simgen.render import Camera
-    from simgen.world import World
+    from simgen.physics.bullet import p
+    from simgen.physics.world import World
+    from simgen.render.renderer import Camera
 
     settings = spec_for("falling_rising", groups=1, size=size).render
     camera = Camera((0.0, -5.5, 1.0), (0.0, 0.0, 1.0), 45.0, size, size)

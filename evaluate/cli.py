@@ -18,9 +18,9 @@ from evaluate.errors import EvaluateError
 from evaluate.outputs import staged
 from evaluate.report.page import print_tables
 from evaluate.results import SCHEMA_FILES
-from simgen.cli_support import run_app
-from simgen.dataset import DatasetError
-from simgen.video import VideoError
+from simgen.cli.support import run_app
+from simgen.dataset.format import DatasetError
+from simgen.dataset.video import VideoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Frozen video encoders, probes with temporal controls, and reports.")

@@ -12,7 +12,7 @@ import numpy as np
 
 import evaluate
 from evaluate.errors import EvaluateError
-from simgen.io import atomic_write, atomic_write_json
+from simgen.dataset.io import atomic_write, atomic_write_json
 
 RESULTS_FILE = "results.json"  # evaluate run
 PREDICTIONS_FILE = "predictions.jsonl"

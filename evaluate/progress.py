@@ -47,7 +47,7 @@ class RichProgress(Progress):
 
 @contextmanager
 def rich_progress(console) -> Iterator[RichProgress]:
-    from simgen.cli_support import progress_bar
+    from simgen.cli.support import progress_bar
 
     with progress_bar(console) as bars:
         bars.live.transient = True  # the bars go when the run ends; the log lines and tables stay

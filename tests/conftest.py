@@ -51,7 +51,7 @@ def tiny_spec_file(tmp_path: Path):
 @pytest.fixture(scope="session")
 def tiny_falling_rising(tmp_path_factory) -> Path:
     """A rendered falling_rising dataset: 8 train, 4 val, 4 test clips of 8 frames at 64x64."""
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
 
     out = tmp_path_factory.mktemp("datasets") / "falling_rising"

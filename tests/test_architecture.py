@@ -83,7 +83,7 @@ def test_module_level_imports_have_no_cycle():
 
 
 def test_registry_refuses_duplicates_and_suggests_names():
-    from simgen.registry import Registry, UnknownNameError
+    from simgen.spec.registry import Registry, UnknownNameError
 
     loaded = []
     registry: Registry[int] = Registry("widget", load=lambda: loaded.append(True))
@@ -102,7 +102,7 @@ def test_every_named_thing_uses_the_one_registry():
     from evaluate.encoders import ENCODERS
     from evaluate.errors import EncoderError
     from evaluate.probes import PROBES
-    from simgen.registry import Registry
+    from simgen.spec.registry import Registry
 
     for registry in (VIEW_REGISTRY, EXECUTORS, ENCODERS, PROBES):
         assert isinstance(registry, Registry)

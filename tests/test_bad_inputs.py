@@ -24,7 +24,7 @@ def cli(which: str, monkeypatch, capsys, *args) -> tuple[int, str, str]:
     """Run ``simgen`` or ``evaluate`` in this process, as its console script would: (exit code,
     stdout, stderr)."""
     if which == "simgen":
-        from simgen.cli import main
+        from simgen.cli.app import main
     else:
         from evaluate.cli import main
     monkeypatch.setattr(sys, "argv", [which, *map(str, args)])
@@ -56,7 +56,7 @@ def assert_one_line_failure(result: tuple[int, str, str]) -> str:
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     """A small finished falling_rising dataset (8 train, 4 val, 4 test; 8 frames at 32²)."""
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
 
     out = tmp_path_factory.mktemp("pristine") / "ds"
@@ -123,7 +123,7 @@ def test_a_torn_metadata_line_stops_evaluate_unless_skip_bad(dataset, tmp_path, 
 
 
 def test_re_rendering_repairs_a_torn_dataset_byte_identically(pristine, dataset, monkeypatch, capsys):
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
 
     tear(dataset / "val" / "metadata.jsonl", 2)
@@ -134,7 +134,7 @@ def test_re_rendering_repairs_a_torn_dataset_byte_identically(pristine, dataset,
 
 
 def render_tiny(root: Path) -> None:
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
 
     render_dataset(parse_spec(tiny_spec_dict(counts=(8, 4, 4), size=32)), root, workers=1)
@@ -165,7 +165,7 @@ def test_render_repairs_every_kind_of_damaged_line(pristine, dataset, damage_kin
                 "no_group_id": json.dumps({k: v for k, v in first.items() if k != "group_id"}).encode(),
                 "bad_bytes": b"\xff\xfe" + lines[0]}[damage_kind]
     meta.write_bytes(b"\n".join(lines))
-    from simgen.dataset import Dataset
+    from simgen.dataset.format import Dataset
 
     assert Dataset(dataset).verify()[1]  # refused by the reader...
     render_tiny(dataset)  # ...repaired by the writer
@@ -233,7 +233,7 @@ def test_each_os_error_says_what_to_do(error, expected, monkeypatch, capsys):
     import typer
     from rich.console import Console
 
-    from simgen.cli_support import run_app
+    from simgen.cli.support import run_app
 
     def app_raising(exc):
         app = typer.Typer()

@@ -23,7 +23,7 @@ def workspace(tmp_path_factory) -> Path:
     """A tiny dataset (ds, 8 frames at 32²), its spec, and a finished `evaluate run` of pixels on it (run)."""
     from evaluate.config import RunConfig
     from evaluate.tasks.probe import run
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
 
     root = tmp_path_factory.mktemp("reliability")
@@ -107,7 +107,7 @@ def test_invalid_values_on_every_subcommand_are_refused_and_change_nothing(works
 
 def test_the_fuzz_covers_every_subcommand():
     from evaluate.cli import app as evaluate_app
-    from simgen.cli import app as simgen_app
+    from simgen.cli.app import app as simgen_app
 
     for tool, app in (("simgen", simgen_app), ("evaluate", evaluate_app)):
         names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}

@@ -1,7 +1,7 @@
 """Read simgen datasets for evaluation: targets, splits, groups, and frames decoded lazily.
 
 Frames are decoded a batch at a time (``iter_frames``), so memory does not grow with the
-dataset. Only ``simgen.dataset`` and ``simgen.video`` are imported: never pybullet.
+dataset. Only ``simgen.dataset.format`` and ``simgen.dataset.video`` are imported: never pybullet.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simgen.dataset import (
+from simgen.dataset.format import (
     CHECKSUMS_FILE,
     DATASET_FILE,
     DIFFERS,
@@ -96,7 +96,7 @@ def damaged_clips(ds: Dataset, clips: list[ClipRef]) -> tuple[list[ClipRef], lis
 
 
 def open_dataset(root: str | Path, *, skip_bad: bool = False, verify_hashes: bool = True) -> EvalDataset:
-    """Open a dataset directory and verify it (``simgen.dataset.Dataset.checked_clips``): damaged
+    """Open a dataset directory and verify it (``simgen.dataset.format.Dataset.checked_clips``): damaged
     metadata lines, counts against dataset.json, each clip's files. Raises simgen's DatasetError on
     the first problem; with ``skip_bad`` the intact clips are kept and the problems listed in
     ``skipped``."""

@@ -12,8 +12,8 @@ import numpy as np
 
 from evaluate.data.dataset import EvalDataset
 from evaluate.errors import BadClipError, EvaluateError
-from simgen.dataset import ClipRef
-from simgen.video import VideoError
+from simgen.dataset.format import ClipRef
+from simgen.dataset.video import VideoError
 
 
 def video_decoder() -> str:
@@ -71,7 +71,7 @@ def _read_fallback(path: Path, decoder: str, width: int, height: int) -> np.ndar
 
 def read_clip(dataset: EvalDataset, clip: ClipRef) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of one clip; BadClipError names the clip when it cannot be decoded."""
-    from simgen.video import read_mp4
+    from simgen.dataset.video import read_mp4
 
     try:
         decoder = video_decoder()

@@ -13,7 +13,7 @@ import numpy as np
 from evaluate.data.dataset import EvalDataset
 from evaluate.data.decode import read_clip
 from evaluate.errors import BadClipError
-from simgen.dataset import ClipRef
+from simgen.dataset.format import ClipRef
 
 LOADERS = ("auto", "threads", "torch")
 

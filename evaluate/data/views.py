@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simgen.registry import Registry
+from simgen.spec.registry import Registry
 
 
 def clip_rng(view: str, clip_id: str, seed: int = 0) -> np.random.Generator:

@@ -23,7 +23,7 @@ from evaluate.config import ExecutorName, RunConfig, choices
 from evaluate.data.dataset import EvalDataset
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.progress import Log, Progress
-from simgen.registry import Registry
+from simgen.spec.registry import Registry
 
 Bad = dict[tuple[str, str], str]  # (dataset, clip id) -> why the clip is left out
 GroupDirs = Path | dict[int, Path]  # a view's cache folder, or with a layer sweep one folder per layer

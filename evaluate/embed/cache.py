@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from simgen.io import atomic_write, atomic_write_json
+from simgen.dataset.io import atomic_write, atomic_write_json
 
 CACHE_VERSION = 1
 

@@ -3,7 +3,7 @@ its pixels. Run through the same views and probes as any encoder, they measure, 
 much of it one frame's visible state gives (``oracle-static``) and how much all frames' visible states
 give (``oracle-full``): the identifiability table.
 
-**A frame's visible state** is :func:`simgen.visible.frame_states`, defined once for the oracles and
+**A frame's visible state** is :func:`simgen.render.visible.frame_states`, defined once for the oracles and
 ``simgen audit``: the scene (camera, backdrop), then per body or light slot its position, image_xy,
 shape, texture, size, colour, light brightness, and its orientation only where its looks show it (a
 textured body or a shape other than a sphere; a plain sphere's turn is invisible, so it reads the
@@ -39,14 +39,14 @@ import numpy as np
 from evaluate.encoders.base import Encoder, odometers, register
 from evaluate.errors import EncoderError
 from simgen.families import FAMILIES
-from simgen.visible import ENTITY_FEATURES, SCENE_FEATURES, frame_states
+from simgen.render.visible import ENTITY_FEATURES, SCENE_FEATURES, frame_states
 
 __all__ = ["ENTITY_FEATURES", "SCENE_FEATURES", "OracleFull", "OracleStatic", "frame_states"]
 
 
 @cache
 def dataset_spec(root: Path) -> dict[str, Any]:
-    from simgen.dataset import read_info
+    from simgen.dataset.format import read_info
 
     return read_info(root).spec
 
@@ -55,7 +55,7 @@ class _Oracle(Encoder):
     """Reads each clip's json; the decoded frames it is handed are used for nothing but their count."""
 
     example = ""
-    version = 2  # 2: orientation only where the looks show it (simgen.visible)
+    version = 2  # 2: orientation only where the looks show it (simgen.render.visible)
     builds_views = True
 
     def identity(self) -> dict[str, Any]:

@@ -135,7 +135,7 @@ class AttentiveProbe(Probe):
     def __init__(self, **options: str):
         for key in options:
             if key not in OPTIONS:
-                from simgen.registry import did_you_mean
+                from simgen.spec.registry import did_you_mean
 
                 raise ValueError(f"probe attentive: unknown option {key!r}{did_you_mean(key, OPTIONS)}; "
                                  f"options: {', '.join(OPTIONS)}")

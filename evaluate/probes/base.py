@@ -11,7 +11,7 @@ import numpy as np
 
 from evaluate.errors import EvaluateError
 from evaluate.probes.rows import Rows
-from simgen.registry import Registry
+from simgen.spec.registry import Registry
 
 MAX_FOLDS = 5
 # The key of ProbeFit.params every probe fills: its score on held-out train+val data (never test),

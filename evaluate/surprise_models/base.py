@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.errors import EncoderError
-from simgen.registry import Registry
+from simgen.spec.registry import Registry
 
 NEGATIVE_CONTROLS = ("extrapolate,order=0", "extrapolate,order=1", "frame-classifier")
 POSITIVE_CONTROL = "oracle"

@@ -53,8 +53,8 @@ from evaluate.results import (
     SkippedTarget,
     VerdictRow,
 )
-from simgen.io import atomic_path
-from simgen.registry import did_you_mean
+from simgen.dataset.io import atomic_path
+from simgen.spec.registry import did_you_mean
 
 FORMAT_VERSION = 1
 

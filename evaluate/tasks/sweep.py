@@ -217,7 +217,7 @@ def run_frame_step_sweep(config: SweepConfig, log=lambda _: None, *, replace: bo
     (encoder, step) as its own encoder, under the original view and both controls."""
     from evaluate.config import RunConfig
     from evaluate.tasks.probe import run
-    from simgen.dataset import read_info
+    from simgen.dataset.format import read_info
 
     source = Path(config.source)
     if not (source / "dataset.json").is_file():

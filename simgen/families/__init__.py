@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 
 from simgen.families.base import FamilyInfo
-from simgen.registry import Registry
+from simgen.spec.registry import Registry
 
 
 def _register_all() -> None:

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from simgen.shapes import SHAPES, TEXTURES
+from simgen.physics.shapes import SHAPES, TEXTURES
+from simgen.physics.trajectory import Clip, Trajectory
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SINGLE_VARIANT, SceneSpec
-from simgen.trajectory import Clip, Trajectory
 
 if TYPE_CHECKING:
-    from simgen.world import World
+    from simgen.physics.world import World
 
 
 REVERSAL_RULES = ("same", "negate", "swap_classes", "rotate", "undefined")
@@ -280,7 +280,7 @@ class Simulation:
                 params: dict[str, Any], world: World) -> tuple[Trajectory, int]:
         """The impossible twin of ``trajectory`` and the first frame ``k`` where it differs.
 
-        Either edit the recorded states from ``k`` on (simgen/violations.py), or re-simulate in
+        Either edit the recorded states from ``k`` on (simgen/physics/violations.py), or re-simulate in
         ``world`` after ``world.reset()`` with an intervention at frame ``k``; the twin is then
         rendered from ``k`` in ``world``.
         """

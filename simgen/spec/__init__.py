@@ -3,6 +3,7 @@
 - :mod:`simgen.spec.distributions`: the per-clip distributions a field may hold;
 - :mod:`simgen.spec.models`: what a spec holds (:class:`SceneSpec` and its settings);
 - :mod:`simgen.spec.load`: YAML into the family's spec model, every problem one line.
+- :mod:`simgen.spec.registry`: the one registry for every name a user writes (families, encoders, probes...).
 
 Family-specific parameters live in a ``Params`` model each family declares
 (``simgen/families/<name>/params.py``); loading picks it by the spec's ``family``. Modules inside

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from simgen.registry import UnknownNameError, did_you_mean
 from simgen.spec.models import SceneSpec, SpecError
+from simgen.spec.registry import UnknownNameError, did_you_mean
 
 
 def load_spec(path: str | Path) -> SceneSpec:

@@ -104,7 +104,7 @@ QUADRUPLET = ("possible_a", "possible_b", "impossible_ab", "impossible_ba")
 # What an impossible clip's `violation` says happened to it.
 VIOLATION_KINDS = ("teleport", "vanish", "appear", "through_floor", "gravity_reversal", "light_jump",
                    "light_speed_change")
-# What a group of the occluded design tests (simgen/variants.py, OccludedQuadruplet): permanence splices
+# What a group of the occluded design tests (simgen/run/variants.py, OccludedQuadruplet): permanence splices
 # an object's presence and absence (a vanish and an appear), teleport two heights of one fall.
 OCCLUDED_KINDS = ("permanence", "teleport")
 # Occluded kinds added later, with what their two splices (A then B, B then A) are called. A dataset lists
@@ -120,7 +120,7 @@ LATER_OCCLUDED_KINDS = {"gravity_change": ("gravity_change", "gravity_change"),
 class ViolationSpec(DistModel):
     """``violations:`` in a spec: each group becomes a possible and an impossible twin (``design: twins``),
     or an IntPhys quadruplet whose change happens behind an occluder (``design: occluded``); see
-    simgen/variants.py."""
+    simgen/run/variants.py."""
 
     design: Literal["twins", "occluded"] = Field(
         "twins", description="twins: a possible clip and an impossible twin that breaks physics in view; "

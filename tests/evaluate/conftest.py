@@ -57,7 +57,7 @@ def tiny_vjepa2(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def falling_rising_64(tmp_path_factory) -> Path:
     """32 train, 16 val, 16 test falling_rising clips, 8 frames at 64x64 (about a second to render)."""
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
     from tests.conftest import tiny_spec_dict
 

@@ -129,7 +129,7 @@ def compared_run(falling_rising_64, tmp_path_factory):
     oracles in one run; and the same encoders split over two runs."""
     from evaluate.config import RunConfig
     from evaluate.tasks.probe import run
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
     from tests.conftest import tiny_spec_dict
 

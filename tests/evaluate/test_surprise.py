@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def violations_tiny(tmp_path_factory):
     """6 falling_rising twin pairs (12 clips) of 12 frames at 64x64."""
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
     from tests.conftest import tiny_spec_dict
 
@@ -352,7 +352,7 @@ def test_surprise_refuses_datasets_without_twins(falling_rising_64, tmp_path, mo
 @pytest.fixture(scope="module")
 def quadruplets_tiny(tmp_path_factory):
     """8 occluded falling_rising quadruplets (32 clips) of 16 frames at 64x64."""
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
     from simgen.spec import parse_spec
     from tests.conftest import tiny_spec_dict
 

@@ -9,11 +9,11 @@ from functools import cache
 import numpy as np
 import pytest
 
-from simgen.engine import plan, render_group
 from simgen.families import FAMILIES
 from simgen.families.arrow_of_time.params import bounce_window_ok
 from simgen.families.arrow_of_time.sim import MIN_STEP_TRAVEL, bounce_speed
 from simgen.families.base import reversed_targets
+from simgen.run.engine import plan, render_group
 from simgen.spec import load_spec, parse_spec
 from tests.conftest import SCENES, tiny_spec_dict
 

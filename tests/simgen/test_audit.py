@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from evaluate.metrics import Metric
-from simgen.audit import audit_spec
-from simgen.audit.measure import bootstrap_counts, weighted_scores
-from simgen.audit.run import AuditResult, dense_frames
-from simgen.audit.sample import FixedProjection
-from simgen.audit.table import markdown, summary_rows
 from simgen.families import FAMILIES
-from simgen.render import Camera
+from simgen.render.renderer import Camera
+from simgen.render.visible import ENTITY_FEATURES, SCENE_FEATURES, frame_states
+from simgen.run.audit import audit_spec
+from simgen.run.audit.measure import bootstrap_counts, weighted_scores
+from simgen.run.audit.run import AuditResult, dense_frames
+from simgen.run.audit.sample import FixedProjection
+from simgen.run.audit.table import markdown, summary_rows
 from simgen.spec import parse_spec
-from simgen.visible import ENTITY_FEATURES, SCENE_FEATURES, frame_states
 from tests.conftest import tiny_spec_dict, write_spec
 
 Q = slice(len(SCENE_FEATURES) + ENTITY_FEATURES.index("qx"), len(SCENE_FEATURES) + ENTITY_FEATURES.index("qw") + 1)
@@ -112,7 +112,7 @@ def test_audit_catches_a_planted_leak_and_exits_1(tmp_path, monkeypatch):
     # promise too; the verdict is the parent's (the workers only simulate and fit), so the CLI runs in-process.
     from typer.testing import CliRunner
 
-    from simgen.cli import app
+    from simgen.cli.app import app
 
     contact = FAMILIES["contact"]
     promised = dataclasses.replace(contact.targets["will_contact"], in_one_frame=False)

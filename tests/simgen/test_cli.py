@@ -12,7 +12,7 @@ from tests.conftest import tiny_spec_dict, write_spec
 
 
 def simgen(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "simgen.cli", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "simgen.cli.app", *args], capture_output=True, text=True)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc

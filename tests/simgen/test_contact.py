@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simgen.dataset import Dataset
+from simgen.dataset.format import Dataset
 from simgen.families import FAMILIES
 from simgen.families.base import reversed_targets
 from simgen.families.contact import geometry
 from simgen.families.contact.sim import camera_focus
-from simgen.parallel import render_dataset
-from simgen.render import sample_camera
+from simgen.physics.world import World
+from simgen.render.renderer import sample_camera
+from simgen.run.parallel import render_dataset
 from simgen.spec import load_spec, parse_spec
-from simgen.world import World
 from tests.conftest import SCENES, file_hashes, tiny_spec_dict
 
 FRAMES, FPS = 16, 24

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simgen.dataset import FORMAT_VERSION, JOURNAL_DIR, Dataset, DatasetError
-from simgen.parallel import render_dataset
+from simgen.dataset.format import FORMAT_VERSION, JOURNAL_DIR, Dataset, DatasetError
+from simgen.run.parallel import render_dataset
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict, write_spec
 
@@ -54,7 +54,7 @@ def test_two_workers_give_identical_bytes(spec, tmp_path, reference):
 
 
 def test_two_workers_taking_chunks_of_groups_give_identical_bytes(spec, tmp_path, reference, monkeypatch):
-    import simgen.parallel as parallel
+    import simgen.run.parallel as parallel
 
     # Big datasets go to the workers several groups at a time; this one is too small for that.
     monkeypatch.setattr(parallel, "chunk_tasks",
@@ -64,7 +64,7 @@ def test_two_workers_taking_chunks_of_groups_give_identical_bytes(spec, tmp_path
 
 
 def test_chunks_cover_every_group_in_order_and_leave_each_worker_many():
-    from simgen.parallel import chunk_tasks
+    from simgen.run.parallel import chunk_tasks
 
     for n, workers, size in ((8, 2, 1), (100, 2, 3), (1000, 2, 8), (1000, 64, 1)):
         chunks = chunk_tasks(list(range(n)), workers)
@@ -157,7 +157,7 @@ def test_foreign_directory_is_refused(spec, tmp_path):
 def test_kill_9_then_rerun_gives_identical_bytes(tmp_path):
     spec_file = write_spec(tmp_path / "spec.yaml", tiny_spec_dict(counts=(16, 4, 4), size=96, frames=12))
     out = tmp_path / "ds"
-    cmd = [sys.executable, "-m", "simgen.cli", "render", str(spec_file), "--out", str(out), "--workers", "1"]
+    cmd = [sys.executable, "-m", "simgen.cli.app", "render", str(spec_file), "--out", str(out), "--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     journal = out / JOURNAL_DIR / "shard-1-of-1.jsonl"
@@ -188,8 +188,8 @@ def test_reader_and_manifest(tiny_falling_rising):
 
 
 def test_default_video_is_bit_exact_and_yuv444_is_near_lossless(tiny_falling_rising, tmp_path):
-    from simgen.engine import plan, render_group
-    from simgen.video import read_mp4, write_mp4
+    from simgen.dataset.video import read_mp4, write_mp4
+    from simgen.run.engine import plan, render_group
 
     ds = Dataset(tiny_falling_rising)
     spec = parse_spec(ds.info.spec)
@@ -221,7 +221,7 @@ def test_huggingface_videofolder_loads_with_labels(tiny_falling_rising):
 
 
 def test_shards_rendered_apart_then_merged_give_identical_bytes(spec, tmp_path, reference):
-    from simgen.merge import merge_datasets
+    from simgen.dataset.merge import merge_datasets
 
     render_dataset(spec, tmp_path / "a", workers=1, shard=(1, 2))
     render_dataset(spec, tmp_path / "b", workers=1, shard=(2, 2))
@@ -256,7 +256,7 @@ def test_reading_planar_rgb_equals_swscale_for_any_width(tmp_path, width, height
     PyAV's own conversion gives."""
     import av
 
-    from simgen.video import read_mp4, write_mp4
+    from simgen.dataset.video import read_mp4, write_mp4
 
     frames = np.random.default_rng(width).integers(0, 256, size=(5, height, width, 3), dtype=np.uint8)
     write_mp4(tmp_path / "clip.mp4", frames, 24)
@@ -270,7 +270,7 @@ def test_reading_planar_rgb_equals_swscale_for_any_width(tmp_path, width, height
 def test_rgba_to_rgb_equals_dropping_alpha(height, width):
     """The word-packing RGBA → RGB copy (and its fallback where pixels do not come in fours) gives
     exactly the first three channels."""
-    from simgen.render import rgba_to_rgb
+    from simgen.render.renderer import rgba_to_rgb
 
     rgba = np.random.default_rng(height).integers(0, 256, size=(height, width, 4), dtype=np.uint8)
     out = np.zeros((2, height, width, 3), np.uint8)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simgen.bullet import p
-from simgen.events import CollisionEvent, ContactAccumulator
-from simgen.world import World
+from simgen.physics.bullet import p
+from simgen.physics.events import CollisionEvent, ContactAccumulator
+from simgen.physics.world import World
 
 G = 9.81
 

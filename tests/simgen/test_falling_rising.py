@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simgen.engine import plan, render_group
+from simgen.run.engine import plan, render_group
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simgen.engine import plan, render_group
 from simgen.families import FAMILIES
 from simgen.families.base import reversed_targets
 from simgen.families.gravity.params import VARIANTS, backdrop_rgb
 from simgen.families.gravity.sim import aim_frame
+from simgen.run.engine import plan, render_group
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict
 

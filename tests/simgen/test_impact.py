@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simgen.dataset import Dataset
-from simgen.engine import plan, render_group
-from simgen.materials import density_rgba
-from simgen.parallel import render_dataset
+from simgen.dataset.format import Dataset
+from simgen.physics.materials import density_rgba
+from simgen.run.engine import plan, render_group
+from simgen.run.parallel import render_dataset
 from simgen.spec import parse_spec
 from tests.conftest import file_hashes, tiny_spec_dict
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from simgen.engine import group_rngs, plan, render_group
 from simgen.families import FAMILIES
-from simgen.labels import frame_record
-from simgen.parallel import render_dataset
-from simgen.render import sample_camera
+from simgen.physics.labels import frame_record
+from simgen.physics.trajectory import Lighting
+from simgen.physics.world import World
+from simgen.render.renderer import sample_camera
+from simgen.run.engine import group_rngs, plan, render_group
+from simgen.run.parallel import render_dataset
 from simgen.spec import SpecError, parse_spec
-from simgen.trajectory import Lighting
-from simgen.world import World
 from tests.conftest import file_hashes, tiny_spec_dict
 
 FPS = 24

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import simgen.render as render
-from simgen.engine import group_rngs, plan, render_group
+import simgen.render.renderer as render
 from simgen.families import FAMILIES
+from simgen.physics.world import World
+from simgen.run.engine import group_rngs, plan, render_group
 from simgen.spec import parse_spec
-from simgen.world import World
 from tests.conftest import tiny_spec_dict
 
 

@@ -138,7 +138,7 @@ def test_cli_validate_error_is_one_red_line_and_nonzero(tmp_path):
     raw["params"]["mass"] = -1.0
     path = tmp_path / "neg.yaml"
     path.write_text(yaml.safe_dump(raw))
-    proc = subprocess.run([sys.executable, "-m", "simgen.cli", "validate", str(path)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "simgen.cli.app", "validate", str(path)], capture_output=True, text=True)
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "neg.yaml" in lines[0] and "params.mass" in lines[0] and "Traceback" not in proc.stderr

@@ -8,15 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from simgen.dataset import Dataset
-from simgen.engine import plan, render_group
+from simgen.dataset.format import Dataset
 from simgen.families import FAMILIES
 from simgen.families.base import FamilyInfo, Reversal, TargetInfo, check_targets, reversed_targets
 from simgen.families.lights.sim import Lights
+from simgen.physics.time_reversal import time_reverse
+from simgen.physics.trajectory import Trajectory
+from simgen.run.engine import plan, render_group
+from simgen.run.variants import VIOLATION_TARGETS
 from simgen.spec import parse_spec
-from simgen.time_reversal import time_reverse
-from simgen.trajectory import Trajectory
-from simgen.variants import VIOLATION_TARGETS
 from tests.conftest import tiny_spec_dict
 
 # ---------------------------------------------------------------- the declaration itself

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simgen.engine import plan, render_group
+from simgen.run.engine import plan, render_group
 from simgen.spec import SpecError, parse_spec
 from tests.conftest import tiny_spec_dict
 
@@ -70,8 +70,8 @@ def test_unsupported_violation_is_a_clear_error():
 
 
 def test_violation_dataset_declares_violation_targets(tmp_path):
-    from simgen.dataset import Dataset
-    from simgen.parallel import render_dataset
+    from simgen.dataset.format import Dataset
+    from simgen.run.parallel import render_dataset
 
     raw = tiny_spec_dict(counts=(4, 2, 2))
     raw["violations"] = {"kind": {"choice": ["teleport", "vanish"]}}

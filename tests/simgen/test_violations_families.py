@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from simgen.engine import plan, render_group
+from simgen.run.engine import plan, render_group
+from simgen.run.variants import VIOLATION_TARGETS, violation_targets
 from simgen.spec import SpecError, parse_spec
-from simgen.variants import VIOLATION_TARGETS, violation_targets
 
 SCENES = Path(__file__).resolve().parents[2] / "scenes"
 KINDS = {"gravity": ("gravity_change", ("gravity_change", "gravity_change")),
@@ -140,7 +140,7 @@ def test_on_tiny_sets_the_pixel_controls_tie_and_the_oracle_wins(tmp_path):
     input differs from the hidden switch on, finds every violation."""
     from evaluate.config import SurpriseConfig
     from evaluate.tasks.surprise import run_surprise
-    from simgen.parallel import render_dataset
+    from simgen.run.parallel import render_dataset
 
     datasets = []
     for family in KINDS:

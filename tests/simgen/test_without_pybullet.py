@@ -11,7 +11,7 @@ import yaml
 from tests.conftest import SCENES
 
 # Runs the CLI in a fresh interpreter where `import pybullet` fails, as on a machine without it.
-WITHOUT_PYBULLET = ("import sys; sys.modules['pybullet'] = None; from simgen.cli import main; "
+WITHOUT_PYBULLET = ("import sys; sys.modules['pybullet'] = None; from simgen.cli.app import main; "
                     "sys.argv = ['simgen', *sys.argv[1:]]; main()")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simgen.engine import plan, render_group
+from simgen.run.engine import plan, render_group
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict
 
@@ -39,8 +39,8 @@ def test_clips_do_not_depend_on_what_the_process_rendered_before():
 
 _FAULTS_PER_GROUP = """
 import os, resource, sys
-from simgen.engine import plan
-from simgen.parallel import render_task
+from simgen.run.engine import plan
+from simgen.run.parallel import render_task
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict
 

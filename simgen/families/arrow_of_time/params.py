@@ -32,8 +32,8 @@ import numpy as np
 from pydantic import model_validator
 
 from simgen.families.base import SAME, FamilyInfo, Looks, Reversal, TargetInfo
-from simgen.materials import density_rgba, floor_rgba, volume
-from simgen.shapes import random_rotation
+from simgen.physics.materials import density_rgba, floor_rgba, volume
+from simgen.physics.shapes import random_rotation
 from simgen.spec.distributions import AnyDist, Choice, Params, dist_field
 from simgen.spec.models import SceneSpec
 
@@ -55,7 +55,7 @@ class ArrowOfTimeParams(Params):
     size: AnyDist = dist_field({"uniform": [0.15, 0.25]}, gt=0, le=1, unit="m",
                                description="sphere radius, or the box's half-extent")
     mass: AnyDist = dist_field({"log_uniform": [0.3, 3.0]}, gt=0, unit="kg",
-                               description="visible through the density palette (simgen.materials.density_rgba)")
+                               description="visible through the density palette (simgen.physics.materials.density_rgba)")
     texture: AnyDist = dist_field({"choice": ["none", "checker", "stripes"], "weights": [1, 1, 1]},
                                   options=["none", "checker", "stripes"])
     # bounce

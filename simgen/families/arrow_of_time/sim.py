@@ -26,16 +26,16 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from simgen import violations
-from simgen.events import ContactAccumulator
 from simgen.families.arrow_of_time.params import SHAPE, body_rgba, bounce_window_ok
 from simgen.families.base import Simulation
-from simgen.materials import floor_rgba
-from simgen.shapes import half_height
+from simgen.physics import violations
+from simgen.physics.events import ContactAccumulator
+from simgen.physics.materials import floor_rgba
+from simgen.physics.shapes import half_height
+from simgen.physics.time_reversal import time_reverse
+from simgen.physics.trajectory import BodyFrame, Clip, Frame, Trajectory
+from simgen.physics.world import World
 from simgen.spec.models import SceneSpec
-from simgen.time_reversal import time_reverse
-from simgen.trajectory import BodyFrame, Clip, Frame, Trajectory
-from simgen.world import World
 
 SETTLE_S = 0.1  # the box rests this long on the floor before the slide starts
 # Below an impact travel of about 0.034 radii per physics step, Bullet meets the sphere a step early

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, TargetInfo
-from simgen.shapes import random_rotation
+from simgen.physics.shapes import random_rotation
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 

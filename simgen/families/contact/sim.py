@@ -4,7 +4,7 @@ One World per clip: the visible frames are recorded every ``steps_per_frame`` ph
 last frame (the cut), then the same world keeps stepping for ``params.horizon`` s without recording
 frames. Every step, the ball-cube contact points are read: the first step with one gives
 ``time_to_contact`` (from the last visible frame) and ``contact_offset``; any before the cut raises
-(the spec's ranges must keep time_to_face_plane after the cut; tests check it). The collision events (simgen/events.py) of the whole
+(the spec's ranges must keep time_to_face_plane after the cut; tests check it). The collision events (simgen/physics/events.py) of the whole
 run, past the cut included, go into the clip's labels.
 
 The ball is launched rolling without slipping (ω = ẑ × v / r) on a floor with no rolling resistance and
@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
 from simgen.families.contact import geometry, violations
 from simgen.families.contact.params import ball_rgb, floor_rgb, target_rgb
+from simgen.physics.events import ContactAccumulator
+from simgen.physics.trajectory import BodyFrame, Frame, Trajectory
+from simgen.physics.world import World
 from simgen.spec.models import SceneSpec
-from simgen.trajectory import BodyFrame, Frame, Trajectory
-from simgen.world import World
 
 BALL_MASS = 1.0  # kg; nothing the clip shows or the targets measure depends on it
 IDENTITY = (0.0, 0.0, 0.0, 1.0)

@@ -1,4 +1,4 @@
-"""Contact's occluded violation (simgen/variants.py's OccludedQuadruplet), kept apart from the family's
+"""Contact's occluded violation (simgen/run/variants.py's OccludedQuadruplet), kept apart from the family's
 simulation: ``stops_short``.
 
 A is the roll as simulated (cut before any contact); B is the same scene with the ball at rest, for the
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from simgen import violations
+from simgen.physics import violations
+from simgen.physics.trajectory import Trajectory
 from simgen.spec.models import SceneSpec
-from simgen.trajectory import Trajectory
 
 
 def occluded_pair(kind: str, trajectory: Trajectory, violation: dict[str, Any], spec: SceneSpec,

@@ -23,7 +23,7 @@ from simgen.families.base import (
     Reversal,
     TargetInfo,
 )
-from simgen.shapes import random_rotation
+from simgen.physics.shapes import random_rotation
 from simgen.spec.distributions import AnyDist, dist_field
 from simgen.spec.models import SceneSpec
 

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from simgen.families.base import SAME, FamilyInfo, OneObjectLooks, OneObjectParams, Reversal, TargetInfo
-from simgen.shapes import random_rotation
+from simgen.physics.shapes import random_rotation
 from simgen.spec.distributions import AnyDist, dist_field
 from simgen.spec.models import SceneSpec
 

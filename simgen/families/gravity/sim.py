@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from simgen import violations
 from simgen.families.base import Simulation
 from simgen.families.gravity.params import backdrop_rgb
-from simgen.shapes import half_height
+from simgen.physics import violations
+from simgen.physics.shapes import half_height
+from simgen.physics.time_reversal import speed_mid, time_reverse
+from simgen.physics.trajectory import Clip, Trajectory
+from simgen.physics.world import World
 from simgen.spec.models import SceneSpec
-from simgen.time_reversal import speed_mid, time_reverse
-from simgen.trajectory import Clip, Trajectory
-from simgen.world import World
 
 
 def aim_frame(aim: float, frames: int) -> int:

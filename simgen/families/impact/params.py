@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from simgen.families.base import SAME, UNDEFINED, FamilyInfo, Looks, TargetInfo
-from simgen.materials import density_rgba, floor_rgba, volume
+from simgen.physics.materials import density_rgba, floor_rgba, volume
 from simgen.spec.distributions import AnyDist, Params, dist_field
 from simgen.spec.models import SceneSpec
 

@@ -6,7 +6,7 @@ volume can be read from the video. Restitution is *measured* from the simulated 
 (relative normal velocity after / before): PyBullet's effective restitution differs from the
 coefficient set and varies from impact to impact with where in the step the contact was detected.
 
-Impulses come from :class:`simgen.events.ContactAccumulator`, which aggregates PyBullet's
+Impulses come from :class:`simgen.physics.events.ContactAccumulator`, which aggregates PyBullet's
 per-step contacts into collision events; every event is written to the clip json.
 """
 
@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from simgen import violations
-from simgen.events import ContactAccumulator
 from simgen.families.base import Simulation
-from simgen.materials import density_rgba, floor_rgba, volume
-from simgen.shapes import half_height
+from simgen.physics import violations
+from simgen.physics.events import ContactAccumulator
+from simgen.physics.materials import density_rgba, floor_rgba, volume
+from simgen.physics.shapes import half_height
+from simgen.physics.trajectory import BodyFrame, Frame, Trajectory
+from simgen.physics.world import World
 from simgen.spec.models import SceneSpec
-from simgen.trajectory import BodyFrame, Frame, Trajectory
-from simgen.world import World
 
 
 class Impact(Simulation):

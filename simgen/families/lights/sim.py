@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from simgen import violations
 from simgen.families.base import Simulation
 from simgen.families.lights.params import KINDS, sky_rgb
+from simgen.physics import violations
+from simgen.physics.trajectory import BodyFrame, Clip, Frame, Lighting, Trajectory
+from simgen.physics.world import World
 from simgen.spec.models import SINGLE_VARIANT, SceneSpec
-from simgen.trajectory import BodyFrame, Clip, Frame, Lighting, Trajectory
-from simgen.world import World
 
 # Flat full-ambient shading: TinyRenderer then draws every surface at exactly its rgba, so a light's
 # pixels are colour × brightness whatever its orientation (the nearest thing to an emitter).

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from simgen.world import ContactPoint, World
+from simgen.physics.world import ContactPoint, World
 
 
 @dataclass

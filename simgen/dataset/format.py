@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from simgen.io import atomic_path, atomic_write, atomic_write_json, leftover_temporaries
+from simgen.dataset.io import atomic_path, atomic_write, atomic_write_json, leftover_temporaries
 
 # Version of the on-disk format (dataset.json's format_version): the writer records it, the reader
 # refuses a newer one.
@@ -393,7 +393,7 @@ class Dataset:
         return intact, problems
 
     def read_frames(self, clip: ClipRef) -> np.ndarray:
-        from simgen.video import read_mp4
+        from simgen.dataset.video import read_mp4
 
         return read_mp4(clip.video_path)
 
@@ -521,7 +521,7 @@ class DatasetWriter:
     def write_clip_files(root: Path, split: str, clip_id: str, frames: np.ndarray, labels: dict[str, Any],
                          fps: int, video: dict[str, Any]) -> None:
         """Write a clip's mp4 and json atomically (safe to call from worker processes)."""
-        from simgen.video import write_mp4
+        from simgen.dataset.video import write_mp4
 
         directory = Path(root) / split
         with atomic_path(directory / f"{clip_id}.mp4") as tmp:

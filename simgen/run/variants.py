@@ -7,11 +7,11 @@ and camera, to the group's :class:`Variants`, which makes the clips. Three strat
   clip and its time-reversed rising twin; or a single clip);
 - :class:`ViolationTwins`, for a spec with ``violations:`` (``design: twins``): a possible clip
   and an impossible twin that shares its first frames exactly and breaks physics from a frame
-  ``k`` on, in view. The family's ``violate`` makes the twin's trajectory (simgen/violations.py
+  ``k`` on, in view. The family's ``violate`` makes the twin's trajectory (simgen/physics/violations.py
   has the edits); it is rendered from ``k`` in the same world.
 - :class:`OccludedQuadruplet` (``design: occluded``), IntPhys's matched design: two possible
   renders A and B that differ only in the object (present or absent; at one height or another),
-  an occluder that slides across both (simgen/occluder.py), and the two impossible splices A→B
+  an occluder that slides across both (simgen/render/occluder.py), and the two impossible splices A→B
   and B→A at a frame where the occluder hides the object in both. Every frame of an impossible
   clip is then a frame of a possible one, so no frame, and no statistic of frames, tells them
   apart: only what happens across the occlusion does.
@@ -31,8 +31,10 @@ import numpy as np
 
 from simgen.families import FAMILIES
 from simgen.families.base import Simulation, TargetInfo
-from simgen.labels import frame_record
-from simgen.occluder import OccluderPlan, add_occluder, hidden_switch
+from simgen.physics.labels import frame_record
+from simgen.physics.trajectory import Clip, Trajectory
+from simgen.physics.violations import violation_frame
+from simgen.render.occluder import OccluderPlan, add_occluder, hidden_switch
 from simgen.spec.models import (
     LATER_OCCLUDED_KINDS,
     OCCLUDED_KINDS,
@@ -41,12 +43,10 @@ from simgen.spec.models import (
     VIOLATION_KINDS,
     SceneSpec,
 )
-from simgen.trajectory import Clip, Trajectory
-from simgen.violations import violation_frame
 
 if TYPE_CHECKING:
-    from simgen.render import Renderer
-    from simgen.world import World
+    from simgen.physics.world import World
+    from simgen.render.renderer import Renderer
 
 IMPOSSIBLE = {"possible": "false"}
 VIOLATION_TARGETS: dict[str, TargetInfo] = {

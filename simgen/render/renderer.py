@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from simgen.bullet import p
-from simgen.trajectory import Lighting
+from simgen.physics.bullet import p
+from simgen.physics.trajectory import Lighting
 
 if TYPE_CHECKING:
+    from simgen.physics.trajectory import Trajectory
+    from simgen.physics.world import World
     from simgen.spec.models import CameraSpec, RenderSettings
-    from simgen.trajectory import Trajectory
-    from simgen.world import World
 
 
 @dataclass(frozen=True)

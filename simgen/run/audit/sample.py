@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from simgen.audit.pool import bounded_map
-from simgen.engine import group_rngs
 from simgen.families import FAMILIES
-from simgen.labels import frame_record
-from simgen.render import Camera, sample_camera
+from simgen.physics.labels import frame_record
+from simgen.physics.world import World
+from simgen.render.renderer import Camera, sample_camera
+from simgen.render.visible import frame_states
+from simgen.run.audit.pool import bounded_map
+from simgen.run.engine import group_rngs
 from simgen.spec.models import SceneSpec
-from simgen.visible import frame_states
-from simgen.world import World
 
 SPLIT = "train"  # group i of the audit is train group i of a render with the same seed
 CHUNK = 25  # groups per worker call: one round trip per chunk
@@ -31,7 +31,7 @@ CHUNK = 25  # groups per worker call: one round trip per chunk
 
 @dataclass
 class AuditSample:
-    """``states`` (clips, frames, features): each clip's visible state per frame (simgen.visible);
+    """``states`` (clips, frames, features): each clip's visible state per frame (simgen.render.visible);
     ``targets``: each clip's targets; ``groups``: each clip's group index (a clip and its twins)."""
 
     states: np.ndarray
@@ -50,7 +50,7 @@ class FixedProjection:
         self.width, self.height = camera.width, camera.height
 
     def project(self, points: np.ndarray) -> np.ndarray:
-        """As :meth:`simgen.render.Camera.project` (the tests compare them)."""
+        """As :meth:`simgen.render.renderer.Camera.project` (the tests compare them)."""
         points = np.atleast_2d(np.asarray(points, float))
         homo = points @ self.matrix[:, :3].T + self.matrix[:, 3]
         w = homo[:, 3:4]

@@ -1,5 +1,5 @@
 """Edits that break physics from a known frame on, for a family's ``violate`` (the impossible
-twin of simgen/variants.py's :class:`~simgen.variants.ViolationTwins`).
+twin of simgen/run/variants.py's :class:`~simgen.run.variants.ViolationTwins`).
 
 A violation is an edit of a simulated trajectory's recorded states from frame ``k`` on; frames
 before ``k`` are untouched, so the twins share their first ``k`` frames exactly. Ballistic edits
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simgen.trajectory import BodyFrame, Trajectory
+from simgen.physics.trajectory import BodyFrame, Trajectory
 
 
 def violation_frame(at: float, frames: int) -> int:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from simgen.bullet import p, quiet_c_output
-from simgen.heap import keep_freed_memory
-from simgen.io import atomic_path
-from simgen.shapes import SHAPES, TEXTURES, Shape
-from simgen.trajectory import BodyFrame, Frame
+from simgen.dataset.io import atomic_path
+from simgen.physics.bullet import p, quiet_c_output
+from simgen.physics.heap import keep_freed_memory
+from simgen.physics.shapes import SHAPES, TEXTURES, Shape
+from simgen.physics.trajectory import BodyFrame, Frame
 
 
 @dataclass(frozen=True)

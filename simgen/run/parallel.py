@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from simgen.dataset import FORMAT_VERSION, DatasetInfo, DatasetWriter, metadata_line
-from simgen.engine import GroupTask, generator_info, plan, render_group
+from simgen.dataset.format import FORMAT_VERSION, DatasetInfo, DatasetWriter, metadata_line
+from simgen.run.engine import GroupTask, generator_info, plan, render_group
+from simgen.run.variants import variants_for
 from simgen.spec.models import SceneSpec
-from simgen.variants import variants_for
 
 
 @dataclass

@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from simgen.cli_support import progress_bar, run_app
-from simgen.dataset import DatasetError
+from simgen.cli.support import progress_bar, run_app
+from simgen.dataset.format import DatasetError
+from simgen.dataset.video import VideoError
 from simgen.spec import SpecError
-from simgen.video import VideoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Render controlled physics clips with exact ground truth.")
@@ -141,7 +141,7 @@ def render(
 ) -> None:
     """Render a dataset; an existing DIR of the same spec is resumed (only missing clips render)."""
     try:  # ls, validate and schema run without PyBullet; rendering is what needs it
-        from simgen.parallel import parse_shard, render_dataset
+        from simgen.run.parallel import parse_shard, render_dataset
     except ModuleNotFoundError as e:
         if e.name != "pybullet":
             raise
@@ -204,15 +204,15 @@ def audit(
     a boosted-trees probe under grouped cross-validation. Exits 1 if a target the family promises no single
     frame gives is read from one frame above chance (a leak)."""
     try:
-        from simgen.audit import audit_spec
-        from simgen.audit.table import HEADER, summary_rows, tolerance_line
+        from simgen.run.audit import audit_spec
+        from simgen.run.audit.table import HEADER, summary_rows, tolerance_line
     except ModuleNotFoundError as e:
         if e.name not in ("sklearn", "pybullet"):
             raise
         raise MissingDependency(f"simgen audit needs {e.name}: pip install 'simgen[eval]'") from None
     from rich.table import Table
 
-    from simgen.io import atomic_write_json
+    from simgen.dataset.io import atomic_write_json
     from simgen.spec import load_spec
 
     if n < 1 or (workers is not None and workers < 1):
@@ -248,7 +248,7 @@ def merge(
     sources: Annotated[list[Path], typer.Argument(help="shard directories of the same spec")],
 ) -> None:
     """Fold shard directories rendered apart (--shard K/N) into one dataset, byte-identical to one run."""
-    from simgen.merge import merge_datasets
+    from simgen.dataset.merge import merge_datasets
 
     summary = merge_datasets(out, sources)
     state = "complete" if summary.clips_missing == 0 else f"{summary.clips_missing} clips still missing"
@@ -264,7 +264,7 @@ def check(
     files, the generator version, and with --hashes every file's sha256. One line per problem; exits 1
     if there is any."""
     import simgen
-    from simgen.dataset import Dataset
+    from simgen.dataset.format import Dataset
 
     dataset = Dataset(dataset_dir)
     intact, problems = dataset.verify(hashes=hashes)
@@ -297,7 +297,7 @@ def preview(
     split: Annotated[SplitChoice | None, typer.Option(help="train, val or test")] = None,
 ) -> None:
     """Contact sheet: a few clips as frame strips, with their labels."""
-    from simgen.preview import contact_sheet
+    from simgen.dataset.preview import contact_sheet
 
     path = contact_sheet(dataset_dir, out, clips=clips, frames=frames, split=getattr(split, "value", split))
     out_console.print(f"[green]wrote[/green] {path}")
@@ -306,7 +306,7 @@ def preview(
 def _remove_damaged(out: Path, spec) -> None:
     """--repair: remove the files of ``out`` that differ from SHA256SUMS (only for a dataset of this very
     spec), so that the render re-makes them."""
-    from simgen.dataset import Dataset, read_info
+    from simgen.dataset.format import Dataset, read_info
 
     if not (out / "dataset.json").is_file():
         raise FileNotFoundError(f"--repair: {out} holds no dataset to repair")

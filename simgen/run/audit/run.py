@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from evaluate.metrics import Metric
-from simgen.audit.measure import PROBES, Measurement, measure
-from simgen.audit.pool import bounded_map
-from simgen.audit.sample import AuditSample, sample_clips
 from simgen.families import FAMILIES
 from simgen.families.base import TargetInfo
+from simgen.run.audit.measure import PROBES, Measurement, measure
+from simgen.run.audit.pool import bounded_map
+from simgen.run.audit.sample import AuditSample, sample_clips
 from simgen.spec.models import SceneSpec
 
 TOLERANCE = {"balanced_accuracy": 0.02, "r2": 0.05, "circular_r2": 0.05}

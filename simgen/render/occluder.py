@@ -1,5 +1,5 @@
 """An occluder: a tall panel that slides across the view between the camera and the object, so
-that for a few frames the object is hidden. The occluded violation design (simgen/variants.py)
+that for a few frames the object is hidden. The occluded violation design (simgen/run/variants.py)
 splices two renders at a frame where it hides the object in both, as IntPhys does.
 
 The panel stands at a fraction of the way from the camera to the object (at the switch frame),
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simgen.trajectory import BodyFrame, Trajectory
+from simgen.physics.trajectory import BodyFrame, Trajectory
 
 if TYPE_CHECKING:
-    from simgen.render import Camera
-    from simgen.world import World
+    from simgen.physics.world import World
+    from simgen.render.renderer import Camera
 
 OCCLUDER = "occluder"
 

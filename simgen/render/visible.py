@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from simgen.families import FAMILIES
-from simgen.shapes import SHAPES, TEXTURES
+from simgen.physics.shapes import SHAPES, TEXTURES
 
 ENTITY_FEATURES = (
     "present", "is_light", "px", "py", "pz", "qx", "qy", "qz", "qw", "image_x", "image_y", "in_view",

@@ -4,7 +4,7 @@ nearest to breaking the promise) and the all-frames reading, for each probe; as 
 
 from __future__ import annotations
 
-from simgen.audit.run import TOLERANCE, AuditRecord, AuditResult
+from simgen.run.audit.run import TOLERANCE, AuditRecord, AuditResult
 
 HEADER = ("target", "promise", "metric (chance)", "one frame, worst: linear", "one frame, worst: boosted",
           "all frames: linear", "all frames: boosted", "verdict")

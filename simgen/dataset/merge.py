@@ -12,8 +12,15 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from simgen.dataset import Dataset, DatasetError, DatasetWriter, differing_packages, metadata_line, same_bytes
-from simgen.io import atomic_path
+from simgen.dataset.format import (
+    Dataset,
+    DatasetError,
+    DatasetWriter,
+    differing_packages,
+    metadata_line,
+    same_bytes,
+)
+from simgen.dataset.io import atomic_path
 
 
 @dataclass

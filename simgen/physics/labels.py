@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simgen.trajectory import Clip, Frame
+from simgen.physics.trajectory import Clip, Frame
 
 if TYPE_CHECKING:
-    from simgen.render import Camera
+    from simgen.render.renderer import Camera
 
 
 def physics_settings(params: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 import simgen
-from simgen.labels import clip_labels, physics_settings
-from simgen.render import Renderer, sample_camera
+from simgen.physics.labels import clip_labels, physics_settings
+from simgen.physics.world import World
+from simgen.render.renderer import Renderer, sample_camera
+from simgen.run.variants import Rendered, variants_for
 from simgen.spec.models import SPLITS, SceneSpec
-from simgen.variants import Rendered, variants_for
-from simgen.world import World
 
 _SPLIT_CODE = {name: i for i, name in enumerate(SPLITS)}
 
@@ -69,7 +69,7 @@ class RenderedClip:
 
 
 def render_group(spec: SceneSpec, task: GroupTask) -> list[RenderedClip]:
-    """Sample, simulate and render one group; its variants (simgen/variants.py) make the clips."""
+    """Sample, simulate and render one group; its variants (simgen/run/variants.py) make the clips."""
     variants = variants_for(spec)
     params_rng, camera_rng, variants_rng = group_rngs(spec.seed, task.split, task.index)
     params = spec.sample_params(params_rng)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from simgen.dataset import Dataset
+from simgen.dataset.format import Dataset
 
 
 def contact_sheet(root: str | Path, out: str | Path, *, clips: int = 6, frames: int = 8,
