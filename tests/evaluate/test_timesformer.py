@@ -106,6 +106,25 @@ def test_identity_is_keyed_by_the_weights(tiny_timesformer, tmp_path):
     assert mine["fixed_frames"] == FRAMES and tuple(mine["preprocessing"]["mean"]) == (0.45,) * 3
 
 
+def test_a_classifier_checkpoint_loads_its_backbone(tmp_path):
+    """The published TimeSformers are TimesformerForVideoClassification checkpoints (k400, ssv2): their
+    backbone loads, and hashes as the same weights saved as a bare TimesformerModel."""
+    from safetensors.torch import load_file
+    from transformers import TimesformerConfig, TimesformerForVideoClassification
+
+    bare = save_tiny_timesformer(tmp_path / "bare")
+    config = TimesformerConfig.from_pretrained(bare)
+    config.num_labels = 3
+    classifier = TimesformerForVideoClassification(config)
+    classifier.timesformer.load_state_dict(load_file(bare / "model.safetensors"))
+    classifier.save_pretrained(tmp_path / "k3")
+    (tmp_path / "k3" / "preprocessor_config.json").write_text((bare / "preprocessor_config.json").read_text())
+    head, plain = (build_encoder(f"timesformer:{d}") for d in (tmp_path / "k3", bare))
+    assert not any("initialised at random" in n for n in head.notes)
+    assert head.identity()["encoder_sha256"] == plain.identity()["encoder_sha256"]
+    np.testing.assert_allclose(head.encode(clips()), plain.encode(clips()), atol=1e-5)
+
+
 def test_bad_checkpoints_are_one_line(tmp_path):
     with pytest.raises(WeightsMissingError, match="no such directory") as missing:
         build_encoder(f"timesformer:{tmp_path / 'nope'}")
