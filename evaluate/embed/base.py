@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from evaluate.config import ExecutorName, RunConfig, choices
 from evaluate.data.dataset import EvalDataset
 from evaluate.embed.cache import EmbeddingCache
+from evaluate.errors import EncoderError
 from evaluate.progress import Log, Progress
 from simgen.spec.registry import Registry
 
@@ -85,6 +86,19 @@ class Executor(ABC):
         """Embed every dataset under every view with ``spec`` into the cache. Clips that cannot be
         decoded go into ``bad`` (with ``skip_bad``) or raise. Raises EncoderError when the encoder
         cannot be built: the run skips it and goes on."""
+
+    def embed_all(self, specs: list[str], datasets: list[EvalDataset], views: list[str],
+                  bad: Bad) -> tuple[list[Embedded], list[tuple[str, Exception]]]:
+        """Every encoder of ``specs``: (their records in order, [(spec, EncoderError)] of those that
+        cannot be built). Executors feed every encoder from one decode of each clip; this default
+        embeds them one after the other."""
+        done, failed = [], []
+        for spec in specs:
+            try:
+                done.append(self.embed(spec, datasets, views, bad))
+            except EncoderError as e:
+                failed.append((spec, e))
+        return done, failed
 
 
 def _load_executors() -> None:

@@ -1,4 +1,5 @@
-"""Embedding here: one encoder in this process. Clips are decoded and put under their views by a
+"""Embedding here: every encoder of the run in this process, fed from one decode of each clip
+(evaluate.embed.shared). Clips are decoded and put under their views by a
 loader (``evaluate.data.loader``): decoding threads, with pinned memory on CUDA, so decoding overlaps
 with the forward pass. Each vector goes to the cache as soon as its batch is done.
 """
@@ -6,13 +7,9 @@ with the forward pass. Each vector goes to the cache as soon as its batch is don
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from evaluate.data.dataset import EvalDataset, clip_identity
-from evaluate.data.loader import iter_view_batches
 from evaluate.embed.base import (
     EXECUTORS,
     Bad,
@@ -24,7 +21,9 @@ from evaluate.embed.base import (
     layer_dirs,
 )
 from evaluate.embed.cache import EmbeddingCache
+from evaluate.embed.shared import EncoderJob, embed_jobs, needs_pixels
 from evaluate.encoders import build_encoder
+from evaluate.errors import EncoderError
 from evaluate.progress import Advance, Log
 
 Work = list[tuple[Any, list[str]]]  # [(ClipRef, views it still needs)]
@@ -65,61 +64,33 @@ def read_cached(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], g
 def embed_work(encoder: Any, dataset: EvalDataset, work: Work, groups: dict[str, GroupDirs], idents: dict[str, dict],
                cache: EmbeddingCache, *, batch_size: int | None, workers: int, loader: str, skip_bad: bool,
                bad: Bad, log: Log, queue_depth: int = 1, advance: Advance | None = None) -> float:
-    """Embed ``work`` with ``encoder``, writing each vector to the cache as soon as its batch is done
-    (so an interrupted run keeps everything finished before the interruption). Returns the seconds
-    spent waiting for decoded batches. A clip that cannot be decoded raises its BadClipError, or with
-    ``skip_bad`` is recorded in ``bad`` and left out. ``queue_depth``: forwards queued on the device
-    beyond the one whose result is being fetched (bench/embed.py measures 1 against 2). ``advance``
-    is told how many clips each batch held. A layer sweep's (n_layers, D...) vector of a clip goes
-    to the view's folder of each layer (``groups[view]`` then maps layer -> folder, in the
-    encoder's layer order)."""
+    """Embed ``work`` = [(clip, views)] with one encoder (:func:`evaluate.embed.shared.embed_jobs` with
+    one job); returns the seconds spent waiting for decoded batches. A layer sweep's (n_layers, D...)
+    vector of a clip goes to the view's folder of each layer."""
+    job = EncoderJob(encoder, {clip.clip_id: tuple(views) for clip, views in work}, groups, idents)
     loader, pin = resolve_loader(loader, getattr(encoder, "device", "cpu"))
-    batch_size = batch_size or default_batch_size(getattr(encoder, "device", "cpu"))
-    waited = 0.0
-    pending: list[tuple[str, list, Callable[[], np.ndarray]]] = []
+    shared = embed_jobs([job], dataset, cache, batch_size=batch_size or default_batch_size(getattr(encoder, "device", "cpu")),
+                        workers=workers, loader=loader, pin_memory=pin, skip_bad=skip_bad, bad=bad, log=log,
+                        queue_depth=queue_depth, advance=advance)
+    return shared["decode_wait_s"]
 
-    def store(view: str, clips: list, wait: Callable[[], np.ndarray]) -> None:
-        dirs = groups[view]
-        for clip, vec in zip(clips, wait(), strict=True):
-            if isinstance(dirs, dict):  # a layer sweep: one vector per layer, in the encoder's order
-                for directory, layer_vec in zip(dirs.values(), vec, strict=True):
-                    cache.put(directory, idents[clip.clip_id], layer_vec)
-            else:
-                cache.put(dirs, idents[clip.clip_id], vec)
 
-    # An encoder that builds the views itself gets only the original frames: one decode, one copy
-    # to the device, one resize per clip, whatever the number of views.
-    builds_views = getattr(encoder, "builds_views", False)
-    needs = {clip.clip_id: tuple(views) for clip, views in work}
-    load = [(clip, ("original",)) for clip, _ in work] if builds_views else work
-    start = time.perf_counter()
-    try:
-        for batch in iter_view_batches(dataset, load, batch_size=batch_size, workers=workers, loader=loader,
-                                       pin_memory=pin):
-            waited += time.perf_counter() - start
-            for clip, error in batch.bad:
-                if not skip_bad:
-                    raise error
-                bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
-                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
-            if advance:
-                advance(len(batch.bad) + len({c.clip_id for clips, _ in batch.views.values() for c in clips}))
-            # Generators: each view's batch is queued as it is made, so an interruption keeps the ones before it.
-            if builds_views:
-                queued = (item for clips, frames in batch.views.values()
-                          for item in encoder.encode_views_async(clips, frames, [needs[c.clip_id] for c in clips]))
-            else:
-                queued = ((view, clips, encoder.encode_async(frames)) for view, (clips, frames) in batch.views.items())
-            for item in queued:
-                # Queue this batch, then store an earlier one: the device works while the host writes.
-                pending.append(item)
-                if len(pending) > queue_depth:
-                    store(*pending.pop(0))
-            start = time.perf_counter()
-    finally:  # also on an interruption: what was computed is kept
-        for item in pending:
-            store(*item)
-    return waited
+def dataset_jobs(cache: EmbeddingCache, dataset: EvalDataset, views: list[str], built: list[tuple[Any, Embedded]],
+                 bad: Bad) -> list[EncoderJob]:
+    """One job per encoder that still has clips of ``dataset`` to embed (the cache holds the rest);
+    each record's timings count its cache look-ups and the seconds they took."""
+    jobs = []
+    for encoder, record in built:
+        start, hits, misses = time.perf_counter(), cache.hits, cache.misses
+        groups = {v: record.groups[(dataset.name, v)] for v in views}
+        todo = read_cached(cache, dataset, views, groups, bad)
+        record.timings["cache_hits"] += cache.hits - hits
+        record.timings["cache_misses"] += cache.misses - misses
+        record.timings["cache_read_s"] += time.perf_counter() - start
+        if todo:
+            jobs.append(EncoderJob(encoder, {c.clip_id: tuple(m) for c, _, m in todo}, groups,
+                                   {c.clip_id: i for c, i, _ in todo}))
+    return jobs
 
 
 @EXECUTORS.add("local")
@@ -129,28 +100,54 @@ class LocalExecutor(Executor):
     name = "local"
 
     def embed(self, spec: str, datasets: list[EvalDataset], views: list[str], bad: Bad) -> Embedded:
+        embedded, failed = self.embed_all([spec], datasets, views, bad)
+        if failed:
+            raise failed[0][1]
+        return embedded[0]
+
+    def embed_all(self, specs: list[str], datasets: list[EvalDataset], views: list[str],
+                  bad: Bad) -> tuple[list[Embedded], list[tuple[str, EncoderError]]]:
+        """Every encoder built at once and fed from one decode of each clip (evaluate.embed.shared)."""
         config, cache = self.config, self.cache
-        t0 = time.perf_counter()
-        encoder = build_encoder(spec, config.device)
-        identity = encoder.identity()
-        groups = cache_groups(cache, encoder.kind, identity, datasets, views, encoder_layer_identities(encoder))
-        record = Embedded(encoder.name, identity, encoder.notes, groups,
-                          {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0})
-        hits, misses = cache.hits, cache.misses
+        built, failed = [], []
+        for spec in specs:
+            t0 = time.perf_counter()
+            try:
+                encoder = build_encoder(spec, config.device)
+            except EncoderError as e:
+                failed.append((spec, e))
+                continue
+            identity = encoder.identity()
+            groups = cache_groups(cache, encoder.kind, identity, datasets, views, encoder_layer_identities(encoder))
+            built.append((encoder, Embedded(encoder.name, identity, encoder.notes, groups,
+                                            {"load_s": time.perf_counter() - t0, "decode_wait_s": 0.0,
+                                             "cache_write_s": 0.0, "cache_read_s": 0.0, "cache_hits": 0,
+                                             "cache_misses": 0})))
+        device = built[0][0].device if built else config.device
+        loader, pin = resolve_loader(config.loader, device)
+        batch_size = config.batch_size or default_batch_size(device)
         t1 = time.perf_counter()
         for dataset in datasets:
-            groups = {v: record.groups[(dataset.name, v)] for v in views}
-            todo = read_cached(cache, dataset, views, groups, bad)
-            self.log(f"{encoder.name} · {dataset.name}: {len(dataset.clips)} clips × {len(views)} views, "
-                     f"{len(todo)} clips to embed")
-            advance = self.progress.task(f"embedding {dataset.name} with {encoder.name}", len(todo))
+            jobs = dataset_jobs(cache, dataset, views, built, bad)
+            if not jobs:
+                continue
+            names = ", ".join(f"{j.encoder.name} ({len(j.needs)})" for j in jobs)
+            self.log(f"{dataset.name}: {len(dataset.clips)} clips × {len(views)} views; clips to embed: {names}")
+            pixels = {cid for j in jobs if needs_pixels(j.encoder) for cid in j.needs}
+            total = len(pixels) + sum(len(j.needs) for j in jobs if not needs_pixels(j.encoder))
+            advance = self.progress.task(f"embedding {dataset.name} with {len(jobs)} encoder(s)", total)
             try:
-                record.timings["decode_wait_s"] += embed_work(
-                    encoder, dataset, [(c, m) for c, _, m in todo], groups, {c.clip_id: i for c, i, _ in todo},
-                    cache, batch_size=config.batch_size, workers=config.workers, loader=config.loader,
-                    skip_bad=config.skip_bad, bad=bad, log=self.log, advance=advance)
+                shared = embed_jobs(jobs, dataset, cache, batch_size=batch_size, workers=config.workers, loader=loader,
+                                    pin_memory=pin, skip_bad=config.skip_bad, bad=bad, log=self.log, advance=advance)
             finally:
                 self.progress.done(advance)
-        record.timings.update(encoder.timings, embed_wall_s=time.perf_counter() - t1,
-                              cache_hits=cache.hits - hits, cache_misses=cache.misses - misses)
-        return record
+            records = dict((id(e), r) for e, r in built)
+            for job in jobs:  # the decoding is shared: each pixel encoder is charged its wait in full
+                timings = records[id(job.encoder)].timings
+                timings["cache_write_s"] += job.timings["cache_write_s"]
+                if needs_pixels(job.encoder):
+                    timings["decode_wait_s"] += shared["decode_wait_s"]
+        wall = time.perf_counter() - t1
+        for encoder, record in built:
+            record.timings.update(encoder.timings, embed_wall_s=wall)
+        return [record for _, record in built], failed

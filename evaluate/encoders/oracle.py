@@ -52,11 +52,12 @@ def dataset_spec(root: Path) -> dict[str, Any]:
 
 
 class _Oracle(Encoder):
-    """Reads each clip's json; the decoded frames it is handed are used for nothing but their count."""
+    """Reads each clip's json, never its pixels: the run hands it its clips without decoding them."""
 
     example = ""
     version = 2  # 2: orientation only where the looks show it (simgen.render.visible)
     builds_views = True
+    needs_pixels = False  # evaluate.embed.shared: fed ClipRefs only
 
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "version": self.version}

@@ -28,7 +28,7 @@ from evaluate.data.views import CONTROL_VIEWS, check_views
 from evaluate.embed.base import EXECUTORS, Bad, Embedded
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.encoders import parse_spec
-from evaluate.errors import EncoderError, EvaluateError
+from evaluate.errors import EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
 from evaluate.layers import choose_layers
 from evaluate.metrics import MIN_TEST_GROUPS, Metric, floored_margin, score
@@ -294,14 +294,11 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
     cache = EmbeddingCache(config.cache or out_dir / "embeddings")
 
     executor = EXECUTORS[config.executor](config, cache, log, progress)
-    embedded: list[Embedded] = []
     skipped_encoders: list[SkippedEncoder] = []
-    for spec in config.encoders:
-        try:
-            embedded.append(executor.embed(spec, datasets, views, bad))
-        except EncoderError as e:
-            skipped_encoders.append(skip_encoder(spec, e, log))
-        gc.collect()  # the encoder is gone: give its memory back before the next one loads
+    # Every encoder at once, fed from one decode of each clip (evaluate.embed.shared).
+    embedded, failed = executor.embed_all(list(config.encoders), datasets, views, bad)
+    skipped_encoders += [skip_encoder(spec, e, log) for spec, e in failed]
+    gc.collect()  # the encoders are gone: give their memory back before the probes
     note_shared_weights(embedded, log)
     if not embedded:
         reasons = "; ".join(e.reason for e in skipped_encoders)  # each names its encoder

@@ -1,0 +1,120 @@
+"""One decode per clip per run: every encoder of a run is fed from the same decoded batch.
+
+An :class:`EncoderJob` is one encoder's share of one dataset: the views each clip still needs
+(the cache already holds the rest) and the cache folders they go to. :func:`embed_jobs` decodes the
+union of the clips the jobs' encoders need, ``batch_size`` clips at a time (the loader's lookahead
+bounds memory: a few batches, whatever the dataset's size), and hands each batch's *original*
+frames to every encoder that needs pixels; each encoder makes the views itself
+(``Encoder.encode_views_async``: on its device, from its own downsampled frames, or in numpy by
+default), so no view is decoded again. Encoders that read labels, not pixels (``needs_pixels =
+False``: the oracles), are fed their clips without any decoding. The local executor runs this in
+its process; each Ray actor runs it on its chunks with every encoder of the run built once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evaluate.data.dataset import EvalDataset
+from evaluate.data.loader import iter_view_batches
+from evaluate.embed.base import Bad, GroupDirs
+from evaluate.embed.cache import EmbeddingCache
+from evaluate.progress import Advance, Log
+
+
+def needs_pixels(encoder: Any) -> bool:
+    """Whether ``encoder`` reads the decoded frames (the oracles read each clip's json only)."""
+    return getattr(encoder, "needs_pixels", True)
+
+
+@dataclass
+class EncoderJob:
+    """What one encoder still has to embed of one dataset, and where it goes."""
+
+    encoder: Any
+    needs: dict[str, tuple[str, ...]]  # clip id -> views still missing from the cache, in the run's order
+    groups: dict[str, GroupDirs]  # view -> cache folder (a layer sweep: layer -> folder)
+    idents: dict[str, dict]  # clip id -> the clip's identity (its cache key)
+    timings: dict[str, float] = field(default_factory=lambda: {"cache_write_s": 0.0, "clips_embedded": 0})
+
+    def store(self, cache: EmbeddingCache, view: str, clips: list, vectors: np.ndarray) -> None:
+        """Write one view's batch of vectors to the cache, each as soon as it is there."""
+        start = time.perf_counter()
+        dirs = self.groups[view]
+        for clip, vec in zip(clips, vectors, strict=True):
+            if isinstance(dirs, dict):  # a layer sweep: one vector per layer, in the encoder's order
+                for directory, layer_vec in zip(dirs.values(), vec, strict=True):
+                    cache.put(directory, self.idents[clip.clip_id], layer_vec)
+            else:
+                cache.put(dirs, self.idents[clip.clip_id], vec)
+        self.timings["cache_write_s"] += time.perf_counter() - start
+
+
+def _rows(frames: np.ndarray | list, rows: list[int], total: int) -> np.ndarray | list:
+    """The frames of batch rows ``rows``: the batch itself when that is every row (no copy)."""
+    if len(rows) == total:
+        return frames
+    return frames[rows] if isinstance(frames, np.ndarray) else [frames[i] for i in rows]
+
+
+def embed_jobs(jobs: list[EncoderJob], dataset: EvalDataset, cache: EmbeddingCache, *, batch_size: int,
+               workers: int, loader: str, pin_memory: bool, skip_bad: bool, bad: Bad, log: Log,
+               queue_depth: int = 1, advance: Advance | None = None) -> dict[str, float]:
+    """Embed every job's clips of ``dataset``, decoding each clip once for all of them. Returns the
+    shared timings: ``decode_wait_s`` (waiting for decoded batches) and ``clips_decoded``. A clip that
+    cannot be decoded raises its BadClipError, or with ``skip_bad`` is recorded in ``bad`` (and so
+    left out of every encoder's probes). ``queue_depth``: forwards queued beyond the one whose result
+    is being written (on a GPU the device runs ahead of the cache writes). ``advance`` is told how
+    many clips each batch held."""
+    pending: list[tuple[EncoderJob, str, list, Callable[[], np.ndarray]]] = []
+    shared = {"decode_wait_s": 0.0, "clips_decoded": 0}
+
+    def feed(job: EncoderJob, clips: list, frames: Any) -> None:
+        # Generators: each view's batch is queued as it is made, so an interruption keeps the ones before it.
+        needs = [job.needs[c.clip_id] for c in clips]
+        for view, view_clips, wait in job.encoder.encode_views_async(clips, frames, needs):
+            job.timings["clips_embedded"] += len(view_clips)
+            pending.append((job, view, view_clips, wait))  # queue this batch, then store an earlier one
+            if len(pending) > queue_depth:
+                done, done_view, done_clips, done_wait = pending.pop(0)
+                done.store(cache, done_view, done_clips, done_wait())
+
+    by_id = {c.clip_id: c for c in dataset.clips}
+    try:
+        for job in (j for j in jobs if not needs_pixels(j.encoder)):  # labels only: nothing to decode
+            clips = [by_id[cid] for cid in job.needs]
+            for lo in range(0, len(clips), batch_size):
+                chunk = clips[lo:lo + batch_size]
+                feed(job, chunk, [None] * len(chunk))
+                if advance:
+                    advance(len(chunk))
+        pixel_jobs = [j for j in jobs if needs_pixels(j.encoder)]
+        wanted = {cid for j in pixel_jobs for cid in j.needs}
+        load = [(c, ("original",)) for c in dataset.clips if c.clip_id in wanted]  # in the dataset's order
+        start = time.perf_counter()
+        for batch in iter_view_batches(dataset, load, batch_size=batch_size, workers=workers, loader=loader,
+                                       pin_memory=pin_memory):
+            shared["decode_wait_s"] += time.perf_counter() - start
+            for clip, error in batch.bad:
+                if not skip_bad:
+                    raise error
+                bad[(dataset.name, clip.clip_id)] = f"{clip.split}/{clip.clip_id}: {error}"
+                log(f"[yellow]skipped[/yellow] {dataset.name} {clip.split}/{clip.clip_id}: cannot be decoded")
+            clips, frames = batch.views.get("original", ([], []))
+            shared["clips_decoded"] += len(clips) + len(batch.bad)
+            if advance:
+                advance(len(clips) + len(batch.bad))
+            for job in pixel_jobs:
+                rows = [i for i, c in enumerate(clips) if c.clip_id in job.needs]
+                if rows:
+                    feed(job, [clips[i] for i in rows], _rows(frames, rows, len(clips)))
+            start = time.perf_counter()
+    finally:  # also on an interruption: what was computed is kept
+        for job, view, clips, wait in pending:
+            job.store(cache, view, clips, wait())
+    return shared
