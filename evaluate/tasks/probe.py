@@ -28,6 +28,7 @@ from evaluate.data.views import CONTROL_VIEWS, check_views
 from evaluate.embed.base import EXECUTORS, Bad, Embedded
 from evaluate.embed.cache import EmbeddingCache
 from evaluate.encoders import parse_spec
+from evaluate.encoders.vlm.zero_shot import ZERO_SHOT, answer_readout
 from evaluate.errors import EvaluateError
 from evaluate.io import PREDICTIONS_FILE, RESULTS_FILE, versions, write_json
 from evaluate.layers import choose_layers
@@ -127,6 +128,7 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
     other view's test clips without refitting (cross-view), which gives reversal sensitivity.
     Every row's test predictions go to ``predictions`` (evaluate.predictions)."""
     dataset, n_train, out = split.dataset, len(split.train), Probed()
+    probes = answer_readout(record, dataset.root) or probes  # a zero-shot VLM's answers are read, not fitted
     rows = {v: CachedRows.from_cache(cache, record.groups[(dataset.name, v)], split.idents) for v in views}
     degenerate = {v for v in CONTROL_VIEWS.values() if v in rows and rows[v].is_constant()}
     within: dict[tuple[str, str], dict[str, ProbeFit]] = {}  # (target, probe) -> view -> fit
@@ -144,6 +146,8 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                     continue
                 t0 = time.perf_counter()
                 extra = {"is_val": split.is_val[target.train_rows]} if getattr(probe, "uses_val_split", False) else {}
+                if getattr(probe, "reads_target", False):
+                    extra["target_name"] = target.name
                 try:
                     fit = fit_target(probe, target, x_train, split.g_train[target.train_rows], x_test, **extra)
                 except ProbeSkipped as e:
@@ -332,7 +336,7 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
         warnings = few_groups_warnings(datasets, bad)
         for w in warnings:
             log(f"[yellow]warning[/yellow] {w}")
-        order = _report_order(datasets, embedded, views, list(inputs.probes))
+        order = _report_order(datasets, embedded, views, [*inputs.probes, ZERO_SHOT])
         predictions.flush()  # the comparisons read every encoder's predictions back from the file
         identified, layer_choices = identifiability(scores, datasets), choose_layers(scores)
         compared_at = time.perf_counter()

@@ -81,6 +81,8 @@ class TargetInfo:
     - ``in_one_frame``: the family's promise, checked by ``simgen audit`` on thousands of clips: True, one
       frame's visible state may give it (a static property: a mass shown by size and colour); False, no
       single frame gives it (``will_contact``): any frame whose visible state gives it above chance is a leak.
+    - ``question``: a class target asked in words, for a multimodal LLM's zero-shot answer (evaluate's
+      ``vlm-zero-shot``); it names the answers by letter in the order of ``classes`` (A the first class).
     """
 
     kind: Literal["class", "regression"]
@@ -92,6 +94,7 @@ class TargetInfo:
     period: float | None = None
     residual_on: tuple[str, ...] | None = None
     in_one_frame: bool | None = None
+    question: str | None = None
 
     def __post_init__(self) -> None:
         rule = self.reversal.rule if self.reversal else None
@@ -110,6 +113,8 @@ class TargetInfo:
             raise ValueError("residual_on: a non-empty list of targets, on a regression target")
         if self.in_one_frame not in (None, True, False):
             raise ValueError(f"in_one_frame: true, false or unset, not {self.in_one_frame!r}")
+        if self.question is not None and (self.kind != "class" or not self.classes or not self.question.strip()):
+            raise ValueError("question: a non-empty text, on a class target (its letters name the classes)")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "description": self.description}
@@ -127,6 +132,8 @@ class TargetInfo:
             d["residual_on"] = list(self.residual_on)
         if self.in_one_frame is not None:
             d["in_one_frame"] = self.in_one_frame
+        if self.question is not None:
+            d["question"] = self.question
         return d
 
     @classmethod
@@ -135,7 +142,7 @@ class TargetInfo:
         reversal = d.get("reversal")
         return cls(d["kind"], d.get("description", ""), d.get("unit"), tuple(d["classes"]) if d.get("classes") else None,
                    Reversal(**reversal) if reversal else None, d.get("defined_when"), d.get("period"),
-                   tuple(d["residual_on"]) if d.get("residual_on") else None, d.get("in_one_frame"))
+                   tuple(d["residual_on"]) if d.get("residual_on") else None, d.get("in_one_frame"), d.get("question"))
 
     def defined_on(self, values: Mapping[str, Any]) -> bool:
         """Whether this target means something on the clip whose targets are ``values``."""

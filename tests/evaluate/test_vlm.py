@@ -130,14 +130,14 @@ def test_answer_readout_predicts_the_likeliest_letter_and_refuses_stale_answers(
                         ("falling", "rising"), start=0)
     readout = AnswerReadout((question,))
     answers = np.array([[question.tag, -0.1, -2.0], [question.tag, -3.0, -0.5]])
-    fit = readout.fit_predict("class", answers, np.array([]), np.array([]), answers, target="direction")
+    fit = readout.fit_predict("class", answers, np.array([]), np.array([]), answers, target_name="direction")
     assert list(fit.y_pred) == ["falling", "rising"]
     with pytest.raises(ProbeSkipped, match="declares no question"):
-        readout.fit_predict("class", answers, np.array([]), np.array([]), answers, target="speed")
+        readout.fit_predict("class", answers, np.array([]), np.array([]), answers, target_name="speed")
     stale = answers.copy()
     stale[:, 0] = question_tag("another wording", question.classes)
     with pytest.raises(EvaluateError, match="asked another question"):
-        readout.fit_predict("class", stale, np.array([]), np.array([]), stale, target="direction")
+        readout.fit_predict("class", stale, np.array([]), np.array([]), stale, target_name="direction")
 
 
 def test_evaluate_run_both_modes_end_to_end(tiny_vlm, tiny_falling_rising, tmp_path, monkeypatch, capsys):

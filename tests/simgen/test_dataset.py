@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from simgen.dataset.format import FORMAT_VERSION, JOURNAL_DIR, Dataset, DatasetError
+from simgen.families import FAMILIES
 from simgen.run.parallel import render_dataset
 from simgen.spec import parse_spec
 from tests.conftest import tiny_spec_dict, write_spec
@@ -176,7 +177,8 @@ def test_reader_and_manifest(tiny_falling_rising):
     ds = Dataset(tiny_falling_rising)
     assert ds.info.targets["direction"] == {"kind": "class", "description": "vertical direction of travel",
                                             "classes": ["falling", "rising"], "reversal": {"rule": "swap_classes"},
-                                            "in_one_frame": False}
+                                            "in_one_frame": False,
+                                            "question": FAMILIES["falling_rising"].targets["direction"].question}
     assert ds.targets["vz_start"]["unit"] == "m/s" and ds.missing() == 0
     assert ds.info.format_version == FORMAT_VERSION
     clips = ds.clips("train")

@@ -252,3 +252,21 @@ def test_lights_reversed_clip_satisfies_the_declared_rules(index):
 def test_undefined_targets_are_left_out_of_the_reversed_targets():
     t = lights_clip(0, moves="static", blinks="steady").labels["targets"]
     assert set(reversed_targets(FAMILIES["lights"].targets, t)) == {"moves", "blinks", "kind"}
+
+
+def test_questions_name_each_class_by_its_letter_and_round_trip():
+    """A declared question (a VLM's zero-shot prompt) offers one answer letter per class, A for the first,
+    and nothing else; dataset.json keeps it, and a target without one writes the same bytes as before."""
+    import re
+    import string
+
+    asked = {(family, name): t for family, info in FAMILIES.items() for name, t in info.targets.items() if t.question}
+    assert ("falling_rising", "direction") in asked
+    for (family, name), target in asked.items():
+        offered = sorted(set(re.findall(r"\b[A-Z]\b", target.question.replace("Answer", ""))) - {"I"})
+        assert offered == list(string.ascii_uppercase[:len(target.classes)]), (family, name, target.question)
+        assert TargetInfo.from_dict(target.to_dict()) == target
+    plain = TargetInfo("class", "d", classes=("a", "b"))
+    assert "question" not in plain.to_dict()
+    with pytest.raises(ValueError, match="question: .* on a class target"):
+        TargetInfo("regression", "d", question="How fast? Answer A.")

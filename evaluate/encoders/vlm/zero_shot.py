@@ -64,14 +64,15 @@ class AnswerReadout(Probe):
 
     name = ZERO_SHOT
     description = "a zero-shot VLM's answer: the answer letter with the highest log-probability (no probe)"
-    reads_target = True  # fit_predict is told which target it predicts
+    reads_target = True  # fit_predict is told which target it predicts (target_name=)
 
     def __init__(self, questions: tuple[Question, ...]):
         self.questions = {q.target: q for q in questions}
 
     def fit_predict(self, kind: str, x_train: Rows | np.ndarray, y_train: np.ndarray, groups: np.ndarray,
-                    x_test: Rows | np.ndarray, target: str | None = None) -> ProbeFit:
-        question = self.questions.get(target or "")
+                    x_test: Rows | np.ndarray, target_name: str | None = None) -> ProbeFit:
+        target = target_name or ""
+        question = self.questions.get(target)
         if kind != "class" or question is None:
             raise ProbeSkipped(f"{ZERO_SHOT}: {target} declares no question (only class targets with a question "
                                f"in dataset.json are asked)")

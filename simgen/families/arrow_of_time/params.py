@@ -137,10 +137,13 @@ FAMILY = FamilyInfo(
     targets={
         "forward": TargetInfo("class", "whether the clip is played forwards (energy is lost) or backwards "
                                        "(energy appears from nowhere)", classes=("false", "true"),
-                              reversal=Reversal("swap_classes"), in_one_frame=False),
+                              reversal=Reversal("swap_classes"), in_one_frame=False,
+                              question="Is this video playing forwards, as it was filmed, rather than in reverse? "
+                                       "Answer A for no or B for yes."),
         # The event kind is what happens, in either direction (and the shape shows it: static).
         "event": TargetInfo("class", "the dissipative event: bounce (sphere) or slide (box)", classes=EVENTS,
-                            reversal=SAME, in_one_frame=True),
+                            reversal=SAME, in_one_frame=True,
+                            question="Does the object bounce or slide? Answer A if it bounces or B if it slides."),
         # A property of the collision: reversed, the slower normal speed over the faster one is unchanged.
         "restitution": TargetInfo("regression", "measured restitution of the bounce: the slower over the faster "
                                                 "normal speed at the contact (forward: separation / approach; "

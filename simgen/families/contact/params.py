@@ -122,7 +122,9 @@ FAMILY = FamilyInfo(
         "will_contact": TargetInfo("class", "whether the ball touches the cube within `horizon` s after the last "
                                             "visible frame (simulated, not rendered)", classes=("false", "true"),
                                    # 0.550 [0.537, 0.565] at the first frame, 0.625 [0.611, 0.638] at the last
-                                   reversal=UNDEFINED, in_one_frame=True),
+                                   reversal=UNDEFINED, in_one_frame=True,
+                                   question="Will the ball touch the cube soon after the video ends? Answer A for "
+                                            "no or B for yes."),
         "time_to_contact": TargetInfo("regression", "from the LAST VISIBLE frame to the first ball-cube contact "
                                                     "(simulated; resolution one physics step)", "s",
                                       defined_when={"will_contact": "true"}, reversal=UNDEFINED,

@@ -70,7 +70,9 @@ FAMILY = FamilyInfo(
     targets={
         # Reversed, a fall is a rise and a rise a fall.
         "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising"),
-                                reversal=Reversal("swap_classes"), in_one_frame=False),
+                                reversal=Reversal("swap_classes"), in_one_frame=False,
+                                question="Is the object falling or rising? Answer A if it is falling or B if it "
+                                         "is rising."),
         # Reversal swaps the clip's ends and negates velocities: v'(t) = -v(T - t).
         "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s",
                                reversal=Reversal("negate", of="vz_end"), in_one_frame=False),

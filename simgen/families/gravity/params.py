@@ -98,9 +98,12 @@ FAMILY = FamilyInfo(
     targets={
         # The headline: reversal keeps acceleration, so an against-gravity clip stays one.
         "physical": TargetInfo("class", "whether the acceleration is gravity's (down, -g) rather than reversed (+g)",
-                               classes=("false", "true"), reversal=SAME, in_one_frame=False),
+                               classes=("false", "true"), reversal=SAME, in_one_frame=False,
+                               question="Does the object speed up as it falls and slow down as it rises, as "
+                                        "gravity would make it? Answer A for no or B for yes."),
         "direction": TargetInfo("class", "vertical direction of travel", classes=("down", "up"),
-                                reversal=Reversal("swap_classes"), in_one_frame=False),
+                                reversal=Reversal("swap_classes"), in_one_frame=False,
+                                question="Is the object moving down or up? Answer A if down or B if up."),
         # a'(t) = dv'/dt = a(T - t): time-even.
         "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities "
                                             "(signed, z up: -g with gravity, +g against it)", "m/s^2", reversal=SAME, in_one_frame=False),

@@ -119,7 +119,9 @@ FAMILY = FamilyInfo(
                                   reversal=UNDEFINED, in_one_frame=True),
         # Reversed: what the object hits last (a box, then the floor, in some clips).
         "surface": TargetInfo("class", "what the object hits first", classes=("floor", "object"),
-                              reversal=UNDEFINED, in_one_frame=True),
+                              reversal=UNDEFINED, in_one_frame=True,
+                              question="What does the moving object hit first? Answer A for the floor or B for "
+                                       "another object."),
         # Impulse / mass is time-even per collision like the impulse, and undefined for the same reason.
         "delta_v": TargetInfo("regression", "normal impulse / mass of the first impact: the change of normal "
                                             "velocity the contact causes (the recorded change plus the "

@@ -135,9 +135,13 @@ FAMILY = FamilyInfo(
     # direction_deg come from the first and last image positions, which reversal swaps: |Δxy| is
     # unchanged and atan2 of −Δxy is 180° away (tests/simgen/test_targets.py checks both).
     targets={
-        "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear"), reversal=SAME, in_one_frame=False),
+        "moves": TargetInfo("class", "whether the main light moves", classes=("static", "linear"), reversal=SAME,
+                            in_one_frame=False, question="Does the brightest light stay still or move across the "
+                                                         "sky? Answer A if it stays still or B if it moves."),
         "blinks": TargetInfo("class", "whether the main light blinks", classes=("steady", "blinking"),
-                             reversal=SAME, in_one_frame=False),
+                             reversal=SAME, in_one_frame=False,
+                             question="Does the brightest light shine steadily or blink? Answer A if it is steady "
+                                      "or B if it blinks."),
         "kind": TargetInfo("class", "moves × blinks", classes=("star", "planet", "satellite", "aircraft"),
                            reversal=SAME, in_one_frame=False),
         "speed": TargetInfo("regression", "speed in the sky plane; defined only when moves is linear (written "
