@@ -44,7 +44,7 @@ def resolve_checkpoint(kind: str, name: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt"]))
+        return Path(snapshot_download(name, allow_patterns=["*.json", "*.safetensors", "*.bin", "*.txt", "*.jinja", "*.model"]))
     except Exception as e:  # offline, unknown repo, gated, no network: all say the same thing to the user
         if path.parent.is_dir():  # `checkpoints/vitl` where ./checkpoints exists: meant as a local path
             raise WeightsMissingError(f"{kind}:{name}: no such directory ({path.parent} has no {path.name}), nor a "

@@ -123,6 +123,9 @@ def test_bad_inputs_are_one_line(tiny_vlm, tmp_path):
         build_encoder(f"vlm:{save_tiny_vlm(tmp_path / 'size', size=42)}")
     with pytest.raises(EncoderError, match="runs in `evaluate run`"):
         build_encoder(f"vlm-zero-shot:{tiny_vlm}").encode(clips())
+    with pytest.raises(WeightsMissingError, match="could not be downloaded; get them with") as offline:
+        build_encoder("vlm:nobody/no-such-vlm")  # a hub id, offline in the tests
+    assert "\n" not in str(offline.value)
 
 
 def test_answer_readout_predicts_the_likeliest_letter_and_refuses_stale_answers():
@@ -164,6 +167,8 @@ def test_evaluate_run_both_modes_end_to_end(tiny_vlm, tiny_falling_rising, tmp_p
     for row in within.values():
         assert row["metric"] == "balanced_accuracy" and row["chance"] == 0.5 and len(row["ci95"]) == 2
     assert any("declares no question" in t["reason"] for t in payload["skipped"]["targets"])
+    code, listed, _ = cli(monkeypatch, capsys, "ls")
+    assert code == 0 and "  vlm  " in listed and "  vlm-zero-shot  " in listed
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     for view, row in within.items():
         mine = [x for x in lines if x["encoder"] == answer and x["fit_view"] == x["test_view"] == view]

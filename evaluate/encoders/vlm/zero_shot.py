@@ -74,8 +74,8 @@ class AnswerReadout(Probe):
         target = target_name or ""
         question = self.questions.get(target)
         if kind != "class" or question is None:
-            raise ProbeSkipped(f"{ZERO_SHOT}: {target} declares no question (only class targets with a question "
-                               f"in dataset.json are asked)")
+            raise ProbeSkipped(f"{ZERO_SHOT} (vlm-zero-shot): {target} declares no question; a zero-shot VLM "
+                               f"answers only class targets with a question in dataset.json")
         answers = x_test.array() if isinstance(x_test, Rows) else np.asarray(x_test)
         k = len(question.classes)
         block = np.asarray(answers[:, question.start:question.start + 1 + k], dtype=np.float64)
