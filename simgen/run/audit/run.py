@@ -13,8 +13,8 @@ small enough that a leak that matters cannot pass. Targets that one frame may gi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -189,8 +189,30 @@ def audit_record(key: tuple[str, int | None, str], info: TargetInfo, m: Measurem
     """A measurement as a record, with its verdict against the target's promise."""
     name, frame, probe = key
     metric = Metric(info.kind, info.period).name
-    promise = promise_of(info)
-    leak = promise == NOT_IN_ONE_FRAME and frame is not None and m.ci95[0] > m.chance + TOLERANCE[metric]
-    return AuditRecord(name, "all_frames" if frame is None else "one_frame", frame, probe, metric, round(m.value, 4),
-                       (round(m.ci95[0], 4), round(m.ci95[1], 4)), round(m.chance, 4), n, promise,
-                       "leak" if leak else "pass")
+    record = AuditRecord(name, "all_frames" if frame is None else "one_frame", frame, probe, metric,
+                         round(m.value, 4), (round(m.ci95[0], 4), round(m.ci95[1], 4)), round(m.chance, 4), n,
+                         promise_of(info), "pass")
+    return replace(record, verdict=verdict_of(record))
+
+
+def verdict_of(record: AuditRecord) -> str:
+    """``leak`` where a one-frame reading breaks a "not in one frame" promise (its CI lower bound above
+    chance + the tolerance), else ``pass``; from the record alone, so a saved audit can be judged again."""
+    broken = (record.promise == NOT_IN_ONE_FRAME and record.frame is not None
+              and record.ci95[0] > record.chance + TOLERANCE[record.metric])
+    return "leak" if broken else "pass"
+
+
+def rejudged(result: AuditResult, targets: Mapping[str, TargetInfo], dense: int = DENSE_FRAMES) -> AuditResult | None:
+    """A saved audit judged against the promises as declared now (a promise changed after the audit, by
+    what it measured), or None where its readings cannot judge them: a target it did not read, or one
+    now promised "not in one frame" that it read at fewer frames than such a promise is audited at."""
+    if set(targets) != {r.target for r in result.records} | set(result.skipped):
+        return None
+    records = [replace(r, promise=promise_of(targets[r.target])) for r in result.records]
+    for target, info in targets.items():
+        read = {r.frame for r in records if r.target == target and r.frame is not None}
+        if info.in_one_frame is False and target not in result.skipped and not (
+                set(dense_frames(result.frames, dense)) <= read):
+            return None
+    return replace(result, records=[replace(r, verdict=verdict_of(r)) for r in records])
