@@ -1,5 +1,5 @@
-"""The layout's rules, checked: no module reaches into another's underscored names, module-level
-imports form no cycle, one registry class with one behaviour, and config errors name their flag."""
+"""The layout's rules, checked: no module reaches into another's underscored names, imports (function-level
+ones too) form no cycle, one registry class with one behaviour, and config errors name their flag."""
 
 from __future__ import annotations
 
@@ -21,28 +21,29 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _imports(path: Path, module: str, top_level_only: bool) -> list[tuple[str, str | None, int]]:
-    """(imported module, imported name or None, line) of each import in ``path``."""
-    tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
-    out = []
-    for node in nodes:
-        if isinstance(node, ast.Import):
-            out += [(alias.name, None, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: resolve against this module's package
-                package = module.split(".")[: -node.level + (1 if path.name == "__init__.py" else 0) or None]
-                base = ".".join([*package, base] if base else package)
-            out += [(base, alias.name, node.lineno) for alias in node.names]
-    return out
+def _imports_of(node: ast.AST, module: str, path: Path) -> list[tuple[str, str | None, int]]:
+    """(imported module, imported name or None, line) of ``node`` if it is an import, else []."""
+    if isinstance(node, ast.Import):
+        return [(alias.name, None, node.lineno) for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = node.module or ""
+        if node.level:  # relative: resolve against this module's package
+            package = module.split(".")[: -node.level + (1 if path.name == "__init__.py" else 0) or None]
+            base = ".".join([*package, base] if base else package)
+        return [(base, alias.name, node.lineno) for alias in node.names]
+    return []
+
+
+def _imports(path: Path, module: str) -> list[tuple[str, str | None, int]]:
+    """(imported module, imported name or None, line) of each import in ``path``, at any depth."""
+    return [hit for node in ast.walk(ast.parse(path.read_text())) for hit in _imports_of(node, module, path)]
 
 
 def test_no_module_imports_another_modules_private_names():
     modules = _modules()
     offences = []
     for module, path in modules.items():
-        for target, name, line in _imports(path, module, top_level_only=False):
+        for target, name, line in _imports(path, module):
             if not target.startswith(PACKAGES) or target == module:
                 continue
             private_module = any(part.startswith("_") and part != "__init__" for part in target.split("."))
@@ -52,17 +53,43 @@ def test_no_module_imports_another_modules_private_names():
     assert not offences, "\n".join(offences)
 
 
-def test_module_level_imports_have_no_cycle():
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under ``if TYPE_CHECKING:`` (annotations only: never imported at run time)."""
+    out, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        for child in ast.iter_child_nodes(node):
+            stack.extend(child.orelse if _is_type_checking(child) else [child])
+    return out
+
+
+def _import_graph() -> dict[str, dict[str, int]]:
+    """module -> {module of this project it imports at run time: line}, at module level or inside a function
+    (a function-level import closes a cycle as surely as a top-level one, only later)."""
     modules = _modules()
-    graph: dict[str, set[str]] = {m: set() for m in modules}
+    graph: dict[str, dict[str, int]] = {m: {} for m in modules}
     for module, path in modules.items():
-        for target, name, _ in _imports(path, module, top_level_only=True):
-            if name and f"{target}.{name}" in modules:
-                target = f"{target}.{name}"  # `from package import module`
-            if target in modules and target != module:
-                graph[module].add(target)
-    # A package's __init__ importing its own modules is how registration works; the modules it
-    # imports must not import the package back (they import its submodules instead).
+        for node in _runtime_nodes(ast.parse(path.read_text())):
+            for target, name, line in _imports_of(node, module, path):
+                if name and f"{target}.{name}" in modules:
+                    target = f"{target}.{name}"  # `from package import module`
+                if target in modules and target != module:
+                    graph[module].setdefault(target, line)
+    return graph
+
+
+def test_imports_have_no_cycle():
+    # Registration goes through a package's __init__: it imports the plugins, the plugins import the
+    # registry's module (``base``), which imports none of them. A registry that imported its plugins, even
+    # inside a function, would close a cycle here.
+    graph = _import_graph()
     state: dict[str, int] = {}
     stack: list[str] = []
 

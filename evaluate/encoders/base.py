@@ -165,11 +165,9 @@ class Encoder(ABC):
             self.timings[key] += time.perf_counter() - start
 
 
-def _load_encoders() -> None:
-    import evaluate.encoders  # noqa: F401  (its modules register themselves)
-
-
-ENCODERS: Registry[type[Encoder]] = Registry("encoder", load=_load_encoders, error=EncoderError)
+# Filled by the encoder modules, which evaluate/encoders/__init__.py imports: importing this module
+# runs that package first, so every encoder is registered before anyone can look one up.
+ENCODERS: Registry[type[Encoder]] = Registry("encoder", error=EncoderError)
 
 
 def register(cls: type[Encoder]) -> type[Encoder]:

@@ -19,10 +19,6 @@ MAX_FOLDS = 5
 VALIDATION_SCORE = "validation_score"
 
 
-def _load_probes() -> None:
-    import evaluate.probes  # noqa: F401  (its modules register themselves)
-
-
 class ProbeSkipped(EvaluateError):
     """A target this probe cannot be fitted on (constant, one class, too few groups): reported, not fatal."""
 
@@ -67,7 +63,9 @@ def check_target(kind: str, y: np.ndarray) -> None:
             raise ProbeSkipped(f"constant target (all {float(y.mean()):.6g}): nothing to predict")
 
 
-PROBES: Registry[type[Probe]] = Registry("probe", load=_load_probes)
+# Filled by the probe modules, which evaluate/probes/__init__.py imports (importing this module runs
+# that package first); this module imports none of them.
+PROBES: Registry[type[Probe]] = Registry("probe")
 
 
 def get_probe(name: str) -> Probe:

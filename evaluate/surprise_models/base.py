@@ -99,22 +99,13 @@ class PixelSurpriseModel(SurpriseModel):
         return self.surprise(frames, context, horizon, starts)
 
 
-def _load_models() -> None:
-    # The models register themselves on import; they import this module, so not at its top.
-    import evaluate.surprise_models.extrapolate  # noqa: F401
-    import evaluate.surprise_models.frame_classifier  # noqa: F401
-    import evaluate.surprise_models.oracle  # noqa: F401
-    import evaluate.surprise_models.trajectory  # noqa: F401
-    import evaluate.surprise_models.vjepa2  # noqa: F401
-
-
 class UnknownSurpriseModel(EncoderError):
     """A surprise model kind that does not exist."""
 
 
-# kind -> a class built as cls(text, device)
-SURPRISE_MODELS: Registry[type[SurpriseModel]] = Registry("surprise model", load=_load_models,
-                                                          error=UnknownSurpriseModel)
+# kind -> a class built as cls(text, device). The models register themselves when the package imports
+# them (evaluate/surprise_models/__init__.py); this module imports none of them.
+SURPRISE_MODELS: Registry[type[SurpriseModel]] = Registry("surprise model", error=UnknownSurpriseModel)
 
 
 def build_surprise_model(text: str, device: str = "auto") -> SurpriseModel:
