@@ -10,7 +10,7 @@ import pytest
 
 from evaluate.encoders import build_encoder
 from evaluate.encoders.vlm.prompts import NEUTRAL_PROMPT, question_tag
-from evaluate.encoders.vlm.zero_shot import ZERO_SHOT, AnswerReadout, Question
+from evaluate.encoders.vlm.zero_shot import ZERO_SHOT, AnswerReadout, Question, questions_at
 from evaluate.errors import EncoderError, EvaluateError, WeightsMissingError
 from evaluate.probes.base import ProbeSkipped
 from tests.evaluate.test_encoders import clips as random_clips
@@ -126,6 +126,21 @@ def test_bad_inputs_are_one_line(tiny_vlm, tmp_path):
     with pytest.raises(WeightsMissingError, match="could not be downloaded; get them with") as offline:
         build_encoder("vlm:nobody/no-such-vlm")  # a hub id, offline in the tests
     assert "\n" not in str(offline.value)
+
+
+def test_zero_shot_asks_the_questions_of_the_clips_dataset(tiny_vlm, tiny_falling_rising):
+    """One block per declared question of the clip's dataset: its tag, then each letter's log-probability as
+    the model's next token (a distribution over the whole vocabulary, so the letters' mass is at most one)."""
+    (question,) = questions_at(tiny_falling_rising)
+    assert (question.target, question.classes, question.start) == ("direction", ("falling", "rising"), 0)
+    enc = build_encoder(f"vlm-zero-shot:{tiny_vlm},frames=4")
+    answers = enc.answers([tiny_falling_rising] * 3, clips(3))
+    assert answers.shape == (3, 3) and (answers[:, 0] == question.tag).all()
+    letters = np.exp(answers[:, 1:].astype(np.float64))
+    assert (letters > 0).all() and (letters.sum(axis=1) <= 1 + 1e-6).all()
+    assert not np.allclose(answers[0, 1:], answers[1, 1:])  # the frames reach the answer
+    prompt = enc.vlm.tokenizer.convert_ids_to_tokens(enc.vlm.prompt_ids(question.text, 4))
+    assert {"falling", "rising", "A", "B"} <= set(prompt) and prompt[-1] == "assistant"
 
 
 def test_answer_readout_predicts_the_likeliest_letter_and_refuses_stale_answers():
