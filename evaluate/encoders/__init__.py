@@ -1,6 +1,7 @@
 """Encoder registry: importing this package registers every encoder kind."""
 
 from evaluate.encoders import (  # noqa: F401  (registration)
+    cnn3d,
     image,
     oracle,
     pixels,
