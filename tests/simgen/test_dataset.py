@@ -177,7 +177,7 @@ def test_reader_and_manifest(tiny_falling_rising):
     ds = Dataset(tiny_falling_rising)
     assert ds.info.targets["direction"] == {"kind": "class", "description": "vertical direction of travel",
                                             "classes": ["falling", "rising"], "reversal": {"rule": "swap_classes"},
-                                            "in_one_frame": False,
+                                            "in_one_frame": True,
                                             "question": FAMILIES["falling_rising"].targets["direction"].question}
     assert ds.targets["vz_start"]["unit"] == "m/s" and ds.missing() == 0
     assert ds.info.format_version == FORMAT_VERSION

@@ -84,7 +84,7 @@ def test_falling_rising_manifest_declares_reversal_rules(tiny_falling_rising):
     assert targets["accel_z"]["reversal"] == {"rule": "same"}
     assert targets["height_start"]["reversal"] == {"rule": "undefined"}
     assert targets["speed_mid"] == {"kind": "regression", "description": targets["speed_mid"]["description"],
-                                    "unit": "m/s", "reversal": {"rule": "same"}, "in_one_frame": False}
+                                    "unit": "m/s", "reversal": {"rule": "same"}, "in_one_frame": True}
 
 
 def test_falling_rising_twins_satisfy_the_declared_rules(tiny_falling_rising):

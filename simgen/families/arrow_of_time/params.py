@@ -135,9 +135,10 @@ FAMILY = FamilyInfo(
     # Time reversal: the backward twin *is* the forward clip reversed, so each rule holds exactly between the
     # twins (tests/simgen/test_arrow_of_time.py checks them on rendered groups).
     targets={
+        # audit, 5,000 clips: one frame gives 0.999 [1.00, 1.00] at frame 11 (boosted; linear 0.749 at frame 4).
         "forward": TargetInfo("class", "whether the clip is played forwards (energy is lost) or backwards "
                                        "(energy appears from nowhere)", classes=("false", "true"),
-                              reversal=Reversal("swap_classes"), in_one_frame=False,
+                              reversal=Reversal("swap_classes"), in_one_frame=True,
                               question="Is this video playing forwards, as it was filmed, rather than in reverse? "
                                        "Answer A for no or B for yes."),
         # The event kind is what happens, in either direction (and the shape shows it: static).
@@ -145,20 +146,23 @@ FAMILY = FamilyInfo(
                             reversal=SAME, in_one_frame=True,
                             question="Does the object bounce or slide? Answer A if it bounces or B if it slides."),
         # A property of the collision: reversed, the slower normal speed over the faster one is unchanged.
+        # audit, 5,000 clips: one frame gives R² 0.900 [0.89, 0.91] at frame 6 (boosted).
         "restitution": TargetInfo("regression", "measured restitution of the bounce: the slower over the faster "
                                                 "normal speed at the contact (forward: separation / approach; "
                                                 "backward: approach / separation)",
-                                  reversal=SAME, defined_when={"event": "bounce"}, in_one_frame=False),
+                                  reversal=SAME, defined_when={"event": "bounce"}, in_one_frame=True),
         # Deceleration magnitude is time-even: reversed, the box accelerates at μ·g instead.
+        # audit, 5,000 clips: one frame gives R² 0.840 [0.82, 0.86] at frame 9 (boosted).
         "friction": TargetInfo("regression", "measured friction coefficient: |least-squares slope of the box's "
                                              "horizontal speed over the clip's frames| / g",
-                               reversal=SAME, defined_when={"event": "slide"}, in_one_frame=False),
+                               reversal=SAME, defined_when={"event": "slide"}, in_one_frame=True),
         # Reversed, the energy lost is the energy gained: the same magnitude.
         "energy_lost": TargetInfo("regression", "mechanical energy (kinetic + rotational + potential) the event "
                                                 "dissipates: |E(first frame) − E(last frame)| (the forward clip "
                                                 "loses it, the backward clip gains it)", "J", reversal=SAME, in_one_frame=True),
+        # audit, 5,000 clips: one frame gives R² 0.951 [0.94, 0.96] at frame 6 (boosted).
         "energy_lost_per_kg": TargetInfo("regression", "energy_lost / mass: what the motion alone shows, without "
-                                                       "reading the mass off the palette", "J/kg", reversal=SAME, in_one_frame=False),
+                                                       "reading the mass off the palette", "J/kg", reversal=SAME, in_one_frame=True),
         # A property of the object, the same in every frame.
         "mass": TargetInfo("regression", "mass of the object; visible as size × the density palette", "kg",
                            reversal=SAME, in_one_frame=True),

@@ -69,15 +69,18 @@ FAMILY = FamilyInfo(
     # between the twins (tests/simgen/test_targets.py checks it on rendered groups).
     targets={
         # Reversed, a fall is a rise and a rise a fall.
+        # audit, 5,000 clips: one frame gives 1.000 at frame 0: a falling object starts high.
         "direction": TargetInfo("class", "vertical direction of travel", classes=("falling", "rising"),
-                                reversal=Reversal("swap_classes"), in_one_frame=False,
+                                reversal=Reversal("swap_classes"), in_one_frame=True,
                                 question="Is the object falling or rising? Answer A if it is falling or B if it "
                                          "is rising."),
         # Reversal swaps the clip's ends and negates velocities: v'(t) = -v(T - t).
+        # audit, 5,000 clips: one frame gives R² 0.995 at frame 0 (linear), as direction.
         "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s",
-                               reversal=Reversal("negate", of="vz_end"), in_one_frame=False),
+                               reversal=Reversal("negate", of="vz_end"), in_one_frame=True),
+        # audit, 5,000 clips: one frame gives R² 0.995 at frame 0 (linear), as vz_start.
         "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s",
-                             reversal=Reversal("negate", of="vz_start"), in_one_frame=False),
+                             reversal=Reversal("negate", of="vz_start"), in_one_frame=True),
         # a'(t) = dv'/dt = a(T - t): acceleration is time-even (gravity does not reverse).
         "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities",
                               "m/s^2", reversal=SAME, in_one_frame=True),
@@ -86,10 +89,11 @@ FAMILY = FamilyInfo(
                                    "m", reversal=UNDEFINED, in_one_frame=True),
         # |v| at the middle time is the same for the clip and its reversal (the middle stays the middle);
         # unlike vz_start/vz_end, direction does not explain it.
+        # audit, 5,000 clips: one frame gives R² 0.738 [0.73, 0.75] at frame 15 (boosted).
         "speed_mid": TargetInfo("regression", "vertical speed |vz| at the middle of the clip: at the middle frame, "
                                               "or with an even number of frames |mean vz of the two middle frames| "
                                               "(the speed at the middle time under constant acceleration)", "m/s",
-                                reversal=SAME, in_one_frame=False),
+                                reversal=SAME, in_one_frame=True),
     },
     simulation="simgen.families.falling_rising.sim:FallingRising",
     looks=FallingRisingLooks(),

@@ -97,21 +97,26 @@ FAMILY = FamilyInfo(
     # Each rule holds exactly between a clip and its reversed twin (tests/simgen/test_gravity.py).
     targets={
         # The headline: reversal keeps acceleration, so an against-gravity clip stays one.
+        # audit, 5,000 clips: one frame gives 0.739 [0.72, 0.76] at frame 7 (boosted).
         "physical": TargetInfo("class", "whether the acceleration is gravity's (down, -g) rather than reversed (+g)",
-                               classes=("false", "true"), reversal=SAME, in_one_frame=False,
+                               classes=("false", "true"), reversal=SAME, in_one_frame=True,
                                question="Does the object speed up as it falls and slow down as it rises, as "
                                         "gravity would make it? Answer A for no or B for yes."),
+        # audit, 5,000 clips: one frame gives 0.968 at frame 0; gravity_long 0.997.
         "direction": TargetInfo("class", "vertical direction of travel", classes=("down", "up"),
-                                reversal=Reversal("swap_classes"), in_one_frame=False,
+                                reversal=Reversal("swap_classes"), in_one_frame=True,
                                 question="Is the object moving down or up? Answer A if down or B if up."),
         # a'(t) = dv'/dt = a(T - t): time-even.
+        # audit, 5,000 clips: one frame gives R² 0.341 [0.30, 0.38] at frame 7 (boosted), as physical.
         "accel_z": TargetInfo("regression", "vertical acceleration, least-squares fit to recorded velocities "
-                                            "(signed, z up: -g with gravity, +g against it)", "m/s^2", reversal=SAME, in_one_frame=False),
+                                            "(signed, z up: -g with gravity, +g against it)", "m/s^2", reversal=SAME, in_one_frame=True),
         # v'(t) = -v(T - t).
+        # audit, 5,000 clips: one frame gives R² 0.655 [0.63, 0.67] at frame 0 (boosted).
         "vz_start": TargetInfo("regression", "vertical velocity at the first frame (signed, z up)", "m/s",
-                               reversal=Reversal("negate", of="vz_end"), in_one_frame=False),
+                               reversal=Reversal("negate", of="vz_end"), in_one_frame=True),
+        # audit, 5,000 clips: one frame gives R² 0.655 [0.64, 0.67] at frame 15 (boosted).
         "vz_end": TargetInfo("regression", "vertical velocity at the last frame (signed, z up)", "m/s",
-                             reversal=Reversal("negate", of="vz_start"), in_one_frame=False),
+                             reversal=Reversal("negate", of="vz_start"), in_one_frame=True),
         "speed_mid": TargetInfo("regression", "vertical speed |vz| at the middle of the clip (as falling_rising's)",
                                 "m/s", reversal=SAME, in_one_frame=False),
     },

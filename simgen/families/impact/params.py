@@ -98,19 +98,22 @@ FAMILY = FamilyInfo(
         "impact_impulse": TargetInfo("regression", "normal impulse of the first impact (Σ normalForce·dt)", "N*s",
                                      reversal=UNDEFINED, in_one_frame=True),
         # Reversed, the approach speed is the last impact's separation speed.
+        # audit, 5,000 clips: one frame gives R² 0.575 [0.56, 0.59] at frame 0 (boosted): the drop height shows.
         "impact_speed": TargetInfo("regression", "relative normal approach speed just before the first impact",
-                                   "m/s", reversal=UNDEFINED, in_one_frame=False),
+                                   "m/s", reversal=UNDEFINED, in_one_frame=True),
         # Peak per-step force is time-even per collision, but of the last collision.
         "peak_force": TargetInfo("regression", "largest per-step normal force of the first impact; depends on "
                                                "the physics timestep (see physics.timestep)", "N",
                                  reversal=UNDEFINED, in_one_frame=True),
         # Reversed, e of a collision becomes 1/e (and of the last collision).
+        # audit, 5,000 clips: one frame gives R² 0.631 [0.61, 0.65] at frame 24 (boosted).
         "restitution": TargetInfo("regression", "measured restitution of the first impact: relative normal "
-                                                "speed after / before", reversal=UNDEFINED, in_one_frame=False),
+                                                "speed after / before", reversal=UNDEFINED, in_one_frame=True),
         # Reversed, a collision's separation speed is its approach speed: the reversed clip counts the
         # impacts *approached* faster than bounce_speed (≥ n_bounces, and more when a rebound is slow).
+        # audit, 5,000 clips: one frame gives R² 0.636 [0.62, 0.65] at frame 20 (boosted).
         "n_bounces": TargetInfo("regression", "impacts in the clip after which the object separates faster "
-                                              "than params.bounce_speed", "count", reversal=UNDEFINED, in_one_frame=False),
+                                              "than params.bounce_speed", "count", reversal=UNDEFINED, in_one_frame=True),
         # A property of the object, the same in every frame.
         "mass": TargetInfo("regression", "mass of the moving object; visible as size × the density palette", "kg",
                            reversal=SAME, in_one_frame=True),
@@ -123,14 +126,16 @@ FAMILY = FamilyInfo(
                               question="What does the moving object hit first? Answer A for the floor or B for "
                                        "another object."),
         # Impulse / mass is time-even per collision like the impulse, and undefined for the same reason.
+        # audit, 5,000 clips: one frame gives R² 0.578 [0.56, 0.59] at frame 20 (boosted).
         "delta_v": TargetInfo("regression", "normal impulse / mass of the first impact: the change of normal "
                                             "velocity the contact causes (the recorded change plus the "
                                             "g·(t_end − t_start) gravity takes during it)", "m/s",
-                              reversal=UNDEFINED, in_one_frame=False),
+                              reversal=UNDEFINED, in_one_frame=True),
+        # audit, 5,000 clips: one frame gives R² 0.522 [0.50, 0.54] at frame 20 (boosted).
         "impulse_given_mass": TargetInfo("regression", "impact_impulse, scored as the part that mass does not "
                                                        "explain: the residual of a log-log least-squares fit on "
                                                        "mass (fitted on train+val)", "N*s",
-                                         reversal=UNDEFINED, residual_on=("mass",), in_one_frame=False),
+                                         reversal=UNDEFINED, residual_on=("mass",), in_one_frame=True),
     },
     simulation="simgen.families.impact.sim:Impact",
     looks=ImpactLooks(),
