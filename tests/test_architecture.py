@@ -70,9 +70,10 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return out
 
 
-def _import_graph() -> dict[str, dict[str, int]]:
-    """module -> {module of this project it imports at run time: line}, at module level or inside a function
-    (a function-level import closes a cycle as surely as a top-level one, only later)."""
+def _import_graph(external: bool = False) -> dict[str, dict[str, int]]:
+    """module -> {module it imports at run time: line}, at module level or inside a function (a
+    function-level import closes a cycle as surely as a top-level one, only later). Only this project's
+    modules unless ``external``."""
     modules = _modules()
     graph: dict[str, dict[str, int]] = {m: {} for m in modules}
     for module, path in modules.items():
@@ -80,7 +81,7 @@ def _import_graph() -> dict[str, dict[str, int]]:
             for target, name, line in _imports_of(node, module, path):
                 if name and f"{target}.{name}" in modules:
                     target = f"{target}.{name}"  # `from package import module`
-                if target in modules and target != module:
+                if (target in modules or external) and target != module:
                     graph[module].setdefault(target, line)
     return graph
 
@@ -107,6 +108,121 @@ def test_imports_have_no_cycle():
     for module in sorted(graph):
         if module not in state:
             visit(module)
+
+
+# The layers of both packages, bottom first: the modules each owns (a module belongs to the layer of its
+# longest prefix here) and the layers it may import besides its own. docs/architecture.md shows this table.
+# The root packages (``simgen``, ``evaluate``: the version) belong to no layer; anyone may import them.
+LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "simgen.spec": (("simgen.spec",), ()),
+    "simgen.dataset": (("simgen.dataset",), ()),
+    "simgen.physics": (("simgen.physics",), ("simgen.dataset",)),
+    "simgen.families": (("simgen.families",), ("simgen.spec", "simgen.physics")),
+    "simgen.render": (("simgen.render",), ("simgen.spec", "simgen.physics", "simgen.families")),
+    "simgen.run": (("simgen.run",), ("simgen.spec", "simgen.dataset", "simgen.physics", "simgen.families",
+                                     "simgen.render")),
+    "simgen.cli": (("simgen.cli",), ("simgen.spec", "simgen.dataset", "simgen.physics", "simgen.families",
+                                     "simgen.render", "simgen.run")),
+    "evaluate.shared": (("evaluate.errors", "evaluate.config", "evaluate.io", "evaluate.outputs", "evaluate.progress",
+                         "evaluate.metrics", "evaluate.paired", "evaluate.roles", "evaluate.results",
+                         "evaluate.predictions", "evaluate.trajectory"), ()),
+    "evaluate.data": (("evaluate.data",), ("evaluate.shared",)),
+    "evaluate.encoders": (("evaluate.encoders",), ("evaluate.shared", "evaluate.data")),
+    "evaluate.embed": (("evaluate.embed",), ("evaluate.shared", "evaluate.data", "evaluate.encoders")),
+    "evaluate.readouts": (("evaluate.probes", "evaluate.surprise_models"),
+                          ("evaluate.shared", "evaluate.data", "evaluate.encoders", "evaluate.embed")),
+    "evaluate.analysis": (("evaluate.comparisons", "evaluate.layers"),
+                          ("evaluate.shared", "evaluate.encoders", "evaluate.readouts")),
+    "evaluate.report": (("evaluate.report",), ("evaluate.shared", "evaluate.analysis")),
+    "evaluate.tasks": (("evaluate.tasks",), ("evaluate.shared", "evaluate.data", "evaluate.encoders", "evaluate.embed",
+                                             "evaluate.readouts", "evaluate.analysis", "evaluate.report")),
+    "evaluate.cli": (("evaluate.cli",), ("evaluate.shared", "evaluate.data", "evaluate.encoders", "evaluate.embed",
+                                         "evaluate.readouts", "evaluate.analysis", "evaluate.report",
+                                         "evaluate.tasks")),
+}
+# What evaluate may import from simgen: modules that import no PyBullet (a GPU box has none), at any layer.
+EVALUATE_READS_FROM_SIMGEN = ("simgen.spec.registry", "simgen.dataset.format", "simgen.dataset.io",
+                              "simgen.dataset.video", "simgen.families", "simgen.families.base",
+                              "simgen.render.visible", "simgen.cli.support")
+# The imports that cross the layers the wrong way, each with its reason: (importer, imported) prefixes.
+UPWARD_IMPORTS = {
+    ("simgen.spec.load", "simgen.families"): "a spec names its family; loading picks that family's spec model "
+                                             "(at call time: the families import the spec's models)",
+    ("evaluate.encoders.vlm.zero_shot", "evaluate.probes"): "a VLM's zero-shot answers are read by a probe of "
+                                                            "their own (AnswerReadout), beside the encoder",
+    ("simgen.run.audit", "evaluate.metrics"): "the audit scores what one frame tells with evaluate's own metric",
+    ("simgen.run.audit", "evaluate.data.targets"): "... and residualises a target as evaluate does",
+}
+MAX_TOP_LEVEL = 8  # entries of simgen/ (modules and packages, __init__.py included)
+MAX_LINES = 600
+
+
+def _layer_of(module: str) -> str | None:
+    owners = [(prefix, layer) for layer, (prefixes, _) in LAYERS.items() for prefix in prefixes
+              if module == prefix or module.startswith(prefix + ".")]
+    return max(owners)[1] if owners else None
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_every_module_has_a_layer():
+    homeless = [m for m in _modules() if m not in PACKAGES and _layer_of(m) is None]
+    assert not homeless, f"modules in no layer of LAYERS (tests/test_architecture.py): {homeless}"
+
+
+def test_imports_follow_the_layers():
+    """A layer imports itself, the layers below it that it lists, and nothing above (function-level
+    imports included); evaluate reads only simgen's PyBullet-free modules; simgen never imports evaluate."""
+    offences = []
+    for module, targets in _import_graph().items():
+        mine = _layer_of(module)
+        for target, line in targets.items():
+            theirs = _layer_of(target)
+            if theirs is None or theirs == mine:
+                continue
+            if module.startswith("evaluate.") and target.startswith("simgen."):
+                allowed = target in EVALUATE_READS_FROM_SIMGEN
+            else:
+                allowed = theirs in LAYERS[mine][1] or any(
+                    _within(module, a) and _within(target, b) for a, b in UPWARD_IMPORTS)
+            if not allowed:
+                offences.append(f"{_modules()[module].relative_to(ROOT)}:{line}: {mine} imports {target} ({theirs})")
+    assert not offences, "imports that break the layering:\n" + "\n".join(offences)
+
+
+def test_evaluate_reaches_no_pybullet_through_any_import():
+    """Static twin of test_evaluate_never_imports_pybullet below: follows function-level imports too,
+    which importing a module does not run."""
+    graph = _import_graph(external=True)
+    came_from: dict[str, str | None] = {m: None for m in graph if m.startswith("evaluate")}
+    todo = list(came_from)
+    while todo:
+        module = todo.pop()
+        for target in graph.get(module, {}):
+            if target not in came_from:
+                came_from[target] = module
+                todo.append(target)
+    chains = []
+    for module in sorted(m for m in came_from if _within(m, "pybullet")):
+        chain = [module]
+        while (parent := came_from[chain[-1]]) is not None:
+            chain.append(parent)
+        chains.append(" -> ".join(reversed(chain)))
+    assert not chains, "evaluate reaches pybullet: " + "; ".join(chains)
+
+
+def test_simgen_has_at_most_8_top_level_modules():
+    top = sorted(p.name for p in (ROOT / "simgen").iterdir()
+                 if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+    assert len(top) <= MAX_TOP_LEVEL, f"simgen/ has {len(top)} top-level modules and packages: {top}"
+
+
+def test_no_module_is_over_600_lines():
+    long = [f"{path.relative_to(ROOT)}: {n} lines" for path in _modules().values()
+            if (n := len(path.read_text().splitlines())) > MAX_LINES]
+    assert not long, f"modules over {MAX_LINES} lines (split them by responsibility): {long}"
 
 
 def test_registry_refuses_duplicates_and_suggests_names():
