@@ -1,12 +1,12 @@
-"""Audit every preset in scenes/ (not the violation sets) and write the results into the README.
+"""Audit every preset in scenes/ (not the violation sets) and write the results into the docs.
 
-    python bench/audit.py [-n 5000] [--workers 2] [--out runs/audit] [--readme README.md] [--only contact ...]
+    python bench/audit.py [-n 5000] [--workers 2] [--out runs/audit] [--doc docs/certification.md] [--only contact ...]
                           [--reuse]
 
 ``--reuse`` reads a preset's saved ``audit.json`` instead of auditing it again when it was made from the same
 spec (fingerprint) with the same N, so presets audited one by one (``--only``) can be spliced together.
 
-Each preset's ``audit.json`` goes to ``OUT/<preset>/``; the README's ``<!-- audit:begin -->`` ...
+Each preset's ``audit.json`` goes to ``OUT/<preset>/``; the doc's ``<!-- audit:begin -->`` ...
 ``<!-- audit:end -->`` block gets, per preset, the table of target × worst frame × probe with CIs, and the
 time its audit took (evaluate/report/readme.py's ``splice``). Exits 1 if any preset leaks.
 """
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scenes", type=Path, default=ROOT / "scenes")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "audit")
-    parser.add_argument("--readme", default=str(ROOT / "README.md"), help="file to splice; '' for none")
+    parser.add_argument("--doc", default=str(ROOT / "docs" / "certification.md"),
+                        help="markdown file to splice; '' for none")
     parser.add_argument("--only", nargs="*", default=[], help="preset names (file stems)")
     parser.add_argument("--reuse", action="store_true", help="splice a preset's saved audit.json of the same spec "
                                                              "and N instead of auditing it again")
@@ -80,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} cores, shared with other work; "
               f"the audits took {seconds / 60:.1f} min in all). "
               + (f"**Not audited here:** {', '.join(left_out)}. " if left_out else "") + f"{tolerance_line()}_")
-    if args.readme:
-        readme = Path(args.readme)
-        readme.write_text(splice(readme.read_text(), "audit", "\n\n".join([header, *blocks])))
-        print(f"updated {args.readme}")
+    if args.doc:
+        doc = Path(args.doc)
+        doc.write_text(splice(doc.read_text(), "audit", "\n\n".join([header, *blocks])))
+        print(f"updated {args.doc}")
     return 1 if leaks else 0
 
 

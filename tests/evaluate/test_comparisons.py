@@ -207,13 +207,13 @@ def test_comparisons_recompute_from_predictions(compared_run):
     assert md == "" or md.index("## Verdict") < md.index("## Identifiability")
 
 
-def test_readme_snippet_recomputes_a_score_and_a_difference(compared_run):
-    """The README's pandas snippet, run as written on a real run folder."""
-    text = (ROOT / "README.md").read_text()
+def test_docs_snippet_recomputes_a_score_and_a_difference(compared_run):
+    """The docs' pandas snippet (docs/evaluating.md), run as written on a real run folder."""
+    text = (ROOT / "docs" / "evaluating.md").read_text()
     match = re.search(r"<!-- recompute-snippet -->\s*```python\n(.*?)```", text, re.S)
-    assert match, "README.md lost its recompute snippet"
+    assert match, "docs/evaluating.md lost its recompute snippet"
     namespace = {"RUN": str(compared_run["joint"])}
-    exec(match.group(1), namespace)  # noqa: S102  (our own README)
+    exec(match.group(1), namespace)  # noqa: S102  (our own docs)
     payload = json.loads((compared_run["joint"] / "results.json").read_text())
     row = namespace["row"]
     assert namespace["score"] == pytest.approx(row["value"], abs=1e-12)
