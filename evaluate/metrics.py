@@ -7,6 +7,7 @@ bootstrap calls them a thousand times per result.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,12 +141,56 @@ def ci_note(values: list[float]) -> str | None:
             f"(too few test groups, or one target value among them)")
 
 
+def resample_weights(groups: np.ndarray, n: int = N_BOOTSTRAP, seed: int = 0) -> np.ndarray:
+    """(n, len(groups)) clip weights of the resamples :func:`group_resamples` draws (the same draws):
+    weight[b, i] is how many times clip i's group was drawn in resample b. Every primary metric is a
+    function of the resampled clips as a multiset, so it can be computed under these weights for all
+    resamples at once (:func:`weighted_primary`)."""
+    unique, inverse = np.unique(groups, return_inverse=True)
+    # One call draws the same numbers as group_resamples' n calls of len(unique) each (tested).
+    draws = np.random.default_rng(seed).integers(len(unique), size=(n, len(unique)))
+    counts = np.zeros((n, len(unique)))
+    np.add.at(counts, (np.arange(n)[:, None], draws), 1.0)
+    return counts[:, inverse]
+
+
+def _weighted_r2(y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """:func:`r2` of each weighted resample (rows of ``w``), undefined where it is."""
+    y, sq = y_true.astype(float), (y_true.astype(float) - y_pred.astype(float)) ** 2
+    total_w = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w @ y) / total_w
+        total = (w * (y[None, :] - mean[:, None]) ** 2).sum(axis=1)
+        scale = np.where(w > 0, np.abs(y)[None, :], 0.0).max(axis=1, initial=0.0)
+        undefined = total <= total_w * (CONSTANT_RTOL * np.maximum(scale, 1e-300)) ** 2
+        return np.where(undefined, np.nan, 1 - (w @ sq) / total)
+
+
+def weighted_primary(metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``metric.primary`` of every resample at once: row b of ``w`` (B, n) says how many times each
+    clip is in resample b. Equal, up to float rounding, to scoring each resample's clips."""
+    if metric.kind == "class":
+        classes, index = np.unique(y_true, return_inverse=True)
+        onehot = np.eye(len(classes))[index]  # (n, K)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a class not drawn: left out of the mean
+            recall = ((w * (y_pred == y_true)) @ onehot) / (w @ onehot)
+            return np.nanmean(recall, axis=1)
+    if metric.period:
+        a, b = 2 * np.pi * y_true.astype(float) / metric.period, 2 * np.pi * y_pred.astype(float) / metric.period
+        parts = np.stack([_weighted_r2(np.cos(a), np.cos(b), w), _weighted_r2(np.sin(a), np.sin(b), w)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(parts, axis=0)
+    return _weighted_r2(y_true, y_pred, w)
+
+
 def score(metric: Metric | str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray,
           n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    """Primary metric with its CI, the chance level and the secondary metrics."""
+    """Primary metric with its CI, the chance level and the secondary metrics. The resamples are
+    scored all at once, under clip weights (:func:`weighted_primary`)."""
     metric = Metric(metric) if isinstance(metric, str) else metric
-    samples = group_resamples(groups, n_bootstrap, seed)
-    boot = [metric.primary(y_true[i], y_pred[i]) for i in samples]
+    boot = list(weighted_primary(metric, y_true, y_pred, resample_weights(groups, n_bootstrap, seed)))
     note = ci_note(boot)
     return {"metric": metric.name, "value": metric.primary(y_true, y_pred), "ci95": ci95(boot),
             **({"ci_note": note} if note else {}), "chance": metric.chance(y_true), **metric.secondary(y_true, y_pred)}
@@ -158,14 +203,13 @@ def floored_margin(metric: Metric | str, y_true: np.ndarray, groups: np.ndarray,
     inflating the margin of an encoder that knows nothing."""
     metric = Metric(metric) if isinstance(metric, str) else metric
     floor = metric.chance(y_true)
-
-    def margin(index: np.ndarray | slice) -> float:
-        return metric.primary(y_true[index], original[index]) - max(floor, metric.primary(y_true[index], control[index]))
-
-    samples = group_resamples(groups, n_bootstrap, seed)
-    boot = [margin(i) for i in samples]
+    w = resample_weights(groups, n_bootstrap, seed)
+    controls = weighted_primary(metric, y_true, control, w)
+    # As Python's max(floor, control): an undefined control leaves the floor.
+    boot = list(weighted_primary(metric, y_true, original, w) - np.where(controls > floor, controls, floor))
     note = ci_note(boot)
-    return {"value": margin(slice(None)), "ci95": ci95(boot), **({"ci_note": note} if note else {}), "floor": floor,
+    value = metric.primary(y_true, original) - max(floor, metric.primary(y_true, control))
+    return {"value": value, "ci95": ci95(boot), **({"ci_note": note} if note else {}), "floor": floor,
             "original": metric.primary(y_true, original), "control": metric.primary(y_true, control)}
 
 
