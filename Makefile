@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The main job: render the demo datasets (resumable: a second `make demo` renders nothing), then
-# evaluate the weight-free baselines, a random-init V-JEPA 2 (tubelets) against a random-init album of the
-# same shape (frames in order, and read as a trajectory), and the controls (oracles, track): the report opens
-# with the paired tubelet-versus-album verdict. Last, score the violation quadruplets with their surprise
-# controls, V-JEPA 2's surprise and the album's trajectory surprise, compared paired.
+# evaluate the weight-free baselines, a random-init V-JEPA 2 (tubelets) against a random-init 3D CNN of R3D's
+# shape (3D kernels) and a random-init album of the tubelet model's shape (frames in order, and read as a
+# trajectory), and the controls (oracles, track): the report opens with the paired verdict, by kind of
+# opponent. Last, score the violation quadruplets with their surprise controls, V-JEPA 2's surprise and the album's trajectory surprise, compared paired.
 # Each step says how long it took.
 demo: $(STAMP)
 	@t0=$$(date +%s); \
@@ -34,7 +34,8 @@ demo: $(STAMP)
 	  $(BIN)/simgen preview data/$$d --out data/$$d/preview.png || exit 1; done && \
 	t1=$$(date +%s) && echo "demo: rendered (or resumed) the datasets in $$((t1 - t0)) s" && \
 	$(BIN)/evaluate run data/falling_rising data/impact data/lights data/arrow_of_time data/gravity data/contact \
-	  -e pixels -e motion -e random-vjepa2:tiny -e random-image:tiny -e random-image:tiny,pool=trajectory \
+	  -e pixels -e motion -e random-vjepa2:tiny -e random-cnn3d:tiny -e random-image:tiny \
+	  -e random-image:tiny,pool=trajectory \
 	  -e oracle-static -e oracle-full -e track --out runs/demo && \
 	t2=$$(date +%s) && echo "demo: evaluated in $$((t2 - t1)) s" && \
 	$(BIN)/evaluate surprise data/violations -e extrapolate,order=0 -e extrapolate,order=1 -e frame-classifier \

@@ -224,22 +224,54 @@ def test_bad_options_are_one_line():
 
 def test_evaluate_run_puts_the_3d_kernel_in_the_verdict(tiny_falling_rising, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
-    encoders = ["random-vjepa2:tiny", "random-cnn3d:tiny", "random-image:tiny"]
+    encoders = ["random-vjepa2:tiny", "random-cnn3d:tiny", "pixels,size=8"]
     code, _, err = cli(monkeypatch, capsys, "run", tiny_falling_rising, *(a for e in encoders for a in ("-e", e)),
                        "--out", out, "--target", "direction", "--bootstrap", "50", "--device", "cpu")
     assert code == 0, err
     payload = json.loads((out / "results.json").read_text())
     roles = {e["encoder"]: e["role"] for e in payload["encoders"]}
-    assert roles == {"random-vjepa2:tiny": "tubelet", "random-cnn3d:tiny": "3d-kernel", "random-image:tiny": "album"}
+    assert roles == {"random-vjepa2:tiny": "tubelet", "random-cnn3d:tiny": "3d-kernel", "pixels,size=8": "pixels"}
     rows = [r for r in payload["results"] if r["encoder"] == "random-cnn3d:tiny"]
     assert {r["view"] for r in rows} >= {"original", "shuffled", "single_frame"}
     pairs = {(c["a"], c["b"]) for c in payload["comparisons"]}
-    # Each pair has the earlier role as side a: tubelet, then 3D kernel, then album.
-    assert pairs == {("random-vjepa2:tiny", "random-cnn3d:tiny"), ("random-vjepa2:tiny", "random-image:tiny"),
-                     ("random-cnn3d:tiny", "random-image:tiny")}
+    # Each pair has the earlier role as side a: tubelet, then 3D kernel, then pixels.
+    assert pairs == {("random-vjepa2:tiny", "random-cnn3d:tiny"), ("random-vjepa2:tiny", "pixels,size=8"),
+                     ("random-cnn3d:tiny", "pixels,size=8")}
     against = [v["opponent_role"] for v in payload["verdict"]]
-    assert "3d-kernel" in against and "album" in against
+    assert set(against) == {"3d-kernel", "pixels"}
     report = (out / "report.md").read_text()
     assert "3D kernel" in report
     code, stdout, _ = cli(monkeypatch, capsys, "ls")
     assert code == 0 and "cnn3d" in stdout and "random-cnn3d" in stdout
+
+
+def test_every_encoder_declares_a_role_of_the_vocabulary():
+    from evaluate.encoders import ENCODERS
+    from evaluate.roles import ROLE_LABELS, ROLES
+
+    for kind, cls in ENCODERS.items():
+        assert cls.role in ROLES, kind
+    assert ENCODERS["cnn3d"].role == ENCODERS["random-cnn3d"].role == "3d-kernel"
+    assert [ROLE_LABELS[r] for r in ROLES] == ["tubelet", "3D kernel", "frame-tokenizer", "album", "LLM album",
+                                              "pixels", "control"]
+
+
+def test_the_verdict_table_groups_lines_by_what_the_opponent_stands_for():
+    from evaluate.report.verdict import summary, verdict_table
+
+    def line(opponent, role, call):
+        diff = {"a": 0.2, "b": -0.2, "tie": 0.0}[call]
+        original = {"diff": diff, "ci95": [diff - 0.1, diff + 0.1], "test_groups": 20, "a": "v", "b": opponent,
+                    "a_value": 0.7, "b_value": 0.7 - diff, "p": 0.01, "p_adjusted": 0.02, "call": call}
+        return {"dataset": "d", "target": "t", "probe": "linear", "tubelet": "v", "opponent": opponent,
+                "opponent_role": role, "certified": "certified", "original": original, "static_margin": None}
+
+    rows = [line("image", "album", "a"), line("pixels", "pixels", "tie"), line("cnn3d:r3d_18", "3d-kernel", "b"),
+            line("random-image:tiny", "album", "tie")]
+    payload = {"verdict": rows, "encoders": [], "comparisons": []}
+    table = verdict_table(payload)
+    assert [r[0] for r in table.rows] == ["3D kernel", "album", "album", "pixels"]
+    assert [r[5] for r in table.rows] == ["cnn3d:r3d_18", "image", "random-image:tiny", "pixels"]
+    text = " ".join(summary(payload))
+    assert ("against the 3D kernel, ahead 0, behind 1, tied 0; against the album, ahead 1, behind 0, tied 1; "
+            "against the pixels, ahead 0, behind 0, tied 1") in text

@@ -59,6 +59,8 @@ class _Cnn3d(Encoder):
         if self.layer is not None and not -5 <= self.layer <= 4:
             raise EncoderError(f"{self.name}: layer={self.layer} out of range; 0 is the stem, 1..4 the stages "
                                f"(-5..-1 from the last)")
+        import torch
+
         frames, step = frame_options(self)
         self.device = pick_device(device)
         self.dtype = model_dtype(self.device)
@@ -66,7 +68,7 @@ class _Cnn3d(Encoder):
         self.frames = frames if frames is not None else (None if step else self.recipe.frames)
         self.step = step if step is not None else (None if frames else self.recipe.step)
         self.encoder_sha256 = module_digest(self.network)
-        self.network = self.network.to(self.dtype).eval().to(self.device)
+        self.network = self.network.to(self.dtype).eval().to(self.device, memory_format=torch.channels_last_3d)
 
     def _load(self) -> tuple[Any, Recipe, dict[str, Any]]:
         """The network with its weights (float32, CPU), its input recipe and its checkpoint record."""
@@ -144,7 +146,7 @@ class RandomCnn3d(_Cnn3d):
         seed = self.option("seed", 0, int)
         widths, depths, crop = RANDOM_SIZES[size]
         network = random_r3d(widths, depths, seed)
-        recipe = Recipe(None, None, crop, KINETICS_MEAN, KINETICS_STD)
+        recipe = Recipe(None, None, crop, KINETICS_MEAN, KINETICS_STD, antialias=True)  # as random-vjepa2's resize
         return network, recipe, {"random_size": size, "seed": seed, "config": [list(widths), list(depths), crop],
                                  "init": "torchvision-video-resnet"}
 

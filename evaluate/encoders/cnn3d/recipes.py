@@ -41,6 +41,7 @@ class Recipe:
     resize: tuple[int, int] | None = None
     short_side: int | None = None
     alpha: int | None = None  # SlowFast: Fast frames per Slow frame
+    antialias: bool = False  # the published recipes resize without; a whole frame shrunk to a tiny crop needs it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,22 +102,24 @@ def build_network(name: str) -> Any:
 
 
 def preprocess_clips(x: Any, recipe: Recipe, dtype: Any) -> Any:
-    """(B, T, H, W, 3) uint8 tensor -> (B, 3, T, crop, crop) in ``dtype``, on x's device: bilinear resize
-    without antialiasing (as both torchvision's and PyTorchVideo's evaluation transforms), centre crop
-    (offsets rounded as torchvision's center_crop), then normalisation."""
+    """(B, T, H, W, 3) uint8 tensor -> (B, 3, T, crop, crop) in ``dtype``, on x's device, channels-last (the
+    layout a CPU's 3-D convolutions run fastest on: 1.7x on random-cnn3d:tiny): bilinear resize, without
+    antialiasing unless the recipe says so (both torchvision's and PyTorchVideo's evaluation transforms
+    resize without), centre crop (offsets rounded as torchvision's center_crop), then normalisation."""
     import torch
     import torch.nn.functional as F
 
     b, t, h, w, c = x.shape
-    frames = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2).float() / 255.0
+    frames = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2).float()  # scaled after the crop: fewer pixels
     size = recipe.resized_size(h, w)
     if size != (h, w):
-        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=recipe.antialias)
     top, left = int(round((size[0] - recipe.crop) / 2.0)), int(round((size[1] - recipe.crop) / 2.0))
     if top < 0 or left < 0:
         raise ValueError(f"frames of {size[0]}x{size[1]} after the resize are smaller than the {recipe.crop} crop")
     frames = frames[:, :, top:top + recipe.crop, left:left + recipe.crop]
     mean = torch.tensor(recipe.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(recipe.std, device=x.device).view(1, 3, 1, 1)
-    frames = (frames - mean) / std
-    return frames.reshape(b, t, c, recipe.crop, recipe.crop).permute(0, 2, 1, 3, 4).contiguous().to(dtype)
+    frames = (frames / 255.0 - mean) / std
+    frames = frames.reshape(b, t, c, recipe.crop, recipe.crop).permute(0, 2, 1, 3, 4)
+    return frames.to(dtype).contiguous(memory_format=torch.channels_last_3d)
