@@ -1,7 +1,8 @@
-"""Splice tables generated from a run into a markdown file between marker comments, so that the
-README's identifiability table and headline margins come from a run, never from a hand:
+"""Splice tables generated from a run into a markdown file between marker comments, so that the docs'
+identifiability table and the surprise certification tables come from a run, never from a hand:
 
-    python -m evaluate.report.readme RUNDIR README.md [SUFFIX]
+    python -m evaluate.report.readme RUNDIR docs/certification.md           # an evaluate run folder
+    python -m evaluate.report.readme RUNDIR docs/violations.md [SUFFIX]      # an evaluate surprise folder
 
 replaces what lies between ``<!-- identifiability:begin -->`` and ``<!-- identifiability:end -->``
 (and the same for ``margins``) with the run's tables and the command that made it. Given an
