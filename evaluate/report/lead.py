@@ -24,6 +24,8 @@ KIND_TEXT = {
     "oracle-static": "the true state of one frame",
     "oracle-full": "the true states of all frames in order",
     "track": "blobs tracked in the pixels",
+    "cnn3d": "3-D convolutional network (kernels over space and time)",
+    "random-cnn3d": "R3D's architecture (3×3×3 kernels over space and time)",
 }
 CALL_MARK = {"a": "▲ ahead", "b": "▼ behind", "tie": "tie"}
 

@@ -30,7 +30,7 @@ VERDICT_TEXT = (
     "bootstrap over test groups, and the call at Holm-adjusted p < 0.05 over every comparison of the run. Only "
     "certified targets answer the question: there the run's oracles show that one frame's visible state does "
     "not give the target and all frames do. Elsewhere a line is shown but is not a result.")
-RANDOM_NOTE = ("Every tubelet and album model here has random weights (random-*): the verdict exercises the machinery on the "
+RANDOM_NOTE = ("Every tubelet, 3D-kernel and album model here has random weights (random-*): the verdict exercises the machinery on the "
                "architectures, it says nothing about what pretrained V-JEPA 2 or an image model know.")
 
 
@@ -98,7 +98,7 @@ def summary(payload: dict[str, Any]) -> list[str]:
         out.append(f"{len(rows) - len(certified)} line(s) are on targets the run's controls do not certify: "
                    "not results.")
     if all(e["encoder"].startswith("random-") for e in payload.get("encoders", [])
-           if roles.get(e["encoder"]) in ("tubelet", "album")):
+           if roles.get(e["encoder"]) in ("tubelet", "3d-kernel", "album")):
         out.append(RANDOM_NOTE)
     return out
 
