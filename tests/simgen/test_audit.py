@@ -168,3 +168,35 @@ def test_a_saved_audit_is_judged_again_by_the_promises_declared_now():
     three = dataclasses.replace(saved, records=[r for r in saved.records if r.frame in (0, 7, 15, None)])
     assert rejudged(three, {"up": up}) is None  # a promise of "not in one frame" is read at every dense frame
     assert rejudged(dataclasses.replace(three, records=[]), {"up": up}) is None  # a target it never read
+
+
+def test_bench_audit_splices_saved_audits_judged_by_the_promises_declared_now(tmp_path, monkeypatch):
+    """``bench/audit.py --saved``: no audit runs; a saved audit is judged by today's promises, and a preset
+    without one is named as not audited."""
+    import importlib.util
+    from pathlib import Path
+
+    source = importlib.util.spec_from_file_location("bench_audit", Path(__file__).parents[2] / "bench" / "audit.py")
+    bench = importlib.util.module_from_spec(source)
+    source.loader.exec_module(bench)
+    spec_dict = tiny_spec_dict("falling_rising")
+    scenes, out, doc = tmp_path / "scenes", tmp_path / "out", tmp_path / "doc.md"
+    scenes.mkdir()
+    write_spec(scenes / "fr.yaml", spec_dict)
+    write_spec(scenes / "unaudited.yaml", spec_dict)
+    spec, targets = parse_spec(spec_dict), FAMILIES["falling_rising"].targets
+    frames = dense_frames(spec.render.frames)
+    records = [_record(t, k, 0.9 if k == 0 else 0.49, "not_in_one_frame") for t in targets for k in [*frames, None]]
+    saved = AuditResult("fr", "falling_rising", spec.fingerprint(), 0, 100, 50, spec.render.frames, frames, records,
+                        seconds={"total": 1.0})
+    (out / "fr").mkdir(parents=True)
+    (out / "fr" / "audit.json").write_text(json.dumps(saved.to_dict()))
+    doc.write_text("before\n<!-- audit:begin -->\nold\n<!-- audit:end -->\nafter\n")
+    argv = ["-n", "100", "--saved", "--scenes", str(scenes), "--out", str(out), "--doc", str(doc)]
+    monkeypatch.setitem(targets, "direction", dataclasses.replace(targets["direction"], in_one_frame=True))
+    assert bench.main(argv) == 0  # saved as "not in one frame" and leaking at frame 0, now promised static
+    text = doc.read_text()
+    assert "| direction | one frame may give it |" in text and "| static |" in text and "| LEAK |" not in text
+    assert "**Not audited here:** unaudited." in text and text.startswith("before") and "old" not in text
+    monkeypatch.setitem(targets, "direction", dataclasses.replace(targets["direction"], in_one_frame=False))
+    assert bench.main(argv) == 1 and "| direction | not in one frame |" in doc.read_text() and "| LEAK |" in doc.read_text()

@@ -10,6 +10,9 @@ HEADER = ("target", "promise", "metric (chance)", "one frame, worst: linear", "o
           "all frames: linear", "all frames: boosted", "verdict")
 PROMISE_WORDS = {"not_in_one_frame": "not in one frame", "one_frame_may": "one frame may give it",
                  "none": "none declared"}
+# A kept promise of "not in one frame" certifies the target as a test of time (evaluate's verdict also asks
+# the run's oracles); one that one frame may give is static, whatever the readings.
+VERDICT_WORDS = {"not_in_one_frame": "pass: certified", "one_frame_may": "static", "none": "pass"}
 
 
 def fmt(record: AuditRecord | None, with_frame: bool = False) -> str:
@@ -33,7 +36,7 @@ def summary_rows(result: AuditResult) -> list[list[str]]:
         def pick(source: str, probe: str) -> list[AuditRecord]:
             return [r for r in mine if r.source == source and r.probe == probe]  # noqa: B023
 
-        verdict = "LEAK" if any(r.verdict == "leak" for r in mine) else "pass"
+        verdict = "LEAK" if any(r.verdict == "leak" for r in mine) else VERDICT_WORDS[first.promise]
         rows.append([target, PROMISE_WORDS[first.promise], f"{metric_word(first.metric)} ({first.chance:.2f})",
                      fmt(worst(pick("one_frame", "linear")), True), fmt(worst(pick("one_frame", "boosted")), True),
                      fmt(worst(pick("all_frames", "linear"))), fmt(worst(pick("all_frames", "boosted"))), verdict])
@@ -64,4 +67,5 @@ def measured_frames(result: AuditResult) -> list[int]:
 def tolerance_line() -> str:
     return (f"A promise that no single frame gives a target fails (LEAK) when, at any audited frame, either probe's "
             f"95% CI lower bound exceeds chance + {TOLERANCE['balanced_accuracy']} (balanced accuracy) or "
-            f"{TOLERANCE['r2']} (R², circular R²). @k: the frame.")
+            f"{TOLERANCE['r2']} (R², circular R²); kept, it certifies the target as a test of time. A target that "
+            f"one frame may give is static, not certified. @k: the frame.")
