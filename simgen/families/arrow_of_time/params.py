@@ -11,7 +11,9 @@ hit it, the box speeds up by itself.
 
 Why no single frame gives the answer. The two clips hold the same set of frames, so a single frame
 (whichever one the seeded ``single_frame`` view picks) and any frame average have the same
-distribution in both classes: chance by construction. Unlike falling_rising, the direction of motion
+distribution in both classes: chance by construction. Not so for a frame at a known index (frame k of
+one clip is frame T-1-k of its twin): ``simgen audit`` reads every target from one, so each is
+declared ``in_one_frame=True`` (docs/families/arrow_of_time.md). Unlike falling_rising, the direction of motion
 gives nothing away either: both clips of a bounce go down, hit the floor and go up, and both clips of a
 slide travel the same path. The window is chosen so that neither end frame tells: the sphere is in
 flight at both ends at the SAME height (the forward clip does not start higher than it ends), and the

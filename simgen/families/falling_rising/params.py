@@ -3,7 +3,9 @@
 Each group simulates one falling clip (released from rest or thrown down, accelerating
 down). Its ``rising`` twin is the same frames in reverse order with velocities negated: a
 body thrown up and slowing under the same gravity. The two clips hold the same set of
-frames, so no single frame and no frame average can tell them apart; only the order can.
+frames, so no frame drawn at random and no frame average can tell them apart; only the order can.
+A frame at a known index can (frame 0 of a falling clip is high): ``simgen audit`` reads every
+target from one frame, so each is declared ``in_one_frame=True`` (docs/families/falling_rising.md).
 """
 
 from __future__ import annotations

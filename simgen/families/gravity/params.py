@@ -25,7 +25,9 @@ would not do: a body under gravity spends more frames at the slow top of its pat
 typical frame would sit above the aim for physical clips and below for the mirrored ones).
 There is no floor and no shadow (the floor, its horizon and a shadow would place the path in
 the world, and a light from above would tell up from down only together with a floor), and
-the backdrop is one flat colour.
+the backdrop is one flat colour. With i known (an album sees frame 0 at index 0) the offset is not
+symmetric: ``simgen audit`` reads ``direction`` at 0.968 from frame 0 and ``physical`` at 0.739 from
+the middle frame, so all targets but ``speed_mid`` are declared ``in_one_frame=True``.
 """
 
 from __future__ import annotations
