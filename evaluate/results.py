@@ -305,6 +305,11 @@ class RunResults(ResultFile[RunConfig]):
     comparison_family: str = Field("", description="which tests the Holm adjustment covers")
     verdict: list[VerdictRow] = Field(default_factory=list)
     comparisons_s: float = Field(0.0, description="seconds the comparisons took (of wall_s)")
+    step_s: dict[str, float] = Field(default_factory=dict, description=(
+        "seconds of each step of the run (of wall_s): plan_s (open and check the datasets), embed_s (decode, "
+        "views, forward and cache writes of every encoder; per encoder in encoders[].timings), probe_s (the "
+        "probing phase: probe_fit_s of fits, score_s, margins_s and reversal_s of scores with their bootstrap "
+        "CIs, and the rest reading rows and writing predictions), identifiability_s, comparisons_s"))
     warnings: list[str]
     skipped: RunSkipped
     wall_s: float

@@ -103,7 +103,8 @@ class Probed:
     margins: list[Margin] = field(default_factory=list)
     reversal: list[ReversalScore] = field(default_factory=list)
     skipped: list[SkippedTarget] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the probes' fits
+    steps: dict[str, float] = field(default_factory=lambda: {"score_s": 0.0, "margins_s": 0.0, "reversal_s": 0.0})
 
 
 def fit_target(probe: Probe, target: TargetData, x_train: CachedRows, groups: np.ndarray, x_test: CachedRows,
@@ -172,6 +173,7 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                      unit=target.info.unit, subset=target.subset)
         for probe_name in probes:
             fits, cross_preds = within.get((target.name, probe_name), {}), cross.get((target.name, probe_name), {})
+            t0 = time.perf_counter()
             for view, fit in fits.items():
                 out.scores.append(Score(**common, view=view, fit_view=view, probe=probe_name, **sizes,
                                         **score(target.metric, target.y_test, fit.y_pred, g_test, n_bootstrap),
@@ -181,6 +183,7 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                     out.scores.append(Score(**common, view=view, fit_view="original", probe=probe_name, **sizes,
                                             **score(target.metric, target.y_test, y_pred, g_test, n_bootstrap),
                                             probe_params=fits["original"].params))
+            t1 = time.perf_counter()
             for margin_type, control in CONTROL_VIEWS.items():
                 if "original" in fits and control in fits:
                     out.margins.append(Margin(
@@ -188,6 +191,7 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                         **floored_margin(target.metric, target.y_test, g_test, fits["original"].y_pred,
                                          fits[control].y_pred, n_bootstrap),
                         degenerate_control=control in degenerate, test_groups=len(set(g_test)), subset=target.subset))
+            t2 = time.perf_counter()
             if "reversed" in cross_preds and target.reversed_test is not None:
                 defined = np.array([v is not None for v in target.reversed_test])
                 if defined.any():
@@ -197,6 +201,8 @@ def probe_encoder(split: Split, record: Embedded, views: list[str], targets: lis
                         **score(target.metric, target.reversed_test[defined].astype(cast),
                                 cross_preds["reversed"][defined], g_test[defined], n_bootstrap),
                         n_test=int(defined.sum()), test_groups=len(set(g_test[defined]))))
+            for step, seconds in (("score_s", t1 - t0), ("margins_s", t2 - t1), ("reversal_s", time.perf_counter() - t2)):
+                out.steps[step] += seconds
     return out
 
 
@@ -290,6 +296,7 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
 def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, write_to: Path) -> RunResults:
     started, progress = time.perf_counter(), progress or Progress()
     inputs = plan(config, log)
+    steps = {"plan_s": time.perf_counter() - started}  # results.json's step_s: every step of wall_s
     datasets, views, bad = inputs.datasets, inputs.views, inputs.bad
     out_dir = Path(config.out)
     check_out(out_dir, RESULTS_FILE, config.model_dump(), replace, "evaluate run",
@@ -300,7 +307,9 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
     executor = EXECUTORS[config.executor](config, cache, log, progress)
     skipped_encoders: list[SkippedEncoder] = []
     # Every encoder at once, fed from one decode of each clip (evaluate.embed.shared).
+    embed_started = time.perf_counter()
     embedded, failed = executor.embed_all(list(config.encoders), datasets, views, bad)
+    steps["embed_s"] = time.perf_counter() - embed_started
     skipped_encoders += [skip_encoder(spec, e, log) for spec, e in failed]
     gc.collect()  # the encoders are gone: give their memory back before the probes
     note_shared_weights(embedded, log)
@@ -328,6 +337,10 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
                 skipped_targets += [s for s in result.skipped if s not in skipped_targets]
                 probed.append(result)
         progress.done(advance)
+        steps["probe_s"] = time.perf_counter() - embed_started - steps["embed_s"]
+        steps["probe_fit_s"] = sum(p.seconds for p in probed)
+        for step in ("score_s", "margins_s", "reversal_s"):
+            steps[step] = sum(p.steps[step] for p in probed)
         for t in skipped_targets:
             log(f"[yellow]skipped target[/yellow] {t.dataset}/{t.target}: {t.reason}")
         scores = [s for p in probed for s in p.scores]
@@ -338,7 +351,9 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
             log(f"[yellow]warning[/yellow] {w}")
         order = _report_order(datasets, embedded, views, [*inputs.probes, ZERO_SHOT])
         predictions.flush()  # the comparisons read every encoder's predictions back from the file
+        identified_at = time.perf_counter()
         identified, layer_choices = identifiability(scores, datasets), choose_layers(scores)
+        steps["identifiability_s"] = time.perf_counter() - identified_at
         compared_at = time.perf_counter()
         comparisons, verdict = compare_run(Path(predictions_path), datasets, embedded, inputs.pairs,
                                            [c.row() for c in layer_choices], identified, config.n_bootstrap, log)
@@ -353,7 +368,7 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
             temporal_margins=sorted((m for p in probed for m in p.margins), key=order),
             reversal_sensitivity=sorted((r for p in probed for r in p.reversal), key=order),
             identifiability=identified, comparisons=comparisons, comparison_family=FAMILY_TEXT, verdict=verdict,
-            comparisons_s=comparisons_s,
+            comparisons_s=comparisons_s, step_s={**steps, "comparisons_s": comparisons_s},
             layer_choices=layer_choices,
             warnings=warnings,
             skipped=RunSkipped(encoders=skipped_encoders, targets=skipped_targets,
