@@ -91,22 +91,55 @@ def backdrop_colours(frame: np.ndarray, bg_frac: float) -> np.ndarray:
     return np.array([np.round(grid[code == b].mean(axis=0)) for b in big], dtype=np.int64).reshape(-1, 3)
 
 
+def clip_backdrops(frames: np.ndarray, bg_frac: float, most: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`backdrop_colours` of every frame of a clip at once, the first ``most`` of each frame:
+    ((m, 3) int colours, (m,) the frame of each), frame by frame in the same order. Integer sums
+    are exact in float64, so each bin's mean is the one the per-frame function computes."""
+    shift, bins = 8 - _BITS, 1 << (3 * _BITS)
+    t = len(frames)
+
+    def codes(pixels: np.ndarray) -> np.ndarray:  # (t, n, 3) -> (t, n) bin codes offset by frame
+        q = (pixels >> shift).astype(np.int32)
+        code = (q[..., 0] << (2 * _BITS)) | (q[..., 1] << _BITS) | q[..., 2]
+        return code + (np.arange(t, dtype=np.int32) * bins)[:, None]
+
+    grid = frames[:, ::4, ::4].reshape(t, -1, 3)
+    code = codes(grid).ravel()
+    counts = np.bincount(code, minlength=t * bins)
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, 1:-1, 0], frames[:, 1:-1, -1]], axis=1)
+    on_border = np.bincount(codes(border).ravel(), minlength=t * bins) >= 4
+    big = np.flatnonzero((counts >= bg_frac * grid.shape[1]) & on_border)  # ascending: frame, then bin
+    frame_of = big // bins
+    rank = np.arange(len(big)) - np.searchsorted(frame_of, frame_of)
+    big, frame_of = big[rank < most], frame_of[rank < most]
+    slot = np.full(t * bins, -1, np.int64)
+    slot[big] = np.arange(len(big))
+    member = slot[code]
+    chosen = member >= 0
+    flat = grid.reshape(-1, 3)[chosen].astype(np.float64)
+    sums = np.stack([np.bincount(member[chosen], weights=flat[:, c], minlength=len(big)) for c in range(3)], axis=1)
+    return np.round(sums / counts[big][:, None]).astype(np.int64), frame_of
+
+
 def foreground(frames: np.ndarray, bg_frac: float, tol: int) -> np.ndarray:
     """(T, H, W) bool: pixels that differ by more than ``tol`` in some channel from every colour
-    covering at least ``bg_frac`` of their own frame (the flat backdrop colours). Each frame alone."""
-    levels = np.arange(256)
-    fg = np.empty(frames.shape[:3], bool)
-    for i, frame in enumerate(frames):
-        colours = backdrop_colours(frame, bg_frac)[:8]
-        # One lookup table per channel: bit k of lut[c][v] says level v is within tol of colour k.
-        lut = np.zeros((3, 256), np.uint8)
-        for k, colour in enumerate(colours):
-            lut |= ((np.abs(levels[None, :] - colour[:, None]) <= tol) << k).astype(np.uint8)
-        near = lut[0][frame[..., 0]]
-        near &= lut[1][frame[..., 1]]
-        near &= lut[2][frame[..., 2]]
-        np.equal(near, 0, out=fg[i])
-    return fg
+    covering at least ``bg_frac`` of their own frame (the flat backdrop colours). Each frame alone,
+    all frames at once."""
+    t = len(frames)
+    colours, frame_of = clip_backdrops(frames, bg_frac)
+    rank = np.arange(len(frame_of)) - np.searchsorted(frame_of, frame_of)
+    # One lookup table per frame and channel: bit k of lut[f, c, v] says level v is within tol of
+    # frame f's colour k (the bits of one frame's colours are distinct, so adding them is or-ing them).
+    near_bits = (np.abs(np.arange(256)[None, None, :] - colours[:, :, None]) <= tol).astype(np.uint8) << \
+        rank.astype(np.uint8)[:, None, None]
+    lut = np.zeros((t, 3, 256), np.uint8)
+    np.add.at(lut, frame_of, near_bits)
+    offset = (np.arange(t, dtype=np.intp) * 768)[:, None, None]
+    flat = lut.reshape(-1)
+    near = flat[frames[..., 0] + offset]
+    near &= flat[frames[..., 1] + (offset + 256)]
+    near &= flat[frames[..., 2] + (offset + 512)]
+    return near == 0
 
 
 def median_foreground(frames: np.ndarray, background: np.ndarray, tol: int) -> np.ndarray:
