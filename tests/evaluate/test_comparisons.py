@@ -123,10 +123,16 @@ def test_p_is_the_permutation_count():
 # --------------------------------------------------------------------------- a run's comparisons
 
 
+# Resamples of the run's CIs, which test_comparisons_recompute_from_predictions draws again: enough for a
+# 95% interval to be defined; the number itself is not what is tested.
+N_BOOTSTRAP = 100
+
+
 @pytest.fixture(scope="module")
-def compared_run(falling_rising_64, tmp_path_factory):
-    """Two small datasets (falling_rising, lights) scored by a tubelet, its album, a pixel baseline and the
-    oracles in one run; and the same encoders split over two runs."""
+def compared_run(tmp_path_factory):
+    """Two small datasets (falling_rising, lights; 16 train, 8 val, 16 test clips each:
+    8 test groups, so that no resample of a regression target draws one group alone) scored by a tubelet, its
+    album, a pixel baseline and the oracles in one run; and the same encoders split over two runs."""
     from evaluate.config import RunConfig
     from evaluate.tasks.probe import run
     from simgen.run.parallel import render_dataset
@@ -134,16 +140,17 @@ def compared_run(falling_rising_64, tmp_path_factory):
     from tests.conftest import tiny_spec_dict
 
     base = tmp_path_factory.mktemp("compare")
-    lights = base / "lights_64"
-    render_dataset(parse_spec(tiny_spec_dict("lights", counts=(32, 16, 16))), lights, workers=1)
-    datasets = [str(falling_rising_64), str(lights)]
+    datasets = []
+    for family in ("falling_rising", "lights"):
+        datasets.append(str(base / f"{family}_32"))
+        render_dataset(parse_spec(tiny_spec_dict(family, counts=(16, 8, 16))), datasets[-1], workers=1)
     runs = {}
     for name, encoders in (("joint", ["pixels", "random-vjepa2:tiny", "random-image:tiny", "oracle-static",
                                       "oracle-full"]),
                            ("tubelet", ["random-vjepa2:tiny"]),
                            ("album", ["pixels", "random-image:tiny"])):
         run(RunConfig(datasets=datasets, encoders=encoders, out=str(base / name), cache=str(base / "cache"),
-                      views=["original", "single_frame", "shuffled"], targets=TARGETS, device="cpu", n_bootstrap=200))
+                      views=["original", "single_frame", "shuffled"], targets=TARGETS, device="cpu", n_bootstrap=N_BOOTSTRAP))
         runs[name] = base / name
     return runs
 
@@ -162,7 +169,7 @@ def test_comparisons_recompute_from_predictions(compared_run):
     assert {(c["a"], c["b"]) for c in comparisons} == {("random-vjepa2:tiny", "random-image:tiny"),
                                                        ("random-vjepa2:tiny", "pixels"),
                                                        ("random-image:tiny", "pixels")}
-    assert {c["dataset"] for c in comparisons} == {"falling_rising_64", "lights_64"}
+    assert {c["dataset"] for c in comparisons} == {"falling_rising_32", "lights_32"}
     assert {c["quantity"] for c in comparisons} == {"original", "static_margin", "order_margin"}
     preds = pd.read_json(compared_run["joint"] / "predictions.jsonl", lines=True, precise_float=True)
     infos = {(d["name"], t): info for d in payload["datasets"] for t, info in d["targets"].items()}
@@ -193,7 +200,7 @@ def test_comparisons_recompute_from_predictions(compared_run):
         assert value(c, c["b"]) == pytest.approx(c["b_value"], abs=1e-12)
         if c["target"] in ("direction", "kind", "vz_start") and c["quantity"] != "order_margin":  # CIs: a sample
             groups = tables[c["dataset"], c["target"], c["a"], "original"].group_id.to_numpy()
-            boot = [value(c, c["a"], i) - value(c, c["b"], i) for i in group_resamples(groups, 200, seed=0)]
+            boot = [value(c, c["a"], i) - value(c, c["b"], i) for i in group_resamples(groups, N_BOOTSTRAP, seed=0)]
             assert np.percentile(boot, [2.5, 97.5]) == pytest.approx(c["ci95"], abs=1e-9)
             checked += 1
     assert checked >= 6
