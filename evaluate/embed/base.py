@@ -82,23 +82,19 @@ class Executor(ABC):
         self.config, self.cache, self.log, self.progress = config, cache, log, progress
 
     @abstractmethod
-    def embed(self, spec: str, datasets: list[EvalDataset], views: list[str], bad: Bad) -> Embedded:
-        """Embed every dataset under every view with ``spec`` into the cache. Clips that cannot be
-        decoded go into ``bad`` (with ``skip_bad``) or raise. Raises EncoderError when the encoder
-        cannot be built: the run skips it and goes on."""
-
     def embed_all(self, specs: list[str], datasets: list[EvalDataset], views: list[str],
-                  bad: Bad) -> tuple[list[Embedded], list[tuple[str, Exception]]]:
-        """Every encoder of ``specs``: (their records in order, [(spec, EncoderError)] of those that
-        cannot be built). Executors feed every encoder from one decode of each clip; this default
-        embeds them one after the other."""
-        done, failed = [], []
-        for spec in specs:
-            try:
-                done.append(self.embed(spec, datasets, views, bad))
-            except EncoderError as e:
-                failed.append((spec, e))
-        return done, failed
+                  bad: Bad) -> tuple[list[Embedded], list[tuple[str, EncoderError]]]:
+        """Embed every dataset under every view with every encoder of ``specs`` into the cache, each
+        clip decoded once for all of them (evaluate.embed.shared). Returns their records in order, and
+        [(spec, EncoderError)] for those that cannot be built: the run skips them and goes on. Clips
+        that cannot be decoded go into ``bad`` (with ``skip_bad``) or raise."""
+
+    def embed(self, spec: str, datasets: list[EvalDataset], views: list[str], bad: Bad) -> Embedded:
+        """One encoder (:meth:`embed_all`); raises EncoderError when it cannot be built."""
+        embedded, failed = self.embed_all([spec], datasets, views, bad)
+        if failed:
+            raise failed[0][1]
+        return embedded[0]
 
 
 def _load_executors() -> None:

@@ -123,12 +123,6 @@ class RayExecutor(Executor):
 
     name = "ray"
 
-    def embed(self, spec: str, datasets: list[EvalDataset], views: list[str], bad: Bad) -> Embedded:
-        embedded, failed = self.embed_all([spec], datasets, views, bad)
-        if failed:
-            raise failed[0][1]
-        return embedded[0]
-
     def embed_all(self, specs: list[str], datasets: list[EvalDataset], views: list[str],
                   bad: Bad) -> tuple[list[Embedded], list[tuple[str, EncoderError]]]:
         from ray.util import ActorPool
