@@ -3,7 +3,7 @@ driver library), measure what matters and save the first screen.
 
 ``measure`` copies the page with a small script appended that, once laid out at 1400 × 900 CSS px,
 writes its findings into the DOM, which ``--dump-dom`` returns: the page's height with its sections
-closed and open, where the verdict table sits, tables and figures wider than their column that do
+closed and open, where the verdict sits (the lead block, and its table when a task is certified), tables and figures wider than their column that do
 not scroll, links to anchors that do not exist, and pairs of plot labels that overprint (the plots'
 text is SVG text, so the browser knows each label's box). ``python -m evaluate.report.browser
 report.html`` prints them, checks them against the goals below and saves ``report_first_screen.png``.
@@ -35,10 +35,14 @@ MEASURE_JS = r"""
   var main = document.querySelector("main") || document.body;
   var right = rect(main).right + 1;
   var closedHeight = document.documentElement.scrollHeight;
-  var vt = document.querySelector("#verdict table");
-  out.verdict_table = vt ? {top: rect(vt).top + scrollY, bottom: rect(vt).bottom + scrollY} : null;
-  var vs = document.querySelector("#verdict");
-  out.verdict_top = vs ? rect(vs).top + scrollY : null;
+  function box(e) { return e && rect(e).height > 0 ? {top: rect(e).top + scrollY, bottom: rect(e).bottom + scrollY}
+                                                    : null; }
+  // The verdict as shown (a table inside the closed "every line" details does not count) and the whole
+  // lead block: its sentences, certified tasks and encoder list.
+  var shown = Array.prototype.filter.call(document.querySelectorAll("#verdict table"),
+                                          function (t) { return !t.closest("details"); });
+  out.verdict_table = box(shown[0]);
+  out.verdict = box(document.querySelector("#verdict"));
   document.querySelectorAll("details").forEach(function (d) { d.open = true; });
   out.height_closed = closedHeight;
   out.height_open = document.documentElement.scrollHeight;
@@ -133,8 +137,8 @@ def screenshot(html: Path, png: Path, timeout: float = 120) -> Path:
 def problems(m: dict[str, Any]) -> list[str]:
     """Where a measured page misses the goals: one line each."""
     out = []
-    if m["verdict_table"] is None or m["verdict_table"]["top"] > HEIGHT:
-        out.append(f"the verdict table is not on the first screen ({m['verdict_table']})")
+    if m["verdict"] is None or m["verdict"]["bottom"] > HEIGHT:
+        out.append(f"the verdict (its sentences, table and encoders) does not fit the first screen ({m['verdict']})")
     if m["bytes"] > MAX_BYTES:
         out.append(f"the page weighs {m['bytes']} bytes (goal: {MAX_BYTES})")
     if m["height_closed"] > MAX_SCREENS * HEIGHT:

@@ -6,11 +6,19 @@ lines included, follows in a closed <details>."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from evaluate.report.page import Cell, Section, Table, ci_text
 from evaluate.report.rows import encoder_roles
-from evaluate.report.verdict import VERDICT_TEXT, by_opponent_role, summary, verdict_table
+from evaluate.report.verdict import (
+    CERTIFIED_TEXT,
+    RANDOM_NOTE,
+    VERDICT_TEXT,
+    by_opponent_role,
+    summary,
+    verdict_table,
+)
 from evaluate.roles import ROLE_TEXT, role_label
 
 KIND_TEXT = {
@@ -19,13 +27,16 @@ KIND_TEXT = {
     "videomae": "VideoMAE video transformer (tubelets)",
     "image": "image transformer, each frame embedded alone",
     "random-image": "V-JEPA 2's architecture with 1-frame tubelets, each frame embedded alone",
+    "cnn3d": "3D CNN (R3D, I3D, SlowFast, X3D...) trained on Kinetics-400",
+    "random-cnn3d": "a 3D CNN of R3D's shape (3×3×3 kernels throughout)",
+    "timesformer": "TimeSformer video transformer (2-D patches per frame, attention across time)",
+    "vlm": "multimodal LLM reading the frames as a video, its hidden states probed",
+    "vlm-zero-shot": "multimodal LLM answering each target's question, no probe",
     "pixels": "the frames' downsampled pixels",
     "motion": "frame differences of the downsampled pixels",
     "oracle-static": "the true state of one frame",
     "oracle-full": "the true states of all frames in order",
     "track": "blobs tracked in the pixels",
-    "cnn3d": "3-D convolutional network (kernels over space and time)",
-    "random-cnn3d": "R3D's architecture (3×3×3 kernels over space and time)",
 }
 CALL_MARK = {"a": "▲ ahead", "b": "▼ behind", "tie": "tie"}
 
@@ -97,16 +108,38 @@ def compact_verdict(payload: dict[str, Any]) -> tuple[Table | None, int]:
     return Table(header, body), len(uncertified)
 
 
+def certified_line(payload: dict[str, Any]) -> str:
+    """Which (dataset, target) tasks the run's oracles certify as tests of time, and why the rest are not."""
+    rows = payload.get("verdict") or []
+    tasks: dict[tuple[str, str], str] = {}  # (dataset, target) -> certification, in the verdict's order
+    for v in rows:
+        tasks.setdefault((v["dataset"], v["target"]), v["certified"])
+    certified = [f"{d} · {t}" for (d, t), c in tasks.items() if c == "certified"]
+    others = Counter(c for c in tasks.values() if c != "certified")
+    why = ", ".join(f"{n} {CERTIFIED_TEXT[c].lstrip('✗? ')}" for c, n in others.items())
+    if not certified:
+        return (f"No task is certified, so no line of the verdict is a result: of {len(tasks)} task(s), {why}. "
+                "A certified task is one the run's oracles show needs more than one frame.")
+    rest = f"; not certified: {why}" if others else ""
+    return f"Certified tasks ({len(certified)} of {len(tasks)}): {', '.join(certified)}{rest}."
+
+
 def lead_section(payload: dict[str, Any]) -> Section:
-    """The verdict as the first screen shows it; the encoders; the full verdict table under details."""
+    """The verdict as the first screen shows it: what the run cannot answer, which tasks are certified,
+    the counts and the compact table; the encoders; the full verdict table under details."""
     table, n_uncertified = compact_verdict(payload)
     roles = encoder_roles(payload)
-    text = [*cannot_answer(payload), *summary(payload)]
+    caveats = cannot_answer(payload)
+    text = list(caveats)
+    if payload.get("verdict"):
+        text.append(certified_line(payload))
+    # The counts when something is certified; the random-weights note only when not already said above.
+    text += [line for line in summary(payload)
+             if not (line == RANDOM_NOTE and caveats) and not (table is None and line.startswith("On 0 certified"))
+             and not (table is None and line.endswith("not results."))]
     if table is not None:
         text.append("Tubelet score minus the opponent's on the same test clips, [95% CI] from a paired bootstrap "
                     "over test groups; ▲/▼: ahead/behind at Holm-adjusted p < 0.05, tie otherwise.")
-    elif payload.get("verdict"):
-        text.append(f"No target is certified ({n_uncertified} not certified): no line of the verdict is a result.")
     s = Section("Verdict: tubelet against album", "verdict", text, [table] if table else [],
                 bullets=[encoder_line(e, roles.get(e["encoder"], "pixels")) for e in payload.get("encoders", [])])
     full = verdict_table(payload)

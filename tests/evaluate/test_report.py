@@ -444,3 +444,27 @@ def test_bar_panels_of_one_metric_share_their_floor(run_payload):
     alone = plots.bar_plot(run_payload, mass, "mass").axes[0].get_ylim()
     shared = plots.bar_plot(run_payload, mass, "mass", plots.bar_lowest(speed)).axes[0].get_ylim()
     assert alone[0] == 0 and shared[0] < plots.R2_FLOOR and shared[1] == alone[1]
+
+
+def test_the_lead_names_certified_tasks_and_says_plainly_when_none_is():
+    from evaluate.report.lead import certified_line, lead_section
+
+    def line(target, certified, opponent="image"):
+        diff = {"call": "tie", "diff": 0.0, "ci95": [-0.1, 0.1], "test_groups": 30, "p_adjusted": 1.0,
+                "a": "vjepa2", "b": opponent, "a_value": 0.5, "b_value": 0.5, "p": 1.0}
+        return {"dataset": "gravity", "target": target, "tubelet": "vjepa2", "opponent": opponent,
+                "opponent_role": "album", "certified": certified, "original": diff, "static_margin": None}
+
+    rows = [line("accel_z", "certified"), line("accel_z", "certified", "pixels"), line("vz_end", "static"),
+            line("mass", "not identified")]
+    assert certified_line({"verdict": rows}) == ("Certified tasks (1 of 3): gravity · accel_z; not certified: "
+                                                 "1 static: one frame gives it, 1 not identified by the oracles.")
+    none = certified_line({"verdict": rows[2:]})
+    assert none.startswith("No task is certified, so no line of the verdict is a result: of 2 task(s), 1 static")
+    encoders = [{"encoder": "vjepa2", "role": "tubelet", "identity": {"kind": "vjepa2", "checkpoint": "x"}},
+                {"encoder": "oracle-full", "role": "control", "identity": {"kind": "oracle-full"}}]
+    lead = lead_section({"verdict": rows[2:], "encoders": encoders, "comparisons": []})
+    assert any(t.startswith("No task is certified") for t in lead.text) and not lead.parts  # no table of nothing
+    assert "It has no album" in " ".join(lead.text)  # the run cannot answer, said in words
+    assert lead.bullets[1] == ("oracle-full — the true states of all frames in order; weights: none; control: a "
+                               "yardstick, not a contender")
