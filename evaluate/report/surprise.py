@@ -51,7 +51,7 @@ def certification_table(payload: dict[str, Any]) -> tuple[list[str], list[list[s
         design = f"{c['design']}, {'balanced' if c['balanced'] else 'unbalanced'}"
         verdict = Cell("yes", "above") if c["certified"] else Cell("no", "below")
         counts = (f"{c['negative_cells_excluding_chance']} of {c['negative_cells']} "
-                  f"(chance alone: {c['expected_by_chance']:.1f})")
+                  f"({c['expected_by_chance']:.1f} expected by chance)")
         rows.append([c["dataset"], c["kind"], design, verdict, counts, "; ".join(c["reasons"]) or "–"])
     return header, rows
 
