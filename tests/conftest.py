@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+# Under pytest-xdist each core runs its own worker: torch's default of one thread per core would put
+# two threads on each core, and tiny models run slower that way. Set before torch is imported.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
