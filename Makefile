@@ -23,11 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	@t0=$$(date +%s); \
 	$(BIN)/simgen ls && \
-	$(BIN)/simgen render scenes/falling_rising.yaml --out data/falling_rising --seed 0 && \
+	$(BIN)/simgen render scenes/falling_rising.yaml --out data/falling_rising -n 200 --seed 0 && \
 	$(BIN)/simgen render scenes/impact.yaml --out data/impact -n 200 --seed 0 && \
 	$(BIN)/simgen render scenes/lights.yaml --out data/lights -n 200 --seed 0 && \
 	$(BIN)/simgen render scenes/arrow_of_time.yaml --out data/arrow_of_time -n 200 --seed 0 && \
-	$(BIN)/simgen render scenes/gravity.yaml --out data/gravity --seed 0 && \
+	$(BIN)/simgen render scenes/gravity.yaml --out data/gravity -n 200 --seed 0 && \
 	$(BIN)/simgen render scenes/contact.yaml --out data/contact -n 200 --seed 0 && \
 	$(BIN)/simgen render scenes/violations.yaml --out data/violations -n 160 --seed 0 && \
 	for d in falling_rising impact lights arrow_of_time gravity contact violations; do \
