@@ -138,7 +138,7 @@ def problems(m: dict[str, Any], verdict: bool = True) -> list[str]:
     """Where a measured page misses the goals: one line each. ``verdict``: the page is a probe report,
     which must open on its verdict (the surprise report opens on its certification instead)."""
     out = []
-    if verdict and m["verdict"] is None or m["verdict"]["bottom"] > HEIGHT:
+    if verdict and (m["verdict"] is None or m["verdict"]["bottom"] > HEIGHT):
         out.append(f"the verdict (its sentences, table and encoders) does not fit the first screen ({m['verdict']})")
     if m["bytes"] > MAX_BYTES:
         out.append(f"the page weighs {m['bytes']} bytes (goal: {MAX_BYTES})")
