@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.encoders.base import Encoder, frame_options, register, select_frames
+from evaluate.encoders.device_views import device_views
 from evaluate.encoders.hf import (
     check_pool,
     checkpoint_tensor_digests,
@@ -31,6 +32,7 @@ from evaluate.encoders.hf import (
     model_dtype,
     pick_device,
     preprocess,
+    preprocess_tensor,
     read_preprocessing,
     resolve_checkpoint,
     select_hidden,
@@ -104,14 +106,32 @@ class FrameEncoder(Encoder):
         return self.encode_async(clips)()
 
     def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
-        import torch
-
         with self.timed("preprocess_s"):
             clips = [select_frames(c, self.frames, self.step, self.notes) for c in clips]
             if len({len(c) for c in clips}) > 1:  # mixed lengths: one forward per clip
                 result = np.concatenate([self.encode([c]) for c in clips])
                 return lambda: result
             x = preprocess(clips, self.prep, self.device, self.dtype)  # (B, T, 3, h, w)
+        return self._encode_tensor_async(x)
+
+    def encode_views_async(self, clips, frames, needs):
+        """Every view from one copy and one resize of the original frames
+        (:func:`evaluate.encoders.device_views.device_views`), when the encoder reads every frame as it is;
+        with frames= or step=, which select from each view, the default way."""
+        first = frames[0]  # one view object: each frames[0] is a new one, and `is` compares objects
+        if not (isinstance(frames, np.ndarray) and frames.ndim == 5
+                and select_frames(first, self.frames, self.step, self.notes) is first):
+            yield from super().encode_views_async(clips, frames, needs)
+            return
+        for view, rows, xv in device_views(clips, frames, needs, self.device,
+                                           lambda raw: preprocess_tensor(raw, self.prep, self.dtype),
+                                           lambda: self.timed("preprocess_s")):
+            yield view, [clips[i] for i in rows], self._encode_tensor_async(xv)
+
+    def _encode_tensor_async(self, x: Any) -> Callable[[], np.ndarray]:
+        """Queue the forward of a preprocessed (B, T, 3, h, w) batch; return a function that waits."""
+        import torch
+
         b, t = x.shape[:2]
         with self.timed("forward_s"), torch.inference_mode():
             outputs = self._outputs(x.flatten(0, 1), self.layer is not None or self.layers is not None)

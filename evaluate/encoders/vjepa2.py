@@ -36,6 +36,7 @@ from evaluate.encoders.base import (
     resample_frames,
     select_frames,
 )
+from evaluate.encoders.device_views import device_views
 from evaluate.encoders.hf import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -54,7 +55,6 @@ from evaluate.encoders.hf import (
     read_preprocessing,
     resolve_checkpoint,
     select_hidden,
-    to_device,
     to_host_async,
     weights_digest,
 )
@@ -250,36 +250,15 @@ class VideoTransformer(Encoder):
     builds_views = True
 
     def encode_views_async(self, clips, frames, needs):
-        """One host→device copy and one resize of the original frames serve every view: the views
-        are frame selections (and a mean frame) made on the device. Resizing and normalising act on
-        each frame alone, so the result is the same as making the view first (tested). Clips the
-        model takes only after resampling or padding go the default way."""
-        import torch
-
+        """One host→device copy and one resize of the original frames serve every view
+        (:func:`evaluate.encoders.device_views.device_views`). Clips the model takes only after
+        resampling or padding go the default way."""
         if not self._takes_as_is(frames):
             yield from super().encode_views_async(clips, frames, needs)
             return
-        from evaluate.data.views import frame_index, rows_by_view
-
-        with self.timed("preprocess_s"):
-            raw = to_device(frames, self.device)  # (B, T, H, W, 3) uint8
-            x = preprocess_tensor(raw, self.prep, self.dtype)  # (B, T, 3, h, w)
-        n_clips, n_frames = raw.shape[:2]
-        for view, rows in rows_by_view(needs):
-            with self.timed("preprocess_s"):
-                # Indices go to the device as pinned non-blocking copies (see hf.py): no wait on the GPU.
-                everyone = len(rows) == n_clips
-                if view == "frame_mean":  # as evaluate.data.views: integer mean of the raw frames, rounded half up
-                    picked = raw if everyone else raw.index_select(0, to_device(np.array(rows), self.device))
-                    total = _frame_sum(picked)
-                    mean = torch.div(2 * total + n_frames, 2 * n_frames, rounding_mode="floor").to(torch.uint8)
-                    xv = preprocess_tensor(mean[:, None], self.prep, self.dtype).expand(-1, n_frames, -1, -1, -1)
-                elif view == "original" and everyone:
-                    xv = x
-                else:  # one gather of (clip, frame) pairs
-                    flat = np.stack([i * n_frames + frame_index(view, n_frames, clips[i].clip_id) for i in rows])
-                    xv = x.flatten(0, 1).index_select(0, to_device(flat.ravel(), self.device))
-                    xv = xv.view(len(rows), n_frames, *x.shape[2:])
+        for view, rows, xv in device_views(clips, frames, needs, self.device,
+                                           lambda raw: preprocess_tensor(raw, self.prep, self.dtype),
+                                           lambda: self.timed("preprocess_s")):
             yield view, [clips[i] for i in rows], self._encode_tensor_async(xv.contiguous())
 
     def _takes_as_is(self, clips: list[np.ndarray] | np.ndarray) -> bool:
@@ -530,16 +509,3 @@ def _raise_if_out_of_memory(error: Exception, name: str, x: Any) -> None:
     if isinstance(error, torch.cuda.OutOfMemoryError):
         raise EncoderError(f"{name}: out of GPU memory at a batch of {len(x)} clips of {x.shape[1]} frames; pass a "
                            f"smaller --batch-size") from None
-
-
-def _frame_sum(frames: Any) -> Any:
-    """(B, T, H, W, 3) uint8 tensor -> (B, H, W, 3) int32 sum over time. T in-place adds into an int16
-    (int32 past 128 frames) accumulator: torch's ``sum(dim=1, dtype=torch.int32)`` runs ~20x slower
-    on a CPU (28.8 against 1.2 ms for 8 clips of 16 frames at 256²)."""
-    import torch
-
-    n_frames = frames.shape[1]
-    total = frames[:, 0].to(torch.int16 if 255 * n_frames <= torch.iinfo(torch.int16).max else torch.int32)
-    for i in range(1, n_frames):
-        total += frames[:, i]
-    return total.to(torch.int32)

@@ -190,15 +190,18 @@ def test_queueing_batches_never_waits_for_the_gpu():
         np.testing.assert_array_equal(a, b)
 
 
-def test_views_built_on_the_device_equal_views_built_in_numpy():
-    """The video transformers take one copy of the original frames and make every view on their
-    device; the result must be what making each view first (evaluate.data.views) gives."""
+@pytest.mark.parametrize("name", ["random-vjepa2:tiny", "random-image:tiny", "random-image:tiny,pool=trajectory",
+                                  "random-cnn3d:tiny"])
+def test_views_built_on_the_device_equal_views_built_in_numpy(name):
+    """The video transformers, the image models and the 3D CNNs take one copy of the original frames and
+    make every view on their device; the result must be what making each view first
+    (evaluate.data.views) gives, bit for bit."""
     from types import SimpleNamespace
 
     from evaluate.data.views import VIEWS
     from evaluate.encoders.base import Encoder
 
-    encoder = build_encoder("random-vjepa2:tiny")  # 32² crop: the 48² frames are resized
+    encoder = build_encoder(name)  # 32² crop: the 48² frames are resized
     frames = np.stack(clips(4, t=6, size=48, seed=3))
     refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(4)]
     some = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
@@ -213,10 +216,12 @@ def test_views_built_on_the_device_equal_views_built_in_numpy():
         assert not np.allclose(on_device["original"][1][:1], on_device["shuffled"][1][:1])  # the views differ
 
 
-def test_clips_the_model_resamples_make_their_views_in_numpy():
+@pytest.mark.parametrize("name", ["random-vjepa2:tiny,frames=4", "random-image:tiny,frames=4",
+                                  "random-cnn3d:tiny,step=2"])
+def test_clips_the_model_resamples_make_their_views_in_numpy(name):
     from types import SimpleNamespace
 
-    encoder = build_encoder("random-vjepa2:tiny,frames=4")
+    encoder = build_encoder(name)
     frames = np.stack(clips(2, t=6, size=32))
     refs = [SimpleNamespace(clip_id=f"c{i}") for i in range(2)]
     calls = []

@@ -59,7 +59,7 @@ def test_frame_mean_sums_long_bright_clips_without_overflow(n_frames):
     """The sums run in narrow integers (uint16 in numpy, int16 in torch) only while they cannot overflow."""
     import torch
 
-    from evaluate.encoders.vjepa2 import _frame_sum
+    from evaluate.encoders.device_views import frame_sum as _frame_sum
 
     frames = np.random.default_rng(n_frames).integers(0, 256, size=(n_frames, 4, 5, 3), dtype=np.uint8)
     frames[:, 0, 0] = 255  # the largest sum a pixel can have

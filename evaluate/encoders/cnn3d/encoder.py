@@ -23,6 +23,7 @@ import numpy as np
 
 from evaluate.encoders.base import Encoder, frame_options, register, select_frames
 from evaluate.encoders.cnn3d.recipes import CHECKPOINTS, KINETICS_MEAN, KINETICS_STD, Recipe
+from evaluate.encoders.device_views import device_views
 from evaluate.encoders.hf import model_dtype, module_digest, pick_device, to_device, to_host_async
 from evaluate.errors import EncoderError
 from simgen.spec.registry import did_you_mean
@@ -84,8 +85,6 @@ class _Cnn3d(Encoder):
         return self.encode_async(clips)()
 
     def encode_async(self, clips: list[np.ndarray]) -> Callable[[], np.ndarray]:
-        import torch
-
         from evaluate.encoders.cnn3d.recipes import preprocess_clips
 
         with self.timed("preprocess_s"):
@@ -94,11 +93,35 @@ class _Cnn3d(Encoder):
                 result = np.concatenate([self.encode([c]) for c in clips])
                 return lambda: result
             x = preprocess_clips(to_device(clips, self.device), self.recipe, self.dtype)
+        return self._encode_tensor_async(x)
+
+    def encode_views_async(self, clips, frames, needs):
+        """Every view from one copy and one resize of the original frames
+        (:func:`evaluate.encoders.device_views.device_views`), when the network reads every frame as it is;
+        a recipe or option that samples frames (frames=, step=) samples each view, the default way."""
+        from evaluate.encoders.cnn3d.recipes import network_layout, preprocess_frames
+
+        first = frames[0]  # one view object: each frames[0] is a new one, and `is` compares objects
+        if not (isinstance(frames, np.ndarray) and frames.ndim == 5
+                and select_frames(first, self.frames, self.step, self.notes) is first):
+            yield from super().encode_views_async(clips, frames, needs)
+            return
+        for view, rows, xv in device_views(clips, frames, needs, self.device,
+                                           lambda raw: preprocess_frames(raw, self.recipe),
+                                           lambda: self.timed("preprocess_s")):
+            with self.timed("preprocess_s"):
+                x = network_layout(xv, self.dtype)
+            yield view, [clips[i] for i in rows], self._encode_tensor_async(x)
+
+    def _encode_tensor_async(self, x: Any) -> Callable[[], np.ndarray]:
+        """Queue the forward of a preprocessed (B, 3, T, h, w) batch; return a function that waits."""
+        import torch
+
         layers = None if self.layer is None else [self.layer % 5]
         with self.timed("forward_s"), torch.inference_mode():
             (features,) = self.network.features(x, layers, keep_time=self.pool == "time")  # (B, C, T')
             result = to_host_async(features.float().transpose(1, 2).flatten(1), np.float32)  # time-major
-        self.timings["clips"] += len(clips)
+        self.timings["clips"] += len(x)
         return self.timed_wait(result)
 
 

@@ -113,10 +113,15 @@ def normaliser(mean: tuple[float, ...], std: tuple[float, ...], device: str) -> 
 
 def preprocess_clips(x: Any, recipe: Recipe, dtype: Any) -> Any:
     """(B, T, H, W, 3) uint8 tensor -> (B, 3, T, crop, crop) in ``dtype``, on x's device, channels-last (the
-    layout a CPU's 3-D convolutions run fastest on: 1.7x on random-cnn3d:tiny): bilinear resize, without
+    layout a CPU's 3-D convolutions run fastest on: 1.7x on random-cnn3d:tiny): :func:`preprocess_frames`,
+    then :func:`network_layout`."""
+    return network_layout(preprocess_frames(x, recipe), dtype)
+
+
+def preprocess_frames(x: Any, recipe: Recipe) -> Any:
+    """(B, T, H, W, 3) uint8 tensor -> (B, T, 3, crop, crop) float32, each frame alone: bilinear resize, without
     antialiasing unless the recipe says so (both torchvision's and PyTorchVideo's evaluation transforms
     resize without), centre crop (offsets rounded as torchvision's center_crop), then normalisation."""
-    import torch
     import torch.nn.functional as F
 
     b, t, h, w, c = x.shape
@@ -130,5 +135,11 @@ def preprocess_clips(x: Any, recipe: Recipe, dtype: Any) -> Any:
     frames = frames[:, :, top:top + recipe.crop, left:left + recipe.crop]
     mean, std = normaliser(recipe.mean, recipe.std, str(x.device))
     frames = (frames / 255.0 - mean) / std
-    frames = frames.reshape(b, t, c, recipe.crop, recipe.crop).permute(0, 2, 1, 3, 4)
-    return frames.to(dtype).contiguous(memory_format=torch.channels_last_3d)
+    return frames.reshape(b, t, c, recipe.crop, recipe.crop)
+
+
+def network_layout(frames: Any, dtype: Any) -> Any:
+    """(B, T, 3, h, w) preprocessed frames -> (B, 3, T, h, w) in ``dtype``, channels-last."""
+    import torch
+
+    return frames.permute(0, 2, 1, 3, 4).to(dtype).contiguous(memory_format=torch.channels_last_3d)
