@@ -102,6 +102,14 @@ class Section:
     bullets: list[str] = field(default_factory=list)  # a list after the figures and tables (e.g. the encoders)
 
 
+def folded(title: str, sid: str, text: list[str], groups: list[tuple[str, list[Figure | Table]]]) -> Section:
+    """A section whose parts come in groups (one per dataset), each a closed <details> in the contents:
+    the page stays a few screens tall with every group one click away (the markdown report lists them
+    in the same order, open)."""
+    return Section(title, sid, text, children=[Section(name, f"{sid}-{name}".replace(" ", "_"), parts=list(parts),
+                                                       level=3) for name, parts in groups])
+
+
 def md_table(header: list[str | Cell], rows: list[list[str | Cell]]) -> str:
     lines = ["| " + " | ".join(str(h).replace("|", "\\|") for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]

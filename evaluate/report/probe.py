@@ -174,11 +174,10 @@ def scatter_alt(dataset: str, r: dict[str, Any]) -> str:
 
 
 def margin_section(payload: dict[str, Any]) -> Section:
-    s = Section("Temporal margins", "margins", [MARGIN_TEXT])
-    for dataset in datasets_of(payload, payload.get("temporal_margins", [])):
-        s.parts += [Figure(svg(margin_plot(payload, dataset)), margin_alt(dataset)),
-                    Table(*margin_rows(payload, dataset), caption=dataset)]
-    return s
+    return page.folded("Temporal margins", "margins", [MARGIN_TEXT],
+                       [(dataset, [Figure(svg(margin_plot(payload, dataset)), margin_alt(dataset)),
+                                   Table(*margin_rows(payload, dataset), caption=dataset)])
+                        for dataset in datasets_of(payload, payload.get("temporal_margins", []))])
 
 
 def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]]) -> list[Section]:
@@ -220,15 +219,16 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep
     sections = [s for s in (identifiability_section(payload), margin_section(payload), comparisons_section(payload),
                             layer_section(swept)) if s]
     if payload.get("reversal_sensitivity"):
-        sections.append(Section("Reversal sensitivity", "reversal", [REVERSAL_TEXT],
-                                [reversal_rows(payload, d) for d in datasets_of(payload, payload["reversal_sensitivity"])]))
-    cross = [t for d in payload["datasets"] if (t := cross_rows(payload, d["name"]))]
+        sections.append(page.folded("Reversal sensitivity", "reversal", [REVERSAL_TEXT],
+                                    [(d, [reversal_rows(payload, d)])
+                                     for d in datasets_of(payload, payload["reversal_sensitivity"])]))
+    cross = [(d["name"], [t]) for d in payload["datasets"] if (t := cross_rows(payload, d["name"]))]
     if cross:
-        sections.append(Section("Cross-view: fitted on original", "cross-view", [CROSS_TEXT], list(cross)))
+        sections.append(page.folded("Cross-view: fitted on original", "cross-view", [CROSS_TEXT], cross))
     sections += target_sections(payload, predictions)
     targets = target_rows(payload)
     if targets[1]:
-        sections.append(Section("Targets", "targets", [TARGETS_TEXT], [Table(*targets)]))
+        sections.append(page.folded("Targets", "targets", [TARGETS_TEXT], [("every target", [Table(*targets)])]))
     sections.append(Section("Timing", "timing", [TIMING_TEXT], [Table(*timing_rows(payload))]))
     if keep is not None:
         keep += heatmap + [p for s in sections for x in (s, *s.children) for p in x.parts if isinstance(p, Figure)]

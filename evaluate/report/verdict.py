@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from evaluate.report.page import Cell, Section, Table, ci_text, fmt, md_table
+from evaluate.report.page import Cell, Section, Table, ci_text, fmt, folded, md_table
 from evaluate.roles import ROLES, role_label
 
 CALLS = {"a": "tubelet ahead", "b": "tubelet behind", "tie": "tie (could be chance)"}
@@ -132,7 +132,8 @@ def comparisons_section(payload: dict[str, Any]) -> Section | None:
     tables = comparison_tables(payload)
     if not tables:
         return None
-    return Section("Paired comparisons", "comparisons", [payload.get("comparison_family", "")], list(tables))
+    return folded("Paired comparisons", "comparisons", [payload.get("comparison_family", "")],
+                  [(t.caption, [Table(t.header, t.rows)]) for t in tables])
 
 
 def comparisons_markdown(payload: dict[str, Any]) -> str:
