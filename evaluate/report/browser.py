@@ -6,7 +6,8 @@ writes its findings into the DOM, which ``--dump-dom`` returns: the page's heigh
 closed and open, where the verdict sits (the lead block, and its table when a task is certified), tables and figures wider than their column that do
 not scroll, links to anchors that do not exist, and pairs of plot labels that overprint (the plots'
 text is SVG text, so the browser knows each label's box). ``python -m evaluate.report.browser
-report.html`` prints them, checks them against the goals below and saves ``report_first_screen.png``.
+report.html`` prints them, checks them against the goals below (and each per-dataset page the report
+links, by the same goals but the verdict's) and saves ``report_first_screen.png``.
 """
 
 from __future__ import annotations
@@ -161,8 +162,19 @@ def main(argv: list[str]) -> int:
     screenshot(html, shot)
     print(json.dumps({k: v for k, v in m.items()}, indent=1))
     bad = problems(m, verdict=not html.name.startswith("surprise"))
+    for linked in linked_pages(html):  # a run report's per-dataset pages: the same goals, no verdict of their own
+        bad += [f"{linked.name}: {line}" for line in problems(measure(linked), verdict=False)]
+        print(f"checked {linked.name}")
     print("\n".join(bad) if bad else f"{html}: every goal met; first screen in {shot}")
     return 1 if bad else 0
+
+
+def linked_pages(html: Path) -> list[Path]:
+    """The pages of the same report that ``html`` links (report-<dataset>.html beside it)."""
+    import re
+
+    names = dict.fromkeys(re.findall(r'href="(report-[^"/#]+\.html)', Path(html).read_text(encoding="utf-8")))
+    return [Path(html).with_name(n) for n in names]
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ class Section:
     badge: str = ""  # a pill after the title (e.g. 'static')
     children: list[Section] = field(default_factory=list)  # closed <details> under this one, each in the contents
     bullets: list[str] = field(default_factory=list)  # a list after the figures and tables (e.g. the encoders)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (text, href): links to other pages of the report
 
 
 def folded(title: str, sid: str, text: list[str], groups: list[tuple[str, list[Figure | Table]]]) -> Section:

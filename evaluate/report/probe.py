@@ -1,12 +1,13 @@
 """Reports of an ``evaluate run`` from results.json (and predictions.jsonl): rich terminal tables,
-report.md, and a self-contained report.html (inline SVG plots, a sticky table of contents).
+report.md, and report.html with its per-dataset pages (inline SVG plots, a sticky table of contents).
 
 Both open on the answer: the verdict (tubelet against album and pixels, paired, with its CI, Holm
 call and certification) and what each encoder is (lead.py). Then the static margins at a glance
 (glance.py), the identifiability table, both margins with their CIs (rows.py, plots.py), the paired
-comparisons, reversal sensitivity, cross-view scores and, per target, closed sections with the
-within-view scores, bars and scatters (tables.py, plots.py). ``evaluate report RUNDIR`` rebuilds both
-files from the run folder alone.
+comparisons, reversal sensitivity and cross-view scores, each dataset's part a closed section; then,
+on one page per dataset (report-<dataset>.html, linked; their plots are most of the weight), per target,
+closed sections with the within-view scores, bars and scatters (tables.py, plots.py). ``evaluate report
+RUNDIR`` rebuilds every file from the run folder alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evaluate.io import load_run
+from evaluate.io import load_run, write_text
 from evaluate.metrics import MIN_TEST_GROUPS
 from evaluate.report import page
 from evaluate.report.glance import headline_grids, margin_heatmap, summary_line
@@ -209,8 +210,25 @@ def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]]) 
     return list(per_dataset.values())
 
 
-def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep: list[Figure] | None = None) -> str:
-    """report.html; every figure drawn is also appended to ``keep`` (for write_reports to write as files)."""
+def target_page(section: Section) -> str:
+    """The file of one dataset's per-target page (``section``: its "Per target" section)."""
+    return f"report-{section.id.removeprefix('per-target-')}.html"
+
+
+def target_index(per_target: list[Section]) -> Section:
+    """The report's links to its per-target pages, one per dataset, with the count of targets of each."""
+    return Section("Per target: one page per dataset", "per-target",
+                   ["Each target's within-view scores by view (bars), table, and predicted vs true, on a page per "
+                    "dataset: its plots are most of the report's weight."],
+                   links=[(f"{s.title.removeprefix('Per target: ')} ({len(s.children)} targets)", target_page(s))
+                          for s in per_target])
+
+
+def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep: list[Figure] | None = None,
+                pages: dict[str, str] | None = None) -> str:
+    """report.html; every figure drawn is also appended to ``keep`` (for write_reports to write as files).
+    With ``pages``, each dataset's per-target sections go to a page of their own (file name -> html added
+    to ``pages``) that report.html links; without, they are part of report.html."""
     swept, payload = payload, standing_payload(payload)  # a swept encoder at its standing layer, but in the sweep's part
     predictions = standing_rows(predictions, payload.get("layer_choices", []))
     grids = headline_grids(payload)
@@ -225,13 +243,21 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep
     cross = [(d["name"], [t]) for d in payload["datasets"] if (t := cross_rows(payload, d["name"]))]
     if cross:
         sections.append(page.folded("Cross-view: fitted on original", "cross-view", [CROSS_TEXT], cross))
-    sections += target_sections(payload, predictions)
+    per_target = target_sections(payload, predictions)
+    sections += per_target if pages is None else [target_index(per_target)]
     targets = target_rows(payload)
     if targets[1]:
         sections.append(page.folded("Targets", "targets", [TARGETS_TEXT], [("every target", [Table(*targets)])]))
     sections.append(Section("Timing", "timing", [TIMING_TEXT], [Table(*timing_rows(payload))]))
     if keep is not None:
-        keep += heatmap + [p for s in sections for x in (s, *s.children) for p in x.parts if isinstance(p, Figure)]
+        shown = sections if pages is None else sections + per_target
+        keep += heatmap + [p for s in shown for x in (s, *s.children) for p in x.parts if isinstance(p, Figure)]
+    if pages is not None:
+        for s in per_target:
+            pages[target_page(s)] = page.render_page(
+                "probe.html", f"evaluate report · {s.title}", payload,
+                [Section("The run's report", "back", links=[("← the verdict, margins and comparisons", REPORT_HTML)]), s],
+                heatmap=[], summary=[], warnings=[])
     return page.render_page("probe.html", "evaluate report", payload, sections, lead=[lead_section(payload)],
                             heatmap=heatmap, summary=[summary_line(g) for g in grids],
                             warnings=payload.get("warnings", []), margin_type=kind,
@@ -244,7 +270,13 @@ def write_reports(rundir: str | Path) -> tuple[Path, Path]:
     rundir = Path(rundir)
     payload, predictions = load_run(rundir)
     drawn: list[Figure] = []
-    html = render_html(payload, predictions, drawn)
+    pages: dict[str, str] = {}
+    html = render_html(payload, predictions, drawn, pages)
+    for stale in rundir.glob("report-*.html"):
+        if stale.name not in pages:
+            stale.unlink()
+    for name, text in pages.items():
+        write_text(rundir / name, text)
     figures = dict((alt, name) for name, alt in page.write_figures(rundir, FIGURES, drawn))
     return page.write_pair(rundir, REPORT_MD, render_markdown(payload, figures), REPORT_HTML, html)
 

@@ -69,7 +69,10 @@ def test_run_end_to_end(tiny_falling_rising, tmp_path, monkeypatch, capsys):
     md = (out / "report.md").read_text()
     assert "Temporal margin" in md and "random-vjepa2:tiny" in md and "accel_z" in md
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") >= 4 + 3  # bars per target, scatters per regression target
+    assert 'href="report-falling_rising.html"' in page and "vz_start" not in page.split('id="per-target"')[1].split("</section>")[0]
+    per_target = (out / "report-falling_rising.html").read_text()  # the dataset's per-target page, linked from the report
+    assert per_target.count("data:image/png;base64,") >= 4 + 3  # bars per target, scatters per regression target
+    assert 'href="report.html"' in per_target and 'id="falling_rising-vz_start-linear"' in per_target
     # report rebuilds from the run folder alone
     (out / "report.md").unlink()
     code, _, _ = cli(monkeypatch, capsys, "report", out)

@@ -429,9 +429,13 @@ def test_readme_tables_are_spliced_between_markers():
 def test_report_md_links_every_plot_of_the_html_in_its_order(run_payload, tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(run_payload), encoding="utf-8")
     (tmp_path / "predictions.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "report-gone.html").write_text("a dataset no longer in the run", encoding="utf-8")
     md_path, html_path = probe.write_reports(tmp_path)
     files = sorted(p.name for p in (tmp_path / probe.FIGURES).iterdir())
-    assert len(files) == html_path.read_text(encoding="utf-8").count('<div class="svg"') == 1 + 2 + 4
+    pages = [html_path] + sorted(tmp_path.glob("report-*.html"))  # the report, then its per-dataset pages
+    assert [p.name for p in pages[1:]] == sorted(f"report-{d['name']}.html" for d in run_payload["datasets"])
+    shown = [p.read_text(encoding="utf-8").count('<div class="svg"') for p in pages]
+    assert len(files) == sum(shown) == 1 + 2 + 4 and shown[0] == 1 + 2  # heatmap and margins; bars on the pages
     linked = re.findall(r"!\[[^]]*\]\(([^)]+)\)", md_path.read_text(encoding="utf-8"))
     assert linked == [f"{probe.FIGURES}/{f}" for f in files]  # numbered in the HTML's order, linked in that order
     assert all((tmp_path / f).read_text(encoding="utf-8").startswith("<svg") for f in linked)
