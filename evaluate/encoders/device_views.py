@@ -52,6 +52,15 @@ def device_views(clips: list, frames: np.ndarray, needs: list[tuple[str, ...]], 
         yield view, rows, xv
 
 
+def stacked_as_is(frames: Any, select: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Whether ``frames`` is one stacked (B, T, H, W, 3) batch whose clips the encoder reads as they are
+    (``select``, its frame selection, returns a clip itself): only then do its views commute with it."""
+    if not (isinstance(frames, np.ndarray) and frames.ndim == 5):
+        return False
+    first = frames[0]  # one view object: each frames[0] is a new one, and `is` compares objects
+    return select(first) is first
+
+
 def frame_sum(frames: Any) -> Any:
     """(B, T, H, W, 3) uint8 tensor -> (B, H, W, 3) int32 sum over time. T in-place adds into an int16
     (int32 past 128 frames) accumulator: torch's ``sum(dim=1, dtype=torch.int32)`` runs ~20x slower

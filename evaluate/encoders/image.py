@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.encoders.base import Encoder, frame_options, register, select_frames
-from evaluate.encoders.device_views import device_views
+from evaluate.encoders.device_views import device_views, stacked_as_is
 from evaluate.encoders.hf import (
     check_pool,
     checkpoint_tensor_digests,
@@ -118,9 +118,7 @@ class FrameEncoder(Encoder):
         """Every view from one copy and one resize of the original frames
         (:func:`evaluate.encoders.device_views.device_views`), when the encoder reads every frame as it is;
         with frames= or step=, which select from each view, the default way."""
-        first = frames[0]  # one view object: each frames[0] is a new one, and `is` compares objects
-        if not (isinstance(frames, np.ndarray) and frames.ndim == 5
-                and select_frames(first, self.frames, self.step, self.notes) is first):
+        if not stacked_as_is(frames, lambda clip: select_frames(clip, self.frames, self.step, self.notes)):
             yield from super().encode_views_async(clips, frames, needs)
             return
         for view, rows, xv in device_views(clips, frames, needs, self.device,

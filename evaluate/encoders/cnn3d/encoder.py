@@ -23,7 +23,7 @@ import numpy as np
 
 from evaluate.encoders.base import Encoder, frame_options, register, select_frames
 from evaluate.encoders.cnn3d.recipes import CHECKPOINTS, KINETICS_MEAN, KINETICS_STD, Recipe
-from evaluate.encoders.device_views import device_views
+from evaluate.encoders.device_views import device_views, stacked_as_is
 from evaluate.encoders.hf import model_dtype, module_digest, pick_device, to_device, to_host_async
 from evaluate.errors import EncoderError
 from simgen.spec.registry import did_you_mean
@@ -101,9 +101,7 @@ class _Cnn3d(Encoder):
         a recipe or option that samples frames (frames=, step=) samples each view, the default way."""
         from evaluate.encoders.cnn3d.recipes import network_layout, preprocess_frames
 
-        first = frames[0]  # one view object: each frames[0] is a new one, and `is` compares objects
-        if not (isinstance(frames, np.ndarray) and frames.ndim == 5
-                and select_frames(first, self.frames, self.step, self.notes) is first):
+        if not stacked_as_is(frames, lambda clip: select_frames(clip, self.frames, self.step, self.notes)):
             yield from super().encode_views_async(clips, frames, needs)
             return
         for view, rows, xv in device_views(clips, frames, needs, self.device,
