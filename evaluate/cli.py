@@ -66,6 +66,8 @@ def run(
                                                         "elsewhere")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda[:N]")] = "auto",
     workers: Annotated[int, typer.Option(help="decoding threads (DataLoader processes with --loader torch)")] = 2,
+    probe_workers: Annotated[int | None, typer.Option(help="processes fitting the probes; default: one per core "
+                                                         "(the results do not depend on it)")] = None,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CIs")] = 1000,
     loader: Annotated[LoaderChoice, typer.Option(help="auto (= threads; batches in pinned memory on CUDA), threads or "
                                              "torch")] = "auto",
@@ -92,7 +94,8 @@ def run(
     config = RunConfig.build(
         datasets=[str(d) for d in datasets], encoders=list(encoder), out=str(out), **({"views": [v.value for v in view]} if view else {}),
         probes=list(probe or ["linear"]), targets=list(target) if target else None, cache=str(cache) if cache else None,
-        skip_bad=skip_bad, batch_size=batch_size, device=device, workers=workers, n_bootstrap=bootstrap, loader=_value(loader),
+        skip_bad=skip_bad, batch_size=batch_size, device=device, workers=workers, probe_workers=probe_workers,
+        n_bootstrap=bootstrap, loader=_value(loader),
         executor=_value(executor), address=address, actors=actors, compare=list(compare) if compare else None,
         verify_hashes=not no_hash_check)
     with staged(out) as stage, rich_progress(console) as progress:  # into place only when all succeeded

@@ -79,6 +79,7 @@ class RunConfig(_Config):
     batch_size: Positive | None = None  # clips per forward; None: 32 on CUDA, 8 elsewhere
     device: Device = "auto"
     workers: Annotated[int, Field(ge=0)] = 2  # decoding threads (DataLoader processes with loader torch)
+    probe_workers: Positive | None = None  # processes fitting the probes; None: one per core (same results)
     n_bootstrap: Positive = 1000
     loader: LoaderName = "auto"
     executor: ExecutorName = "local"  # ray: one actor per GPU, clips sharded, results in the shared cache

@@ -23,7 +23,7 @@ from evaluate.errors import EvaluateError
 
 # Config fields that decide how a result is computed or where it goes, not what it is: a rerun may change them.
 HOW_FIELDS = frozenset({"out", "cache", "device", "workers", "batch_size", "loader", "executor", "address",
-                        "actors", "skip_bad", "verify_hashes"})
+                        "actors", "skip_bad", "verify_hashes", "probe_workers"})
 STAGING_PREFIX = ".staging-"
 
 

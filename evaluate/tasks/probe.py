@@ -54,6 +54,7 @@ from evaluate.results import (
     SkippedTarget,
     VerdictRow,
 )
+from evaluate.tasks.probe_pool import ProbeTask, default_probe_workers, run_tasks
 from simgen.dataset.io import atomic_path
 from simgen.spec.registry import did_you_mean
 
@@ -325,17 +326,19 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
         per_layer = [r for e in embedded for r in e.by_layer()]  # a layer sweep is probed one layer at a time
         total = sum(len(targets) for _, targets, _ in work) * len(per_layer) * len(views) * len(inputs.probes)
         advance = progress.task("probing", total)
+        tasks = []
         for split, targets, skipped in work:
             skipped_targets += skipped
             if targets:  # a line per dataset, for logs where the progress bar is not drawn
                 log(f"probing {split.dataset.name}: {len(embedded)} encoder(s) × {len(views)} view(s) × "
                     f"{len(targets)} target(s) × {len(inputs.probes)} probe(s)")
-            for record in per_layer if targets else []:
-                result = probe_encoder(split, record, views, targets, inputs.probes, cache, config.n_bootstrap,
-                                       predictions, advance)
-                record.timings["probe_s"] = record.timings.get("probe_s", 0.0) + result.seconds
-                skipped_targets += [s for s in result.skipped if s not in skipped_targets]
-                probed.append(result)
+            tasks += [ProbeTask(split, record, views, targets, inputs.probes, cache, config.n_bootstrap)
+                      for record in (per_layer if targets else [])]
+        workers = config.probe_workers or default_probe_workers()
+        for task, result in zip(tasks, run_tasks(tasks, workers, predictions, advance, write_to), strict=True):
+            task.record.timings["probe_s"] = task.record.timings.get("probe_s", 0.0) + result.seconds
+            skipped_targets += [s for s in result.skipped if s not in skipped_targets]
+            probed.append(result)
         progress.done(advance)
         steps["probe_s"] = time.perf_counter() - embed_started - steps["embed_s"]
         steps["probe_fit_s"] = sum(p.seconds for p in probed)

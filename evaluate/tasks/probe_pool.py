@@ -1,0 +1,96 @@
+"""The probing phase on every core: one (dataset, encoder) task per worker process.
+
+Each linear fit runs with one BLAS thread (small matrices: threads cost more than they give, see
+evaluate/probes/linear.py), so a probing phase in one process leaves every other core idle. The tasks
+are independent: each reads its own feature matrices from the cache and fits every target on them. So
+``probe_workers`` processes take them in turn; each writes its prediction rows to a part file of its own,
+and the parent appends the parts to predictions.jsonl in task order. The rows, the scores and their
+order are the same as in one process, whatever the number of workers (tested).
+
+Workers are spawned, not forked: the parent holds torch's thread pools from the embedding phase, which a
+forked child would inherit in an undefined state.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+def default_probe_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class ProbeTask:
+    """What :func:`evaluate.tasks.probe.probe_encoder` needs for one (dataset, encoder[, layer])."""
+
+    split: Any
+    record: Any
+    views: list[str]
+    targets: list
+    probes: dict
+    cache: Any
+    n_bootstrap: int
+
+    @property
+    def steps(self) -> int:
+        """Its share of the progress bar: one step per (view, target, probe)."""
+        return len(self.views) * len(self.targets) * len(self.probes)
+
+    def run(self, predictions: IO[str], advance: Callable[[int], None]) -> Any:
+        from evaluate.tasks.probe import probe_encoder
+
+        return probe_encoder(self.split, self.record, self.views, self.targets, self.probes, self.cache,
+                             self.n_bootstrap, predictions, advance)
+
+
+def _run_in_worker(task: ProbeTask, part: str) -> Any:
+    with open(part, "w", encoding="utf-8") as predictions:
+        return task.run(predictions, lambda _: None)
+
+
+def run_tasks(tasks: list[ProbeTask], workers: int, predictions: IO[str], advance: Callable[[int], None],
+              scratch: Path) -> Iterator[Any]:
+    """Each task's :class:`~evaluate.tasks.probe.Probed`, in task order, its prediction rows written to
+    ``predictions`` before it is yielded. ``workers`` ≤ 1 (or one task): in this process. Else that many
+    spawned processes, their part files kept in a temporary folder under ``scratch`` until appended."""
+    workers = min(workers, len(tasks))
+    if workers <= 1:
+        for task in tasks:
+            yield task.run(predictions, advance)
+        return
+    parts = Path(tempfile.mkdtemp(prefix="probe-parts-", dir=scratch))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures: dict[Future, int] = {pool.submit(_run_in_worker, task, str(parts / f"{i:06d}.jsonl")): i
+                                      for i, task in enumerate(tasks)}
+        done: dict[int, Any] = {}
+        next_out, pending = 0, set(futures)
+        while next_out < len(tasks):
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = futures[future]
+                done[i] = future.result()  # a worker's exception is raised here, in the parent
+                advance(tasks[i].steps)
+            while next_out in done:  # in task order: predictions.jsonl is the same as in one process
+                part = parts / f"{next_out:06d}.jsonl"
+                with open(part, encoding="utf-8") as rows:
+                    shutil.copyfileobj(rows, predictions)
+                part.unlink()
+                yield done.pop(next_out)
+                next_out += 1
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(parts, ignore_errors=True)
