@@ -54,7 +54,7 @@ from evaluate.results import (
     SkippedTarget,
     VerdictRow,
 )
-from evaluate.tasks.probe_pool import ProbeTask, default_probe_workers, run_tasks
+from evaluate.tasks.probe_pool import ProbeTask, probe_workers, run_tasks
 from simgen.dataset.io import atomic_path
 from simgen.spec.registry import did_you_mean
 
@@ -334,7 +334,7 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
                     f"{len(targets)} target(s) × {len(inputs.probes)} probe(s)")
             tasks += [ProbeTask(split, record, views, targets, inputs.probes, cache, config.n_bootstrap)
                       for record in (per_layer if targets else [])]
-        workers = config.probe_workers or default_probe_workers()
+        workers = probe_workers(config.probe_workers, sum(len(s.train) + len(s.test) for s in splits))
         for task, result in zip(tasks, run_tasks(tasks, workers, predictions, advance, write_to), strict=True):
             task.record.timings["probe_s"] = task.record.timings.get("probe_s", 0.0) + result.seconds
             skipped_targets += [s for s in result.skipped if s not in skipped_targets]

@@ -6,30 +6,31 @@ are independent: each reads its own feature matrices from the cache and fits eve
 ``probe_workers`` processes take them in turn; each writes its prediction rows to a part file of its own,
 and the parent appends the parts to predictions.jsonl in task order. The rows, the scores and their
 order are the same as in one process, whatever the number of workers (tested).
-
-Workers are spawned, not forked: the parent holds torch's thread pools from the embedding phase, which a
-forked child would inherit in an undefined state.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from evaluate.parallel import default_workers, process_pool
 
-def default_probe_workers() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+# A worker costs ~1.5 s to start (spawned: imports numpy, scipy, scikit-learn). Below this many clips a
+# run's probing takes a few seconds at most, so it stays in this process.
+MIN_CLIPS_FOR_WORKERS = 100
+
+
+def probe_workers(requested: int | None, clips: int) -> int:
+    """The processes to probe with: ``requested`` (``--probe-workers``), else one per core once the run's
+    datasets hold MIN_CLIPS_FOR_WORKERS clips."""
+    if requested:
+        return requested
+    return default_workers() if clips >= MIN_CLIPS_FOR_WORKERS else 1
 
 
 @dataclass
@@ -72,7 +73,7 @@ def run_tasks(tasks: list[ProbeTask], workers: int, predictions: IO[str], advanc
             yield task.run(predictions, advance)
         return
     parts = Path(tempfile.mkdtemp(prefix="probe-parts-", dir=scratch))
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = process_pool(workers)
     try:
         futures: dict[Future, int] = {pool.submit(_run_in_worker, task, str(parts / f"{i:06d}.jsonl")): i
                                       for i, task in enumerate(tasks)}

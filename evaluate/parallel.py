@@ -1,0 +1,35 @@
+"""Independent CPU-bound work on every core, in spawned processes: the probing phase
+(evaluate/tasks/probe_pool.py) and the report's per-dataset plots (evaluate/report/probe.py).
+
+Spawned, not forked: ``evaluate run`` holds torch's thread pools from embedding, which a forked child
+would inherit in an undefined state. A worker costs ~1 s to start (imports), so one task runs here."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def process_map(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> list[Any]:
+    """``[fn(*job) for job in jobs]``, in order; in ``min(workers, len(jobs))`` spawned processes when
+    that is more than one (``fn`` must then be a module-level function, its arguments picklable)."""
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        return [fn(*job) for job in jobs]
+    with process_pool(workers) as pool:
+        return list(pool.map(fn, *zip(*jobs, strict=True)))

@@ -1,0 +1,40 @@
+"""Probing and report drawing in worker processes give the same bytes as in one process."""
+
+import json
+import shutil
+
+from evaluate.config import RunConfig
+from evaluate.report.probe import write_reports
+from evaluate.tasks.probe import run
+
+VIEWS = ["original", "shuffled", "reversed"]
+
+
+def _rows(out):
+    payload = json.loads((out / "results.json").read_text())
+    return {k: payload[k] for k in ("results", "temporal_margins", "reversal_sensitivity", "comparisons", "verdict")}
+
+
+def test_probe_workers_write_the_same_predictions_and_rows(tiny_falling_rising, falling_rising_64, tmp_path):
+    def config(out: str, workers: int) -> RunConfig:
+        return RunConfig(datasets=[str(tiny_falling_rising), str(falling_rising_64)], out=str(tmp_path / out),
+                         encoders=["pixels,size=8", "motion,size=8", "oracle-full"], views=VIEWS, device="cpu",
+                         cache=str(tmp_path / "cache"), n_bootstrap=100, probe_workers=workers)
+
+    one, two = run(config("one", 1)), run(config("two", 2))
+    assert len(one.results) > 20
+    assert (tmp_path / "one/predictions.jsonl").read_bytes() == (tmp_path / "two/predictions.jsonl").read_bytes()
+    assert _rows(tmp_path / "one") == _rows(tmp_path / "two")
+    assert [e.timings["probe_s"] > 0 for e in two.encoders] == [True] * 3
+
+    # The report's per-dataset plots drawn in two processes: the same files as drawn here, from one run folder.
+    (tmp_path / "copy").mkdir()
+    for name in ("results.json", "predictions.jsonl"):
+        shutil.copy(tmp_path / "one" / name, tmp_path / "copy" / name)
+    write_reports(tmp_path / "one", workers=1)
+    write_reports(tmp_path / "copy", workers=2)
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("report*") if p.is_file())
+    assert {"report-falling_rising_64.html", "report-falling_rising.html"} <= {p.name for p in files}
+    assert files == sorted(p.relative_to(tmp_path / "copy") for p in (tmp_path / "copy").rglob("report*") if p.is_file())
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "copy" / name).read_bytes(), name
