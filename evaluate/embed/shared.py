@@ -62,38 +62,62 @@ def _rows(frames: np.ndarray | list, rows: list[int], total: int) -> np.ndarray 
     return frames[rows] if isinstance(frames, np.ndarray) else [frames[i] for i in rows]
 
 
+def lanes(jobs: list[EncoderJob]) -> list[list[EncoderJob]]:
+    """The pixel jobs split into the lanes that run side by side on each decoded batch: the model encoders
+    (torch) in one, the encoders that compute in numpy on the host (``host_numpy``: pixels, motion, track)
+    in another. numpy's array work and torch's kernels release the GIL, so two threads keep two cores busy
+    where one left the host idle while a model ran, or a model idle while the tracker ran."""
+    models = [j for j in jobs if not getattr(j.encoder, "host_numpy", False)]
+    host = [j for j in jobs if getattr(j.encoder, "host_numpy", False)]
+    return [lane for lane in (models, host) if lane]
+
+
 def embed_jobs(jobs: list[EncoderJob], dataset: EvalDataset, cache: EmbeddingCache, *, batch_size: int,
                workers: int, loader: str, pin_memory: bool, skip_bad: bool, bad: Bad, log: Log,
                queue_depth: int = 1, advance: Advance | None = None) -> dict[str, float]:
     """Embed every job's clips of ``dataset``, decoding each clip once for all of them. Returns the
     shared timings: ``decode_wait_s`` (waiting for decoded batches) and ``clips_decoded``. A clip that
     cannot be decoded raises its BadClipError, or with ``skip_bad`` is recorded in ``bad`` (and so
-    left out of every encoder's probes). ``queue_depth``: forwards queued beyond the one whose result
-    is being written (on a GPU the device runs ahead of the cache writes). ``advance`` is told how
-    many clips each batch held."""
-    pending: list[tuple[EncoderJob, str, list, Callable[[], np.ndarray]]] = []
+    left out of every encoder's probes). ``queue_depth``: forwards queued, per lane (:func:`lanes`),
+    beyond the one whose result is being written (on a GPU the device runs ahead of the cache writes).
+    ``advance`` is told how many clips each batch held. Each batch is done by every lane before the next
+    one is handed out, so memory holds the loader's few batches, as with one lane."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: dict[int, list[tuple[EncoderJob, str, list, Callable[[], np.ndarray]]]] = {}
     shared = {"decode_wait_s": 0.0, "clips_decoded": 0}
 
-    def feed(job: EncoderJob, clips: list, frames: Any) -> None:
+    def feed(lane: int, job: EncoderJob, clips: list, frames: Any, memo: dict | None = None) -> None:
         # Generators: each view's batch is queued as it is made, so an interruption keeps the ones before it.
+        queue = pending.setdefault(lane, [])
         needs = [job.needs[c.clip_id] for c in clips]
-        for view, view_clips, wait in job.encoder.encode_views_async(clips, frames, needs):
+        for view, view_clips, wait in job.encoder.encode_views_async(clips, frames, needs, memo):
             job.timings["clips_embedded"] += len(view_clips)
-            pending.append((job, view, view_clips, wait))  # queue this batch, then store an earlier one
-            if len(pending) > queue_depth:
-                done, done_view, done_clips, done_wait = pending.pop(0)
+            queue.append((job, view, view_clips, wait))  # queue this batch, then store an earlier one
+            if len(queue) > queue_depth:
+                done, done_view, done_clips, done_wait = queue.pop(0)
                 done.store(cache, done_view, done_clips, done_wait())
 
+    def feed_lane(lane: int, jobs: list[EncoderJob], clips: list, frames: Any) -> None:
+        memo: dict = {}  # what this lane's encoders share of this batch (the same preprocessing, say)
+        for job in jobs:
+            rows = [i for i, c in enumerate(clips) if c.clip_id in job.needs]
+            if rows:  # a subset of the batch is another batch: it shares nothing with the whole one
+                feed(lane, job, [clips[i] for i in rows], _rows(frames, rows, len(clips)),
+                     memo if len(rows) == len(clips) else None)
+
     by_id = {c.clip_id: c for c in dataset.clips}
+    pixel_jobs = [j for j in jobs if needs_pixels(j.encoder)]
+    split = lanes(pixel_jobs)
+    threads = ThreadPoolExecutor(len(split) - 1) if len(split) > 1 else None  # the first lane runs here
     try:
         for job in (j for j in jobs if not needs_pixels(j.encoder)):  # labels only: nothing to decode
             clips = [by_id[cid] for cid in job.needs]
             for lo in range(0, len(clips), batch_size):
                 chunk = clips[lo:lo + batch_size]
-                feed(job, chunk, [None] * len(chunk))
+                feed(-1, job, chunk, [None] * len(chunk))
                 if advance:
                     advance(len(chunk))
-        pixel_jobs = [j for j in jobs if needs_pixels(j.encoder)]
         wanted = {cid for j in pixel_jobs for cid in j.needs}
         load = [(c, ("original",)) for c in dataset.clips if c.clip_id in wanted]  # in the dataset's order
         start = time.perf_counter()
@@ -109,12 +133,18 @@ def embed_jobs(jobs: list[EncoderJob], dataset: EvalDataset, cache: EmbeddingCac
             shared["clips_decoded"] += len(clips) + len(batch.bad)
             if advance:
                 advance(len(clips) + len(batch.bad))
-            for job in pixel_jobs:
-                rows = [i for i, c in enumerate(clips) if c.clip_id in job.needs]
-                if rows:
-                    feed(job, [clips[i] for i in rows], _rows(frames, rows, len(clips)))
+            others = [threads.submit(feed_lane, i, lane, clips, frames) for i, lane in enumerate(split[1:], 1)] \
+                if threads else []
+            try:
+                feed_lane(0, split[0] if split else [], clips, frames)
+            finally:  # every lane has finished this batch before the next (or before an error goes up)
+                for other in others:
+                    other.result()
             start = time.perf_counter()
     finally:  # also on an interruption: what was computed is kept
-        for job, view, clips, wait in pending:
-            job.store(cache, view, clips, wait())
+        if threads:
+            threads.shutdown(wait=True)
+        for queue in pending.values():
+            for job, view, clips, wait in queue:
+                job.store(cache, view, clips, wait())
     return shared

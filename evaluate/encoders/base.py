@@ -89,6 +89,9 @@ class Encoder(ABC):
     # A layer sweep (layers=, evaluate/encoders/layer_sweep.py): the hidden states read out, in this
     # order; encode then gives (B, len(layers), D...) from one forward pass. None: one output.
     layers: list[int] | None = None
+    # Computes in numpy on the host (pixels, motion, track), no torch: evaluate.embed.shared runs these
+    # in a thread of their own beside the model encoders, on the same decoded batch.
+    host_numpy: ClassVar[bool] = False
 
     def __init__(self, spec: EncoderSpec, device: str = "cpu"):
         self.spec = spec
@@ -135,12 +138,13 @@ class Encoder(ABC):
     # so that the loader decodes and ships only the original frames.
     builds_views: ClassVar[bool] = False
 
-    def encode_views_async(self, clips: list, frames: np.ndarray | list[np.ndarray],
-                           needs: list[tuple[str, ...]]) -> Iterator[tuple[str, list, Callable[[], np.ndarray]]]:
+    def encode_views_async(self, clips: list, frames: np.ndarray | list[np.ndarray], needs: list[tuple[str, ...]],
+                           memo: dict | None = None) -> Iterator[tuple[str, list, Callable[[], np.ndarray]]]:
         """Encode the views ``needs[i]`` of each clip ``clips[i]`` (a ClipRef) from its original
         ``frames[i]``; yields (view, its clips, wait for their (n, D) embeddings), one view at a
         time. Default: the views are made in numpy, then each view's clips go through
-        :meth:`encode_async`."""
+        :meth:`encode_async`. ``memo``: one dict per batch of ``frames``, shared by the run's encoders,
+        where an encoder may keep what another one computes the same (see device_views.py)."""
         from evaluate.data.views import apply_view, rows_by_view
 
         for view, rows in rows_by_view(needs):

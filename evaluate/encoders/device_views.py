@@ -10,7 +10,7 @@ frames, as :mod:`evaluate.data.views`) is preprocessed on its own, one frame per
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -20,19 +20,29 @@ from evaluate.encoders.hf import to_device
 
 
 def device_views(clips: list, frames: np.ndarray, needs: list[tuple[str, ...]], device: str,
-                 per_frame: Callable[[Any], Any], timed: Callable[[], AbstractContextManager]
-                 ) -> Iterator[tuple[str, list[int], Any]]:
+                 per_frame: Callable[[Any], Any], timed: Callable[[], AbstractContextManager],
+                 memo: dict | None = None, key: Hashable = None) -> Iterator[tuple[str, list[int], Any]]:
     """For a stacked (B, T, H, W, 3) uint8 batch of original ``frames``: yields (view, its rows, the
     view's (n, T, ...) preprocessed frames) for each view that ``needs`` names, in the run's view order.
     ``per_frame`` maps a (B, T, H, W, 3) uint8 tensor to (B, T, ...) preprocessed frames; ``timed()``
-    is the context its time (and the gathers') is counted under."""
+    is the context its time (and the gathers') is counted under. ``memo`` (the batch's, shared by the
+    run's encoders) keeps the device copy and the preprocessed frames under ``key``, which names every
+    parameter of ``per_frame`` (:func:`evaluate.encoders.hf.preprocessing_key`): an encoder whose
+    preprocessing is the same as one before it in the batch (the demo's tiny V-JEPA 2 and album) reads them
+    from there."""
     import torch
 
     from evaluate.data.views import frame_index, rows_by_view
 
+    slot = ("device_views", device, key) if memo is not None and key is not None else None
     with timed():
-        raw = to_device(frames, device)
-        x = per_frame(raw)
+        if slot in (memo or {}):
+            raw, x = memo[slot]
+        else:
+            raw = to_device(frames, device)
+            x = per_frame(raw)
+            if slot:
+                memo[slot] = raw, x
     n_clips, n_frames = raw.shape[:2]
     for view, rows in rows_by_view(needs):
         with timed():

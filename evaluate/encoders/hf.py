@@ -298,6 +298,13 @@ def _normaliser(mean: tuple[float, ...], std: tuple[float, ...], device: str) ->
     return (torch.tensor(mean).view(1, 3, 1, 1).to(device), torch.tensor(std).view(1, 3, 1, 1).to(device))
 
 
+def preprocessing_key(prep: Preprocessing, dtype) -> tuple:
+    """Everything :func:`preprocess_tensor` reads (not ``source``, which only names where ``prep`` came
+    from): two encoders with equal keys get equal tensors from the same frames."""
+    return prep.height, prep.width, tuple(prep.mean), tuple(prep.std), prep.rescale, prep.resize, prep.short_edge, \
+        str(dtype)
+
+
 def preprocess_tensor(x: Any, prep: Preprocessing, dtype) -> Any:
     """(B, T, H, W, 3) uint8 tensor -> (B, T, 3, h, w) on the same device: the resize of
     ``prep.resize`` (``full``: whole-frame bilinear resize with antialiasing, no centre crop, so

@@ -33,6 +33,7 @@ from evaluate.encoders.hf import (
     pick_device,
     preprocess,
     preprocess_tensor,
+    preprocessing_key,
     read_preprocessing,
     resolve_checkpoint,
     select_hidden,
@@ -114,30 +115,51 @@ class FrameEncoder(Encoder):
             x = preprocess(clips, self.prep, self.device, self.dtype)  # (B, T, 3, h, w)
         return self._encode_tensor_async(x)
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         """Every view from one copy and one resize of the original frames
         (:func:`evaluate.encoders.device_views.device_views`), when the encoder reads every frame as it is;
-        with frames= or step=, which select from each view, the default way."""
+        with frames= or step=, which select from each view, the default way. With the batch's ``memo``, the
+        frame vectors of a view are computed once for every readout of the same model (``pool=time``,
+        ``mean`` and ``trajectory`` read the same forward)."""
         if not stacked_as_is(frames, lambda clip: select_frames(clip, self.frames, self.step, self.notes)):
             yield from super().encode_views_async(clips, frames, needs)
             return
         for view, rows, xv in device_views(clips, frames, needs, self.device,
                                            lambda raw: preprocess_tensor(raw, self.prep, self.dtype),
-                                           lambda: self.timed("preprocess_s")):
-            yield view, [clips[i] for i in rows], self._encode_tensor_async(xv)
+                                           lambda: self.timed("preprocess_s"), memo,
+                                           preprocessing_key(self.prep, self.dtype)):
+            yield view, [clips[i] for i in rows], self._encode_tensor_async(xv, memo, (view, tuple(rows)))
 
-    def _encode_tensor_async(self, x: Any) -> Callable[[], np.ndarray]:
-        """Queue the forward of a preprocessed (B, T, 3, h, w) batch; return a function that waits."""
+    def _forward_key(self) -> tuple:
+        """What the frame vectors depend on besides the frames: the weights and how they are read."""
+        return ("frame_vectors", self.kind, self.encoder_sha256, preprocessing_key(self.prep, self.dtype),
+                self.layer, tuple(self.layers or ()), str(self.device))
+
+    def _per_frame(self, x: Any) -> Any:
+        """(B, T, D) frame vectors (a sweep: (B, layers, T, D)) of a preprocessed (B, T, 3, h, w) batch."""
         import torch
 
         b, t = x.shape[:2]
+        outputs = self._outputs(x.flatten(0, 1), self.layer is not None or self.layers is not None)
+        if self.layers:  # a sweep: every layer from this one forward, (B, layers, T, D)
+            return torch.stack([self.frame_vectors(outputs, layer).reshape(b, t, -1) for layer in self.layers], dim=1)
+        return self.frame_vectors(outputs).reshape(b, t, -1)
+
+    def _encode_tensor_async(self, x: Any, memo: dict | None = None, part: tuple = ()) -> Callable[[], np.ndarray]:
+        """Queue the forward of a preprocessed (B, T, 3, h, w) batch; return a function that waits. With
+        ``memo``, the frame vectors are kept there under this model's forward key and ``part`` (the view and
+        its rows), or read from there when another readout of the same model computed them."""
+        import torch
+
+        b, t = x.shape[:2]
+        slot = (self._forward_key(), part) if memo is not None else None
         with self.timed("forward_s"), torch.inference_mode():
-            outputs = self._outputs(x.flatten(0, 1), self.layer is not None or self.layers is not None)
-            if self.layers:  # a sweep: every layer from this one forward, (B, layers, T, D)
-                per_frame = torch.stack([self.frame_vectors(outputs, layer).reshape(b, t, -1) for layer in self.layers],
-                                        dim=1)
+            if slot in (memo or {}):
+                per_frame = memo[slot]
             else:
-                per_frame = self.frame_vectors(outputs).reshape(b, t, -1)
+                per_frame = self._per_frame(x)
+                if slot:
+                    memo[slot] = per_frame
             pooled = per_frame.mean(dim=-2) if self.pool == "mean" else per_frame.flatten(-2)
             result = to_host_async(pooled, np.float32)  # queued: the caller can queue the next batch first
         self.timings["clips"] += b

@@ -74,7 +74,7 @@ class _Oracle(Encoder):
         raise NotImplementedError(f"{self.kind} reads the clips' labels: it needs their ClipRefs "
                                   f"(encode_views_async)")
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         from evaluate.data.views import rows_by_view
 
         with self.timed("preprocess_s"):

@@ -32,6 +32,7 @@ class _Pixels(Encoder):
     option_help = {"size": "side of the downsampled frame in pixels (default 16)",
                    "frames": "resample every clip to this many frames (default: the clip's own)"}
     version = 1
+    host_numpy = True
 
     def __init__(self, spec, device="cpu"):
         super().__init__(spec, device)
@@ -64,7 +65,7 @@ class _Pixels(Encoder):
 
     builds_views = True
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         """Each clip is downsampled once and its views are made from the small frames: selections of
         them (downsampling acts on each frame alone, so this is downsampling the view), and the mean
         of the raw frames, as evaluate.data.views makes it, downsampled. Bit-identical to making each view

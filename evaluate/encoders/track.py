@@ -279,6 +279,7 @@ def odometers(tracked: np.ndarray) -> np.ndarray:
 class Track(Encoder):
     kind = "track"
     role = "control"
+    host_numpy = True
     description = ("positive control: a blob tracker on the full-resolution pixels (per-frame backdrop, colour-cut "
                    "blobs, tracks with odometers), stacked in time order (no weights)")
     example = "track,blobs=2"
@@ -339,7 +340,7 @@ class Track(Encoder):
         self.timings["clips"] += len(out)
         return stack(self.kind, out)
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         """Blobs are found once per clip (each frame alone), then every view that selects frames
         tracks its selection of them, in its order: the same as finding the blobs of the view.
         ``frame_mean`` is the clip's mean frame, its blobs repeated. With ``background=median``, the

@@ -51,6 +51,7 @@ from evaluate.encoders.hf import (
     pool_tokens,
     preprocess,
     preprocess_tensor,
+    preprocessing_key,
     processor_short_edge,
     read_preprocessing,
     resolve_checkpoint,
@@ -249,7 +250,7 @@ class VideoTransformer(Encoder):
 
     builds_views = True
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         """One host→device copy and one resize of the original frames serve every view
         (:func:`evaluate.encoders.device_views.device_views`). Clips the model takes only after
         resampling or padding go the default way."""
@@ -258,7 +259,8 @@ class VideoTransformer(Encoder):
             return
         for view, rows, xv in device_views(clips, frames, needs, self.device,
                                            lambda raw: preprocess_tensor(raw, self.prep, self.dtype),
-                                           lambda: self.timed("preprocess_s")):
+                                           lambda: self.timed("preprocess_s"), memo,
+                                           preprocessing_key(self.prep, self.dtype)):
             yield view, [clips[i] for i in rows], self._encode_tensor_async(xv.contiguous())
 
     def _takes_as_is(self, clips: list[np.ndarray] | np.ndarray) -> bool:

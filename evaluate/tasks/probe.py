@@ -335,7 +335,8 @@ def _run(config: RunConfig, log: Log, progress: Progress | None, replace: bool, 
             tasks += [ProbeTask(split, record, views, targets, inputs.probes, cache, config.n_bootstrap)
                       for record in (per_layer if targets else [])]
         workers = probe_workers(config.probe_workers, sum(len(s.train) + len(s.test) for s in splits))
-        for task, result in zip(tasks, run_tasks(tasks, workers, predictions, advance, write_to), strict=True):
+        results = run_tasks(probe_encoder, tasks, workers, predictions, advance, write_to)
+        for task, result in zip(tasks, results, strict=True):
             task.record.timings["probe_s"] = task.record.timings.get("probe_s", 0.0) + result.seconds
             skipped_targets += [s for s in result.skipped if s not in skipped_targets]
             probed.append(result)

@@ -35,7 +35,8 @@ def probe_workers(requested: int | None, clips: int) -> int:
 
 @dataclass
 class ProbeTask:
-    """What :func:`evaluate.tasks.probe.probe_encoder` needs for one (dataset, encoder[, layer])."""
+    """The arguments of :func:`evaluate.tasks.probe.probe_encoder` for one (dataset, encoder[, layer]),
+    but for where its predictions go and its progress."""
 
     split: Any
     record: Any
@@ -50,32 +51,31 @@ class ProbeTask:
         """Its share of the progress bar: one step per (view, target, probe)."""
         return len(self.views) * len(self.targets) * len(self.probes)
 
-    def run(self, predictions: IO[str], advance: Callable[[int], None]) -> Any:
-        from evaluate.tasks.probe import probe_encoder
-
+    def run(self, probe_encoder: Callable[..., Any], predictions: IO[str], advance: Callable[[int], None]) -> Any:
         return probe_encoder(self.split, self.record, self.views, self.targets, self.probes, self.cache,
                              self.n_bootstrap, predictions, advance)
 
 
-def _run_in_worker(task: ProbeTask, part: str) -> Any:
+def _run_in_worker(probe_encoder: Callable[..., Any], task: ProbeTask, part: str) -> Any:
     with open(part, "w", encoding="utf-8") as predictions:
-        return task.run(predictions, lambda _: None)
+        return task.run(probe_encoder, predictions, lambda _: None)
 
 
-def run_tasks(tasks: list[ProbeTask], workers: int, predictions: IO[str], advance: Callable[[int], None],
-              scratch: Path) -> Iterator[Any]:
-    """Each task's :class:`~evaluate.tasks.probe.Probed`, in task order, its prediction rows written to
-    ``predictions`` before it is yielded. ``workers`` ≤ 1 (or one task): in this process. Else that many
-    spawned processes, their part files kept in a temporary folder under ``scratch`` until appended."""
+def run_tasks(probe_encoder: Callable[..., Any], tasks: list[ProbeTask], workers: int, predictions: IO[str],
+              advance: Callable[[int], None], scratch: Path) -> Iterator[Any]:
+    """Each task's :class:`~evaluate.tasks.probe.Probed` (from ``probe_encoder``, a module-level function a
+    worker can import), in task order, its prediction rows written to ``predictions`` before it is
+    yielded. ``workers`` ≤ 1 (or one task): in this process. Else that many spawned processes, their part
+    files kept in a temporary folder under ``scratch`` until appended."""
     workers = min(workers, len(tasks))
     if workers <= 1:
         for task in tasks:
-            yield task.run(predictions, advance)
+            yield task.run(probe_encoder, predictions, advance)
         return
     parts = Path(tempfile.mkdtemp(prefix="probe-parts-", dir=scratch))
     pool = process_pool(workers)
     try:
-        futures: dict[Future, int] = {pool.submit(_run_in_worker, task, str(parts / f"{i:06d}.jsonl")): i
+        futures: dict[Future, int] = {pool.submit(_run_in_worker, probe_encoder, task, str(parts / f"{i:06d}.jsonl")): i
                                       for i, task in enumerate(tasks)}
         done: dict[int, Any] = {}
         next_out, pending = 0, set(futures)

@@ -280,3 +280,25 @@ def test_weight_free_views_from_downsampled_frames_equal_views_made_first(spec):
     needs = [VIEWS, ("shuffled", "frame_mean"), ("original",), ("reversed", "single_frame", "frame_mean")]
     assert_same_views(collect_views(encoder.encode_views_async(refs, frames, needs)),
                       collect_views(Encoder.encode_views_async(encoder, refs, frames, needs)))
+
+
+def test_encoders_of_one_batch_share_preprocessing_and_one_models_frame_vectors():
+    """With the batch's memo, V-JEPA 2 and the album of the same preprocessing resize the frames once, and
+    the album's readouts (time, trajectory) run one forward; every vector is what each computes alone."""
+    from types import SimpleNamespace
+
+    from evaluate.data.views import VIEWS
+
+    names = ["random-vjepa2:tiny", "random-image:tiny", "random-image:tiny,pool=trajectory", "random-image:tiny,pool=mean"]
+    frames = np.stack(clips(3, t=6, size=48, seed=5))
+    refs = [SimpleNamespace(clip_id=f"train-{i:06d}-falling") for i in range(3)]
+    needs = [VIEWS, ("original", "shuffled"), VIEWS]
+    memo: dict = {}
+    shared = {name: collect_views(build_encoder(name).encode_views_async(refs, frames, needs, memo)) for name in names}
+    alone = {name: collect_views(build_encoder(name).encode_views_async(refs, frames, needs)) for name in names}
+    for name in names:
+        assert_same_views(shared[name], alone[name])
+    preprocessed = [k for k in memo if k[0] == "device_views"]
+    forwards = [k for k in memo if k[0][0] == "frame_vectors"]
+    assert len(preprocessed) == 1  # one resize served the tubelet model and the album
+    assert len(forwards) == len(VIEWS)  # one forward per view served the three album readouts

@@ -95,7 +95,7 @@ class _Cnn3d(Encoder):
             x = preprocess_clips(to_device(clips, self.device), self.recipe, self.dtype)
         return self._encode_tensor_async(x)
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         """Every view from one copy and one resize of the original frames
         (:func:`evaluate.encoders.device_views.device_views`), when the network reads every frame as it is;
         a recipe or option that samples frames (frames=, step=) samples each view, the default way."""

@@ -126,7 +126,7 @@ class VideoLLMZeroShot(VideoLLM):
         raise EncoderError(f"{self.name}: the zero-shot mode answers its dataset's questions; it runs in "
                            f"`evaluate run`, which gives it each clip's dataset")
 
-    def encode_views_async(self, clips, frames, needs):
+    def encode_views_async(self, clips, frames, needs, memo=None):
         """Each view of each clip asked every question of the clip's dataset (``clips[i].root``)."""
         from evaluate.data.views import apply_view, rows_by_view
 
