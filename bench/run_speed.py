@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "run_speed.json")
     args = parser.parse_args()
     codes = {"before": worktree(args.base, args.worktree.resolve()), "after": ROOT}
-    datasets = [args.data / name for name in args.datasets]
+    datasets = [args.data.resolve() / name for name in args.datasets]  # the runs start in their code folder
     args.work.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     order = [("before", "after") if i % 2 == 0 else ("after", "before") for i in range(args.repeat)]

@@ -72,6 +72,21 @@ def lanes(jobs: list[EncoderJob]) -> list[list[EncoderJob]]:
     return [lane for lane in (models, host) if lane]
 
 
+def _leave_a_core(others: int) -> Callable[[], None]:
+    """Leave ``others`` cores to the other lanes: torch's intra-op threads (one per core by default) wait
+    for each other at every operator, so one of them descheduled by the tracker stalls them all (the
+    tiny V-JEPA 2's forward took 4.1 s alone, 18.9 s beside track with 2 threads on 2 cores). Returns what
+    restores torch's count."""
+    import sys
+
+    torch = sys.modules.get("torch")  # not imported: no model lane, nothing to share
+    if not others or torch is None:
+        return lambda: None
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before - others))
+    return lambda: torch.set_num_threads(before)
+
+
 def embed_jobs(jobs: list[EncoderJob], dataset: EvalDataset, cache: EmbeddingCache, *, batch_size: int,
                workers: int, loader: str, pin_memory: bool, skip_bad: bool, bad: Bad, log: Log,
                queue_depth: int = 1, advance: Advance | None = None) -> dict[str, float]:
@@ -110,6 +125,7 @@ def embed_jobs(jobs: list[EncoderJob], dataset: EvalDataset, cache: EmbeddingCac
     pixel_jobs = [j for j in jobs if needs_pixels(j.encoder)]
     split = lanes(pixel_jobs)
     threads = ThreadPoolExecutor(len(split) - 1) if len(split) > 1 else None  # the first lane runs here
+    torch_threads = _leave_a_core(len(split) - 1)
     try:
         for job in (j for j in jobs if not needs_pixels(j.encoder)):  # labels only: nothing to decode
             clips = [by_id[cid] for cid in job.needs]
@@ -144,6 +160,7 @@ def embed_jobs(jobs: list[EncoderJob], dataset: EvalDataset, cache: EmbeddingCac
     finally:  # also on an interruption: what was computed is kept
         if threads:
             threads.shutdown(wait=True)
+        torch_threads()
         for queue in pending.values():
             for job, view, clips, wait in queue:
                 job.store(cache, view, clips, wait())
