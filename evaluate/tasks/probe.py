@@ -287,7 +287,10 @@ def run(config: RunConfig, log: Log = lambda _: None, progress: Progress | None 
     """Run the evaluation; returns what results.json holds, written with predictions.jsonl under
     config.out when the run succeeds (evaluate.outputs.staged), or into ``write_to`` (a staging folder
     the caller moves into place). A config.out that holds a finished run this one would lose is refused
-    before any work unless ``replace`` (evaluate.outputs.check_out)."""
+    before any work unless ``replace`` (evaluate.outputs.check_out). The probes of a run of 100 clips or
+    more run in spawned processes (evaluate.tasks.probe_pool): a script that calls this at import time
+    needs Python's ``if __name__ == "__main__":`` guard, as with any multiprocessing, or
+    ``probe_workers=1``."""
     if write_to is not None:
         return _run(config, log, progress, replace, Path(write_to))
     with staged(Path(config.out)) as stage:

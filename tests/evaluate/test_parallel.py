@@ -38,3 +38,29 @@ def test_probe_workers_write_the_same_predictions_and_rows(tiny_falling_rising, 
     assert files == sorted(p.relative_to(tmp_path / "copy") for p in (tmp_path / "copy").rglob("report*") if p.is_file())
     for name in files:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "copy" / name).read_bytes(), name
+
+
+def test_lanes_and_the_batch_memo_embed_what_each_encoder_embeds_alone(tiny_falling_rising, tmp_path):
+    """A model lane (V-JEPA 2 and the album, which share a resize, and the album's two readouts, which share a
+    forward) beside a host lane (pixels, track): every cached vector is what that encoder gives run alone."""
+    from evaluate.embed.shared import lanes
+
+    encoders = ["random-vjepa2:tiny", "random-image:tiny", "random-image:tiny,pool=trajectory", "pixels,size=8",
+                "track"]
+
+    def embed(out: str, names: list[str]) -> dict:
+        run(RunConfig(datasets=[str(tiny_falling_rising)], encoders=names, out=str(tmp_path / out), views=VIEWS,
+                      probes=[], device="cpu", batch_size=3))
+        root = tmp_path / out / "embeddings"
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("*.npy")}
+
+    together = embed("together", encoders)
+    alone = {}
+    for name in encoders:
+        alone.update(embed(f"alone-{len(alone)}", [name]))
+    assert len(together) == 5 * 3 * 16 and together == alone
+
+    from types import SimpleNamespace
+
+    jobs = [SimpleNamespace(encoder=SimpleNamespace(host_numpy=h)) for h in (False, True, False)]
+    assert [[j.encoder.host_numpy for j in lane] for lane in lanes(jobs)] == [[False, False], [True]]
