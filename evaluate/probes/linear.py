@@ -42,12 +42,12 @@ def standardise_and_rotate(x_train: Rows | np.ndarray,
     if digest in _PREPARED:
         _PREPARED.move_to_end(digest)
         return _PREPARED[digest]
+    while len(_PREPARED) >= _PREPARED_MAX:  # before the new rotation, not after it: the old features and
+        _PREPARED.popitem(last=False)  # their ridge factors (~40 MiB at 1,000 clips) need not sit beside it
     a, b = _standardise_and_rotate(x_train, x_test)
     for array in (a, b):
         array.flags.writeable = False  # shared between targets: nobody may change it in place
     result = _PREPARED[digest] = (a, b, {})
-    if len(_PREPARED) > _PREPARED_MAX:
-        _PREPARED.popitem(last=False)
     return result
 
 
