@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -26,10 +26,20 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def process_map(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> list[Any]:
-    """``[fn(*job) for job in jobs]``, in order; in ``min(workers, len(jobs))`` spawned processes when
-    that is more than one (``fn`` must then be a module-level function, its arguments picklable)."""
+    """``[fn(*job) for job in jobs]`` (see :func:`process_imap`)."""
+    return list(process_imap(fn, jobs, workers))
+
+
+def process_imap(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Iterator[Any]:
+    """``fn(*job)`` of each job, yielded in order as each is ready; in ``min(workers, len(jobs))`` spawned
+    processes when that is more than one (``fn`` must then be a module-level function, its arguments
+    picklable). On an error or an interruption the jobs not started are cancelled."""
     workers = min(workers, len(jobs))
     if workers <= 1:
-        return [fn(*job) for job in jobs]
-    with process_pool(workers) as pool:
-        return list(pool.map(fn, *zip(*jobs, strict=True)))
+        yield from (fn(*job) for job in jobs)
+        return
+    pool = process_pool(workers)
+    try:
+        yield from pool.map(fn, *zip(*jobs, strict=True))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -13,6 +13,7 @@ its process; each Ray actor runs it on its chunks with every encoder of the run 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,8 +78,6 @@ def _leave_a_core(others: int) -> Callable[[], None]:
     for each other at every operator, so one of them descheduled by the tracker stalls them all (the
     tiny V-JEPA 2's forward took 4.1 s alone, 18.9 s beside track with 2 threads on 2 cores). Returns what
     restores torch's count."""
-    import sys
-
     torch = sys.modules.get("torch")  # not imported: no model lane, nothing to share
     if not others or torch is None:
         return lambda: None

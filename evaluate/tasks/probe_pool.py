@@ -13,12 +13,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from evaluate.parallel import default_workers, process_pool
+from evaluate.parallel import default_workers, process_imap
 
 # A worker costs ~1.5 s to start (spawned: imports numpy, scipy, scikit-learn). Below this many clips a
 # run's probing takes a few seconds at most, so it stays in this process.
@@ -67,31 +66,18 @@ def run_tasks(probe_encoder: Callable[..., Any], tasks: list[ProbeTask], workers
     worker can import), in task order, its prediction rows written to ``predictions`` before it is
     yielded. ``workers`` ≤ 1 (or one task): in this process. Else that many spawned processes, their part
     files kept in a temporary folder under ``scratch`` until appended."""
-    workers = min(workers, len(tasks))
-    if workers <= 1:
+    if min(workers, len(tasks)) <= 1:
         for task in tasks:
             yield task.run(probe_encoder, predictions, advance)
         return
     parts = Path(tempfile.mkdtemp(prefix="probe-parts-", dir=scratch))
-    pool = process_pool(workers)
     try:
-        futures: dict[Future, int] = {pool.submit(_run_in_worker, probe_encoder, task, str(parts / f"{i:06d}.jsonl")): i
-                                      for i, task in enumerate(tasks)}
-        done: dict[int, Any] = {}
-        next_out, pending = 0, set(futures)
-        while next_out < len(tasks):
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                i = futures[future]
-                done[i] = future.result()  # a worker's exception is raised here, in the parent
-                advance(tasks[i].steps)
-            while next_out in done:  # in task order: predictions.jsonl is the same as in one process
-                part = parts / f"{next_out:06d}.jsonl"
-                with open(part, encoding="utf-8") as rows:
-                    shutil.copyfileobj(rows, predictions)
-                part.unlink()
-                yield done.pop(next_out)
-                next_out += 1
+        jobs = [(probe_encoder, task, str(parts / f"{i:06d}.jsonl")) for i, task in enumerate(tasks)]
+        for (_, task, part), result in zip(jobs, process_imap(_run_in_worker, jobs, workers), strict=True):
+            with open(part, encoding="utf-8") as rows:  # in task order: the same file as in one process
+                shutil.copyfileobj(rows, predictions)
+            Path(part).unlink()
+            advance(task.steps)
+            yield result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(parts, ignore_errors=True)
