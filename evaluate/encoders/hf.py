@@ -311,19 +311,38 @@ def preprocess_tensor(x: Any, prep: Preprocessing, dtype) -> Any:
     objects at the edges stay in; ``hf``: :func:`processor_resize`), then normalisation. Every frame
     is resized on its own, so a view that selects frames commutes with this. Resizing runs in
     float32 (``hf``: through uint8, as the processor), then the tensor is cast to the model's dtype."""
-    import torch.nn.functional as F
-
     b, t, h, w, c = x.shape
     x = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2)
     if prep.resize == "hf":
         x = processor_resize(x, prep).float()
     else:
-        x = x.float()
-        if (h, w) != (prep.height, prep.width):
-            x = F.interpolate(x, size=(prep.height, prep.width), mode="bilinear", antialias=True, align_corners=False)
+        x = resize_float(x, (prep.height, prep.width), antialias=True)
     mean, std = _normaliser(tuple(prep.mean), tuple(prep.std), str(x.device))
     x = (x * prep.rescale - mean) / std
     return x.reshape(b, t, c, prep.height, prep.width).to(dtype)
+
+
+CPU_RESIZE_CHUNK = 8  # frames resized at a time on a CPU
+
+
+def resize_float(frames: Any, size: tuple[int, int], antialias: bool) -> Any:
+    """(N, C, H, W) uint8 frames -> (N, C, *size) float32: a bilinear resize (align_corners=False) in float32,
+    or the frames as float32 when they are that size. On a CPU, :data:`CPU_RESIZE_CHUNK` frames at a time:
+    the float32 copy of a few frames stays in cache where that of a whole batch (100 MB for 8 clips of 48
+    frames at 256²) goes to memory and back, 2.3x slower to 32², 2x to 112² on one core
+    (``python bench/preprocess.py``). Each frame is resized alone, so the chunks give the same bits."""
+    import torch
+    import torch.nn.functional as F
+
+    def resize(chunk: Any) -> Any:
+        chunk = chunk.float()
+        if tuple(chunk.shape[-2:]) == tuple(size):
+            return chunk
+        return F.interpolate(chunk, size=size, mode="bilinear", antialias=antialias, align_corners=False)
+
+    if frames.device.type != "cpu" or len(frames) <= CPU_RESIZE_CHUNK:
+        return resize(frames)
+    return torch.cat([resize(chunk) for chunk in frames.split(CPU_RESIZE_CHUNK)])
 
 
 def processor_size(height: int, width: int, short_edge: int) -> tuple[int, int]:

@@ -112,19 +112,22 @@ def clip_backdrops(frames: np.ndarray, bg_frac: float, most: int = 8) -> tuple[n
     frame_of = big // bins
     rank = np.arange(len(big)) - np.searchsorted(frame_of, frame_of)
     big, frame_of = big[rank < most], frame_of[rank < most]
-    slot = np.full(t * bins, -1, np.int64)
-    slot[big] = np.arange(len(big))
-    member = slot[code]
-    chosen = member >= 0
-    flat = grid.reshape(-1, 3)[chosen].astype(np.float64)
-    sums = np.stack([np.bincount(member[chosen], weights=flat[:, c], minlength=len(big)) for c in range(3)], axis=1)
+    # Which chosen bin each grid pixel is in: a search of the few chosen bins, not a table of all t·2^15.
+    member = np.searchsorted(big, code).clip(max=max(len(big) - 1, 0))
+    chosen = big[member] == code if len(big) else np.zeros(len(code), bool)
+    member = member[chosen]
+    # Each bin's sum of r, g and b in one pass, packed 2^20 apart: a bin holds at most 4096 pixels of one
+    # frame's grid, so each channel's sum stays below 2^20 and the packed sum below 2^60, exact in int64.
+    rgb = grid.reshape(-1, 3)[chosen].astype(np.int64)
+    packed = np.zeros(len(big), np.int64)
+    np.add.at(packed, member, (rgb[:, 0] << 40) | (rgb[:, 1] << 20) | rgb[:, 2])
+    sums = np.stack([packed >> 40, (packed >> 20) & 0xFFFFF, packed & 0xFFFFF], axis=1).astype(np.float64)
     return np.round(sums / counts[big][:, None]).astype(np.int64), frame_of
 
 
 def foreground(frames: np.ndarray, bg_frac: float, tol: int) -> np.ndarray:
     """(T, H, W) bool: pixels that differ by more than ``tol`` in some channel from every colour
-    covering at least ``bg_frac`` of their own frame (the flat backdrop colours). Each frame alone,
-    all frames at once."""
+    covering at least ``bg_frac`` of their own frame (the flat backdrop colours). Each frame alone."""
     t = len(frames)
     colours, frame_of = clip_backdrops(frames, bg_frac)
     rank = np.arange(len(frame_of)) - np.searchsorted(frame_of, frame_of)
@@ -134,12 +137,15 @@ def foreground(frames: np.ndarray, bg_frac: float, tol: int) -> np.ndarray:
         rank.astype(np.uint8)[:, None, None]
     lut = np.zeros((t, 3, 256), np.uint8)
     np.add.at(lut, frame_of, near_bits)
-    offset = (np.arange(t, dtype=np.intp) * 768)[:, None, None]
-    flat = lut.reshape(-1)
-    near = flat[frames[..., 0] + offset]
-    near &= flat[frames[..., 1] + (offset + 256)]
-    near &= flat[frames[..., 2] + (offset + 512)]
-    return near == 0
+    out = np.empty(frames.shape[:3], bool)
+    # Frame by frame, so the lookups stay in cache: 1.6x faster than one gather of the whole clip
+    # through (T, H, W) int64 offsets (27.6 against 44.5 ms for a clip of 48 frames at 256²).
+    for f, frame in enumerate(frames):
+        near = np.take(lut[f, 0], frame[..., 0])
+        near &= np.take(lut[f, 1], frame[..., 1])
+        near &= np.take(lut[f, 2], frame[..., 2])
+        np.equal(near, 0, out=out[f])
+    return out
 
 
 def median_foreground(frames: np.ndarray, background: np.ndarray, tol: int) -> np.ndarray:
@@ -147,25 +153,54 @@ def median_foreground(frames: np.ndarray, background: np.ndarray, tol: int) -> n
     return np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1) > tol
 
 
+def foreground_box(fg: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns of the smallest box that holds every foreground pixel of every frame of
+    ``fg`` (T, H, W); None when there is none."""
+    seen = fg.any(axis=0)  # over frames first: 7x faster than reducing (0, 2) and (0, 1) of the clip
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    if not len(rows):
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
 def colour_edges(frames: np.ndarray, fg: np.ndarray, max_angle: float) -> np.ndarray:
     """``fg`` less the pixels where a foreground neighbour (right or below) has a colour whose
     direction in rgb differs by more than ``max_angle`` degrees: a one-pixel cut between touching
     bodies of different colours. Shading scales a colour (its direction stays), so faces and
-    texture squares of one body are not cut. Worked on the box that holds every foreground pixel."""
-    if max_angle >= 180 or not fg.any():
+    texture squares of one body are not cut. Only pairs of foreground neighbours are compared (a
+    cut elsewhere would not change ``fg``): 1.2-5% of a frame, against every pixel of the box
+    around the foreground before (the same float32 arithmetic per pair, so the same cuts)."""
+    box = foreground_box(fg) if max_angle < 180 else None
+    if box is None:
         return fg
-    rows, cols = np.flatnonzero(fg.any(axis=(0, 2))), np.flatnonzero(fg.any(axis=(0, 1)))
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    box = fg[:, r0:r1, c0:c1]
-    v = frames[:, r0:r1, c0:c1].astype(np.float32) + 1.0
-    v /= np.sqrt((v * v).sum(axis=-1, keepdims=True))
+    rows, cols = box
+    t, h, w = fg.shape
+    inner = fg[:, rows, cols]
+    pixels = frames.reshape(-1, 3)  # rows of a flat index t·H·W + r·W + c
     limit = np.float32(np.cos(np.radians(max_angle)))
-    cut = np.zeros_like(box)
-    cut[:, :, :-1] |= ((v[:, :, 1:] * v[:, :, :-1]).sum(axis=-1) < limit) & box[:, :, 1:]
-    cut[:, :-1] |= ((v[:, 1:] * v[:, :-1]).sum(axis=-1) < limit) & box[:, 1:]
     out = fg.copy()
-    out[:, r0:r1, c0:c1] &= ~cut
+    flat_out = out.reshape(-1)
+    for axis, step in ((2, 1), (1, w)):  # right neighbours, then neighbours below
+        pairs = np.zeros(inner.shape, bool)  # p where p and its neighbour p + step are both foreground
+        head = tuple(slice(None, -1) if a == axis else slice(None) for a in range(3))
+        tail = tuple(slice(1, None) if a == axis else slice(None) for a in range(3))
+        np.logical_and(inner[head], inner[tail], out=pairs[head])
+        f, r, c = np.nonzero(pairs)
+        if not len(f):
+            continue
+        flat = (f * h + r + rows.start) * w + c + cols.start
+        (ur, ug, ub), (vr, vg, vb) = unit_colours(pixels.take(flat, axis=0)), unit_colours(pixels.take(flat + step, axis=0))
+        flat_out[flat[ur * vr + ug * vg + ub * vb < limit]] = False
     return out
+
+
+def unit_colours(rgb: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 colours + 1 as (3, n) float32 unit vectors, a row a channel: their directions in rgb.
+    Sums run channel by channel, (r + g) + b, the order numpy's sum over a last axis of 3 takes, column
+    arrays being ~4x faster to work on than rows of three."""
+    r, g, b = rgb.T.astype(np.float32) + np.float32(1.0)
+    norm = np.sqrt(r * r + g * g + b * b)
+    return np.stack([r / norm, g / norm, b / norm])
 
 
 def blob_features(frames: np.ndarray, fg: np.ndarray, slots: int) -> np.ndarray:
@@ -175,14 +210,17 @@ def blob_features(frames: np.ndarray, fg: np.ndarray, slots: int) -> np.ndarray:
 
     t, h, w, _ = frames.shape
     out = np.zeros((t, slots, len(BLOB_FEATURES)))
-    # 4-connected within a frame, never across frames: one labelling call for the whole clip.
+    box = foreground_box(fg)
+    if box is None:
+        return out
+    # 4-connected within a frame, never across frames: one labelling call for the whole clip, on the box
+    # around the foreground (the same blobs, numbered in the same raster order, as on the whole frames).
     structure = np.zeros((3, 3, 3), bool)
     structure[1] = ndimage.generate_binary_structure(2, 1)
-    labels, n = ndimage.label(fg, structure=structure)
-    if n == 0:
-        return out
+    labels, n = ndimage.label(fg[:, box[0], box[1]], structure=structure)
     where = np.nonzero(labels)
     lab = labels[where] - 1
+    where = where[0], where[1] + box[0].start, where[2] + box[1].start
     rgb = frames[where].astype(np.float64) / 255.0
     area = np.bincount(lab, minlength=n).astype(np.float64)
     frame_of = np.zeros(n, np.int64)

@@ -67,3 +67,18 @@ def test_frame_mean_sums_long_bright_clips_without_overflow(n_frames):
     expected = ((2 * exact + n_frames) // (2 * n_frames)).astype(np.uint8)
     assert np.array_equal(apply_view("frame_mean", frames, "c")[0], expected)
     assert np.array_equal(_frame_sum(torch.from_numpy(frames[None]))[0].numpy(), exact)
+
+
+def test_resizing_in_chunks_of_frames_gives_the_bits_of_the_whole_batch(monkeypatch):
+    import torch
+
+    from evaluate.encoders import hf
+
+    frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (19, 3, 40, 48), dtype=np.uint8))
+    for size, antialias in (((16, 16), True), ((24, 30), False), ((40, 48), True)):
+        chunked = hf.resize_float(frames, size, antialias)
+        monkeypatch.setattr(hf, "CPU_RESIZE_CHUNK", len(frames))
+        whole = hf.resize_float(frames, size, antialias)
+        monkeypatch.undo()
+        assert chunked.dtype == torch.float32 and tuple(chunked.shape) == (19, 3, *size)
+        assert torch.equal(chunked, whole)

@@ -122,19 +122,17 @@ def preprocess_frames(x: Any, recipe: Recipe) -> Any:
     """(B, T, H, W, 3) uint8 tensor -> (B, T, 3, crop, crop) float32, each frame alone: bilinear resize, without
     antialiasing unless the recipe says so (both torchvision's and PyTorchVideo's evaluation transforms
     resize without), centre crop (offsets rounded as torchvision's center_crop), then normalisation."""
-    import torch.nn.functional as F
+    from evaluate.encoders.hf import resize_float
 
     b, t, h, w, c = x.shape
-    frames = x.reshape(b * t, h, w, c).permute(0, 3, 1, 2).float()  # scaled after the crop: fewer pixels
     size = recipe.resized_size(h, w)
-    if size != (h, w):
-        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=recipe.antialias)
+    frames = resize_float(x.reshape(b * t, h, w, c).permute(0, 3, 1, 2), size, recipe.antialias)  # not scaled yet
     top, left = int(round((size[0] - recipe.crop) / 2.0)), int(round((size[1] - recipe.crop) / 2.0))
     if top < 0 or left < 0:
         raise ValueError(f"frames of {size[0]}x{size[1]} after the resize are smaller than the {recipe.crop} crop")
     frames = frames[:, :, top:top + recipe.crop, left:left + recipe.crop]
     mean, std = normaliser(recipe.mean, recipe.std, str(x.device))
-    frames = (frames / 255.0 - mean) / std
+    frames = (frames / 255.0 - mean) / std  # scaled after the crop: fewer pixels
     return frames.reshape(b, t, c, recipe.crop, recipe.crop)
 
 
