@@ -86,8 +86,7 @@ def synthetic_clip(rng: np.random.Generator, frames: int) -> np.ndarray:
 def main() -> None:
     import torch
 
-    from evaluate.encoders import hf
-    from evaluate.encoders import track
+    from evaluate.encoders import hf, track
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8)
@@ -103,10 +102,10 @@ def main() -> None:
     for size, antialias in (((32, 32), True), ((112, 112), False), ((224, 224), True)):
         hf.CPU_RESIZE_CHUNK = len(frames)
         whole_out = hf.resize_float(frames, size, antialias)
-        whole = best_of(args.repeat, lambda: hf.resize_float(frames, size, antialias))
+        whole = best_of(args.repeat, lambda size=size, antialias=antialias: hf.resize_float(frames, size, antialias))
         hf.CPU_RESIZE_CHUNK = chunk
         chunked_out = hf.resize_float(frames, size, antialias)
-        chunked = best_of(args.repeat, lambda: hf.resize_float(frames, size, antialias))
+        chunked = best_of(args.repeat, lambda size=size, antialias=antialias: hf.resize_float(frames, size, antialias))
         rows.append({"what": f"resize {len(frames)} frames 256² -> {size[0]}² (antialias {antialias})",
                      "before_s": whole, "after_s": chunked, "ratio": chunked / whole,
                      "identical": bool(torch.equal(whole_out, chunked_out))})
