@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluate.encoders.batch_memo import remembered
 from evaluate.encoders.hf import to_device
 
 
@@ -34,15 +35,12 @@ def device_views(clips: list, frames: np.ndarray, needs: list[tuple[str, ...]], 
 
     from evaluate.data.views import frame_index, rows_by_view
 
-    slot = ("device_views", device, key) if memo is not None and key is not None else None
+    def make() -> tuple[Any, Any]:
+        raw = to_device(frames, device)
+        return raw, per_frame(raw)
+
     with timed():
-        if slot in (memo or {}):
-            raw, x = memo[slot]
-        else:
-            raw = to_device(frames, device)
-            x = per_frame(raw)
-            if slot:
-                memo[slot] = raw, x
+        raw, x = remembered(memo, None if key is None else ("device_views", device, key), make)
     n_clips, n_frames = raw.shape[:2]
     for view, rows in rows_by_view(needs):
         with timed():

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from evaluate.encoders.base import Encoder, frame_options, register, select_frames
+from evaluate.encoders.batch_memo import remembered
 from evaluate.encoders.device_views import device_views, stacked_as_is
 from evaluate.encoders.hf import (
     check_pool,
@@ -152,14 +153,8 @@ class FrameEncoder(Encoder):
         import torch
 
         b, t = x.shape[:2]
-        slot = (self._forward_key(), part) if memo is not None else None
         with self.timed("forward_s"), torch.inference_mode():
-            if slot in (memo or {}):
-                per_frame = memo[slot]
-            else:
-                per_frame = self._per_frame(x)
-                if slot:
-                    memo[slot] = per_frame
+            per_frame = remembered(memo, (self._forward_key(), part), lambda: self._per_frame(x))
             pooled = per_frame.mean(dim=-2) if self.pool == "mean" else per_frame.flatten(-2)
             result = to_host_async(pooled, np.float32)  # queued: the caller can queue the next batch first
         self.timings["clips"] += b

@@ -64,3 +64,61 @@ def test_lanes_and_the_batch_memo_embed_what_each_encoder_embeds_alone(tiny_fall
 
     jobs = [SimpleNamespace(encoder=SimpleNamespace(host_numpy=h)) for h in (False, True, False)]
     assert [[j.encoder.host_numpy for j in lane] for lane in lanes(jobs)] == [[False, False], [True]]
+
+
+def test_the_two_lanes_take_a_batchs_jobs_once_each_and_steal_only_cpu_models():
+    from types import SimpleNamespace
+
+    from evaluate.embed.shared import BatchJobs
+
+    def job(name: str, host: bool, device: str = "cpu"):
+        return SimpleNamespace(name=name, encoder=SimpleNamespace(host_numpy=host, device=device))
+
+    jobs = [job("vjepa2", False), job("cnn3d", False), job("pixels", True), job("image", False), job("track", True)]
+    lanes = BatchJobs(jobs)
+    assert [lanes.for_host_lane().name for _ in range(2)] == ["pixels", "track"]
+    assert lanes.for_model_lane().name == "vjepa2"
+    assert lanes.for_host_lane().name == "image"  # the host lane, done, takes the last model
+    assert lanes.for_model_lane().name == "cnn3d"
+    assert lanes.for_model_lane() is None and lanes.for_host_lane() is None
+    lanes = BatchJobs([job("vjepa2", False, "cuda:0"), job("pixels", True), job("motion", True)])
+    assert lanes.for_host_lane().name == "pixels"
+    assert lanes.for_model_lane().name == "vjepa2"
+    assert lanes.for_model_lane().name == "motion"  # the model lane, done, takes the host lane's last job
+    assert lanes.for_host_lane() is None
+    gpu_left = BatchJobs([job("vjepa2", False, "cuda:0")])
+    assert gpu_left.for_host_lane() is None  # a GPU's forwards stay on one thread
+    assert gpu_left.for_model_lane().name == "vjepa2"
+
+
+def test_the_batch_memo_makes_a_value_once_whichever_lane_asks_first():
+    import threading
+    import time
+
+    from evaluate.encoders.batch_memo import BatchMemo, remembered
+
+    memo, made, started = BatchMemo(), [], threading.Event()
+
+    def make():
+        started.set()
+        time.sleep(0.05)  # the second lane asks while the first is making it
+        made.append(1)
+        return object()
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(remembered(memo, "resize", make)))
+    first.start()
+    started.wait()
+    results.append(remembered(memo, "resize", make))
+    first.join()
+    assert len(made) == 1 and results[0] is results[1]
+
+    def fails():
+        raise RuntimeError("out of memory")
+
+    try:
+        remembered(memo, "forward", fails)
+    except RuntimeError:
+        pass
+    assert remembered(memo, "forward", lambda: 7) == 7  # a failed make leaves nothing behind
+    assert remembered(None, "x", lambda: 1) == 1 and remembered({}, "x", lambda: 2) == 2
