@@ -201,3 +201,11 @@ def test_fold_row_space_keeps_inner_products_with_the_train_rows():
     np.testing.assert_allclose(rb @ ra.T, b @ a.T, atol=1e-10)
     tall = rng.normal(size=(30, 10))
     assert fold_row_space(tall, b[:, :10])[0] is tall  # more rows than columns: nothing to gain
+
+
+def test_newton_steps_only_where_their_hessian_fits_the_budget():
+    from evaluate.probes.linear import newton_fits
+
+    assert newton_fits(2, 2048) and not newton_fits(2, 2049)  # a binary target: the 2,048 dims of before
+    assert newton_fits(4, 512) and not newton_fits(4, 513)  # four classes: four times the coefficients
+    assert newton_fits(4, 107) and not newton_fits(4, 1360)  # the demo's lights folds; a 2,000-clip dataset's
