@@ -91,7 +91,7 @@ class BatchJobs:
     ones reading the first one's from the batch's memo), then what the host lane has not started. The host
     lane takes its own jobs in order, then the models still waiting, from the back (on a CPU). Which lane
     runs a job changes no vector: each encoder's work is the same, and torch runs one thread a lane. On the
-    demo the lanes' work per batch went from 75 s : 53 s to (measured in docs/performance.md) balanced."""
+    demo the lanes' work had been 75 s : 53 s; sharing it took embedding from 90.9 to 84.5 s."""
 
     def __init__(self, jobs: list[EncoderJob]):
         self._models = deque(j for j in jobs if not host_numpy(j))
