@@ -36,15 +36,10 @@ def best_of(repeat: int, fn) -> float:
 
 def reference_foreground(frames: np.ndarray, bg_frac: float, tol: int) -> np.ndarray:
     """The whole-clip gather through (T, H, W) int64 offsets that ``track.foreground`` replaced."""
-    from evaluate.encoders.track import clip_backdrops
+    from evaluate.encoders.track import backdrop_tables
 
     t = len(frames)
-    colours, frame_of = clip_backdrops(frames, bg_frac)
-    rank = np.arange(len(frame_of)) - np.searchsorted(frame_of, frame_of)
-    near_bits = (np.abs(np.arange(256)[None, None, :] - colours[:, :, None]) <= tol).astype(np.uint8) << \
-        rank.astype(np.uint8)[:, None, None]
-    lut = np.zeros((t, 3, 256), np.uint8)
-    np.add.at(lut, frame_of, near_bits)
+    lut = backdrop_tables(frames, bg_frac, tol)
     offset = (np.arange(t, dtype=np.intp) * 768)[:, None, None]
     flat = lut.reshape(-1)
     near = flat[frames[..., 0] + offset]

@@ -125,18 +125,23 @@ def clip_backdrops(frames: np.ndarray, bg_frac: float, most: int = 8) -> tuple[n
     return np.round(sums / counts[big][:, None]).astype(np.int64), frame_of
 
 
+def backdrop_tables(frames: np.ndarray, bg_frac: float, tol: int) -> np.ndarray:
+    """(T, 3, 256) uint8 lookup tables, one per frame and channel: bit k of [f, c, v] says level v is within
+    ``tol`` of frame f's backdrop colour k (:func:`clip_backdrops`; the bits of one frame's colours are
+    distinct, so adding them is or-ing them)."""
+    colours, frame_of = clip_backdrops(frames, bg_frac)
+    rank = np.arange(len(frame_of)) - np.searchsorted(frame_of, frame_of)
+    near_bits = (np.abs(np.arange(256)[None, None, :] - colours[:, :, None]) <= tol).astype(np.uint8) << \
+        rank.astype(np.uint8)[:, None, None]
+    lut = np.zeros((len(frames), 3, 256), np.uint8)
+    np.add.at(lut, frame_of, near_bits)
+    return lut
+
+
 def foreground(frames: np.ndarray, bg_frac: float, tol: int) -> np.ndarray:
     """(T, H, W) bool: pixels that differ by more than ``tol`` in some channel from every colour
     covering at least ``bg_frac`` of their own frame (the flat backdrop colours). Each frame alone."""
-    t = len(frames)
-    colours, frame_of = clip_backdrops(frames, bg_frac)
-    rank = np.arange(len(frame_of)) - np.searchsorted(frame_of, frame_of)
-    # One lookup table per frame and channel: bit k of lut[f, c, v] says level v is within tol of
-    # frame f's colour k (the bits of one frame's colours are distinct, so adding them is or-ing them).
-    near_bits = (np.abs(np.arange(256)[None, None, :] - colours[:, :, None]) <= tol).astype(np.uint8) << \
-        rank.astype(np.uint8)[:, None, None]
-    lut = np.zeros((t, 3, 256), np.uint8)
-    np.add.at(lut, frame_of, near_bits)
+    lut = backdrop_tables(frames, bg_frac, tol)
     out = np.empty(frames.shape[:3], bool)
     # Frame by frame, so the lookups stay in cache: 1.6x faster than one gather of the whole clip
     # through (T, H, W) int64 offsets (27.6 against 44.5 ms for a clip of 48 frames at 256²).
