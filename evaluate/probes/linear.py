@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -211,15 +212,30 @@ class LinearProbe(Probe):
         z = (y - mu) / sd
         sse = np.zeros(len(ALPHA_GRID))
         for train, val in folds:
-            key = train.tobytes()
-            path = factors[key] if key in factors else factors.setdefault(key, RidgePath(x[train], x[val]))
+            path = shared_path(factors, train.tobytes(), lambda train=train, val=val: RidgePath(x[train], x[val]))
             sse += ((path.predict(z[train], ALPHA_GRID) - z[val, None]) ** 2).sum(axis=0)
         best = float(ALPHA_GRID[int(np.argmin(sse))])
-        path = factors[b"all"] if b"all" in factors else factors.setdefault(b"all", RidgePath(x, x_test))
+        path = shared_path(factors, b"all", lambda: RidgePath(x, x_test))
         pred = path.predict(z, np.array([best]))[:, 0]
         cv_r2 = 1.0 - float(sse.min() / max(((z - z.mean()) ** 2).sum(), 1e-300))  # grouped-CV R² on train+val
         return ProbeFit(pred * sd + mu, {"alpha": best, "cv_mse_standardised": float(sse.min() / len(y)),
                                          VALIDATION_SCORE: cv_r2})
+
+
+RIDGE_FACTORS_MAX_BYTES = 32 << 20
+
+
+def shared_path(factors: dict, key: bytes, make: Callable[[], RidgePath]) -> RidgePath:
+    """The :class:`RidgePath` of ``key`` from ``factors``, which the regression targets of one feature matrix
+    share, else ``make()``'s, kept there while all of them stay within RIDGE_FACTORS_MAX_BYTES. Past that (at
+    2,000 clips five folds' factors would hold ~110 MiB) each target makes its own and lets it go: the same
+    arithmetic, so the same predictions, for memory that stays one fold's."""
+    if key in factors:
+        return factors[key]
+    path = make()
+    if sum(p.nbytes for p in factors.values()) + path.nbytes <= RIDGE_FACTORS_MAX_BYTES:
+        factors[key] = path
+    return path
 
 
 class RidgePath:
@@ -242,6 +258,10 @@ class RidgePath:
             self.eigenvalues, v = symmetric_eigh(xc.T @ xc)  # V: (d, d)
             self.basis, self.test = xc @ v, xt @ v  # (n, d), (n_test, d)
         np.maximum(self.eigenvalues, 0.0, out=self.eigenvalues)  # rounding can leave -1e-13
+
+    @property
+    def nbytes(self) -> int:
+        return self.eigenvalues.nbytes + self.basis.nbytes + self.test.nbytes
 
     def predict(self, y: np.ndarray, alphas: np.ndarray) -> np.ndarray:
         """(n_test, n_alphas) predictions of the ridge fitted to (x, y)."""

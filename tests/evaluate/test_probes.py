@@ -209,3 +209,26 @@ def test_newton_steps_only_where_their_hessian_fits_the_budget():
     assert newton_fits(2, 2048) and not newton_fits(2, 2049)  # a binary target: the 2,048 dims of before
     assert newton_fits(4, 512) and not newton_fits(4, 513)  # four classes: four times the coefficients
     assert newton_fits(4, 107) and not newton_fits(4, 1360)  # the demo's lights folds; a 2,000-clip dataset's
+
+
+def test_ridge_factors_past_their_budget_are_remade_per_target_with_the_same_predictions(monkeypatch):
+    import evaluate.probes.linear as linear
+
+    rng = np.random.default_rng(5)
+    x, x_test = rng.normal(size=(60, 90)), rng.normal(size=(20, 90))
+    targets = [x[:, :3] @ rng.normal(size=3) + 0.1 * rng.normal(size=60) for _ in range(3)]
+    groups = np.arange(60) // 2
+    probe = get_probe("linear")
+
+    def predictions() -> list[np.ndarray]:
+        linear._PREPARED.clear()
+        return [probe.fit_predict("value", x, y, groups, x_test).y_pred for y in targets]
+
+    shared = predictions()
+    factors = next(iter(linear._PREPARED.values()))[2]
+    assert len(factors) == 6  # five folds and the whole train set, shared by the three targets
+    monkeypatch.setattr(linear, "RIDGE_FACTORS_MAX_BYTES", 2 * max(p.nbytes for p in factors.values()))
+    remade = predictions()
+    factors = next(iter(linear._PREPARED.values()))[2]
+    assert 0 < len(factors) < 6 and sum(p.nbytes for p in factors.values()) <= linear.RIDGE_FACTORS_MAX_BYTES
+    assert all(np.array_equal(a, b) for a, b in zip(shared, remade, strict=True))
