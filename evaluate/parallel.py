@@ -43,3 +43,23 @@ def process_imap(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Ite
         yield from pool.map(fn, *zip(*jobs, strict=True))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def process_map_async(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Callable[[], list[Any]]:
+    """:func:`process_map` started now, its results waited for when the returned function is called: this
+    process can do other work meanwhile. In this process (one worker or one job), the jobs run at that call.
+    The returned function must be called (it shuts the pool down; on an error there, the jobs not started
+    are cancelled)."""
+    workers = min(workers, len(jobs))
+    if workers <= 1:
+        return lambda: [fn(*job) for job in jobs]
+    pool = process_pool(workers)
+    futures = [pool.submit(fn, *job) for job in jobs]
+
+    def wait() -> list[Any]:
+        try:
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return wait

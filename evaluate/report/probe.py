@@ -12,12 +12,13 @@ RUNDIR`` rebuilds every file from the run folder alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from evaluate.io import load_run, write_text
 from evaluate.metrics import MIN_TEST_GROUPS
-from evaluate.parallel import default_workers, process_map
+from evaluate.parallel import default_workers, process_map_async
 from evaluate.report import page
 from evaluate.report.glance import headline_grids, margin_heatmap, summary_line
 from evaluate.report.layers import layer_markdown, layer_section, standing_payload, standing_rows
@@ -183,15 +184,17 @@ def margin_section(payload: dict[str, Any]) -> Section:
                         for dataset in datasets_of(payload, payload.get("temporal_margins", []))])
 
 
-def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]], workers: int = 1) -> list[Section]:
+def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]],
+                    workers: int = 1) -> Callable[[], list[Section]]:
     """Per dataset, a section whose targets are closed <details>: the bars, the table, the scatters. Their
     plots are most of a report's drawing time (41 s of the demo's), and datasets are independent: with
     ``workers`` > 1 each dataset's section is drawn in a spawned process (the same markup, tested; the
-    demo's report in 23.5 s on 2 cores)."""
+    demo's report in 23.5 s on 2 cores). Started now; the returned function waits for the sections, so the
+    caller draws the rest of the report meanwhile."""
     datasets = list(dict.fromkeys(dataset for dataset, *_ in by_target(payload)))
     originals = [p for p in predictions if p["fit_view"] == p["test_view"] == "original"]  # all the scatters read
     jobs = [(payload, [p for p in originals if p["dataset"] == d], d) for d in datasets]
-    return process_map(dataset_target_section, jobs, workers)
+    return process_map_async(dataset_target_section, jobs, workers)
 
 
 def dataset_target_section(payload: dict[str, Any], predictions: list[dict[str, Any]], dataset: str) -> Section:
@@ -242,11 +245,15 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep
     drawing the per-target sections (:func:`target_sections`)."""
     swept, payload = payload, standing_payload(payload)  # a swept encoder at its standing layer, but in the sweep's part
     predictions = standing_rows(predictions, payload.get("layer_choices", []))
-    grids = headline_grids(payload)
-    kind = grids[0].margin_type if grids else "static"
-    heatmap = [Figure(svg(margin_heatmap(grids)), heatmap_alt(kind))] if grids else []
-    sections = [s for s in (identifiability_section(payload), margin_section(payload), comparisons_section(payload),
-                            layer_section(swept)) if s]
+    drawn_per_target = target_sections(payload, predictions, workers)  # in the workers, beside what is drawn here
+    try:
+        grids = headline_grids(payload)
+        kind = grids[0].margin_type if grids else "static"
+        heatmap = [Figure(svg(margin_heatmap(grids)), heatmap_alt(kind))] if grids else []
+        sections = [s for s in (identifiability_section(payload), margin_section(payload),
+                                comparisons_section(payload), layer_section(swept)) if s]
+    finally:  # waited for on an error too: the pool is shut down, the jobs not started cancelled
+        per_target = drawn_per_target()
     if payload.get("reversal_sensitivity"):
         sections.append(page.folded("Reversal sensitivity", "reversal", [REVERSAL_TEXT],
                                     [(d, [reversal_rows(payload, d)])
@@ -254,7 +261,6 @@ def render_html(payload: dict[str, Any], predictions: list[dict[str, Any]], keep
     cross = [(d["name"], [t]) for d in payload["datasets"] if (t := cross_rows(payload, d["name"]))]
     if cross:
         sections.append(page.folded("Cross-view: fitted on original", "cross-view", [CROSS_TEXT], cross))
-    per_target = target_sections(payload, predictions, workers)
     sections += per_target if pages is None else [target_index(per_target)]
     targets = target_rows(payload)
     if targets[1]:

@@ -122,3 +122,18 @@ def test_the_batch_memo_makes_a_value_once_whichever_lane_asks_first():
         pass
     assert remembered(memo, "forward", lambda: 7) == 7  # a failed make leaves nothing behind
     assert remembered(None, "x", lambda: 1) == 1 and remembered({}, "x", lambda: 2) == 2
+
+
+def test_process_maps_give_each_jobs_result_in_order_in_workers_or_here():
+    from operator import mul
+
+    from evaluate.parallel import process_map, process_map_async
+
+    jobs = [(i, i + 1) for i in range(5)]
+    expected = [i * (i + 1) for i in range(5)]
+    assert process_map(mul, jobs, 2) == expected == process_map(mul, jobs, 1)
+    ran = []
+    wait = process_map_async(lambda a, b: ran.append(a) or a * b, jobs, 1)
+    assert ran == []  # in this process the jobs run when their results are asked for
+    assert wait() == expected and ran == list(range(5))
+    assert process_map_async(mul, jobs, 2)() == expected
