@@ -25,11 +25,6 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def process_map(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> list[Any]:
-    """``[fn(*job) for job in jobs]`` (see :func:`process_imap`)."""
-    return list(process_imap(fn, jobs, workers))
-
-
 def process_imap(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Iterator[Any]:
     """``fn(*job)`` of each job, yielded in order as each is ready; in ``min(workers, len(jobs))`` spawned
     processes when that is more than one (``fn`` must then be a module-level function, its arguments
@@ -46,7 +41,7 @@ def process_imap(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Ite
 
 
 def process_map_async(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Callable[[], list[Any]]:
-    """:func:`process_map` started now, its results waited for when the returned function is called: this
+    """``[fn(*job) for job in jobs]`` (:func:`process_imap`'s processes) started now, its results waited for when the returned function is called: this
     process can do other work meanwhile. In this process (one worker or one job), the jobs run at that call.
     The returned function must be called (it shuts the pool down; on an error there, the jobs not started
     are cancelled)."""

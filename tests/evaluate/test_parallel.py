@@ -127,11 +127,11 @@ def test_the_batch_memo_makes_a_value_once_whichever_lane_asks_first():
 def test_process_maps_give_each_jobs_result_in_order_in_workers_or_here():
     from operator import mul
 
-    from evaluate.parallel import process_map, process_map_async
+    from evaluate.parallel import process_imap, process_map_async
 
     jobs = [(i, i + 1) for i in range(5)]
     expected = [i * (i + 1) for i in range(5)]
-    assert process_map(mul, jobs, 2) == expected == process_map(mul, jobs, 1)
+    assert list(process_imap(mul, jobs, 2)) == expected == list(process_imap(mul, jobs, 1))
     ran = []
     wait = process_map_async(lambda a, b: ran.append(a) or a * b, jobs, 1)
     assert ran == []  # in this process the jobs run when their results are asked for
