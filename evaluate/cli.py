@@ -166,10 +166,10 @@ def ls_all() -> None:
 @app.command()
 def report(rundir: Annotated[Path, typer.Argument(help="run directory holding results.json")]) -> None:
     """Rebuild report.md and report.html from RUNDIR/results.json and predictions.jsonl."""
-    from evaluate.io import load_run
+    from evaluate.io import load_results
     from evaluate.report.probe import rich_tables, write_reports
 
-    payload, _ = load_run(rundir)  # a missing, unreadable or foreign results.json is refused in one line
+    payload = load_results(rundir)  # a missing, unreadable or foreign results.json is refused in one line
     try:
         md, page = write_reports(rundir)
     except (KeyError, TypeError, AttributeError, IndexError) as e:

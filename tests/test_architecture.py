@@ -125,7 +125,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                      "simgen.render", "simgen.run")),
     "evaluate.shared": (("evaluate.errors", "evaluate.config", "evaluate.io", "evaluate.outputs", "evaluate.progress",
                          "evaluate.metrics", "evaluate.paired", "evaluate.roles", "evaluate.results",
-                         "evaluate.predictions", "evaluate.trajectory", "evaluate.parallel"), ()),
+                         "evaluate.predictions", "evaluate.trajectory", "evaluate.parallel", "evaluate.lean"), ()),
     "evaluate.data": (("evaluate.data",), ("evaluate.shared",)),
     "evaluate.encoders": (("evaluate.encoders",), ("evaluate.shared", "evaluate.data")),
     "evaluate.embed": (("evaluate.embed",), ("evaluate.shared", "evaluate.data", "evaluate.encoders")),

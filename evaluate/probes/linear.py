@@ -66,10 +66,36 @@ def standardise_and_rotate(x_train: Rows | np.ndarray,
 def symmetric_eigh(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (ascending) and eigenvectors of a symmetric matrix, which is overwritten. LAPACK's
     MRRR driver (syevr): as fast as numpy's divide and conquer (syevd) here, with O(n) workspace
-    instead of 2n² (12 MiB more at 850 clips, the probe phase's peak)."""
+    instead of 2n² (12 MiB more at 850 clips, the probe phase's peak). LAPACK works in place only on
+    a column-major matrix and copies any other first (23 MiB at 1,700 clips): a C-ordered symmetric
+    matrix is handed over as its transpose, the same matrix in column-major order (exactly: every
+    caller's matrix is exactly symmetric, built as A·Aᵀ or mirrored block by block)."""
     from scipy.linalg import eigh
 
-    return eigh(matrix, driver="evr", overwrite_a=True, check_finite=False)
+    return eigh(matrix.T if matrix.flags.c_contiguous else matrix, driver="evr", overwrite_a=True,
+                check_finite=False)
+
+
+def kept_from(eigenvalues: np.ndarray) -> int | None:
+    """The first of the eigenvalues (ascending) above float64 rounding of their matrix (~n·eps·largest):
+    the ones before it are null directions. None: every one is null."""
+    keep = eigenvalues > 1e-11 * max(float(eigenvalues[-1]), 1e-300)
+    return int(np.argmax(keep)) if keep.any() else None
+
+
+def scaled_row_space(eigenvalues: np.ndarray, eigenvectors: np.ndarray, first: int,
+                     cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(U·S, C·U·S⁻¹) of the eigenvectors U from ``first`` on, S the square roots of their eigenvalues:
+    rows rotated onto a row space, from its Gram matrix's eigendecomposition and the cross products C
+    of other rows with the same rows. U·S is made in place in ``eigenvectors`` (which is the caller's
+    to give) rather than beside it: a clips × clips matrix less at the peak."""
+    u, s = eigenvectors[:, first:], np.sqrt(eigenvalues[first:])
+    rotated = cross @ u
+    rotated /= s
+    if 2 * first > u.shape[0]:  # most directions null: keep a copy of the few, not the whole matrix
+        u = u.copy(order="K")
+    u *= s
+    return u, rotated
 
 
 def _features(rows: Rows, start: int, stop: int) -> np.ndarray:
@@ -124,29 +150,35 @@ def _standardise_and_rotate(train: Rows, test: Rows) -> tuple[np.ndarray, np.nda
         for lo2, hi2 in test_blocks:
             cross[lo2:hi2, lo:hi] = standardised(test, lo2, hi2) @ a.T
     eigenvalues, eigenvectors = symmetric_eigh(gram)
-    # Eigenvalues below float64 rounding of the Gram matrix (~n·eps·largest) are null directions.
-    keep = eigenvalues > 1e-11 * max(float(eigenvalues[-1]), 1e-300)
-    if not keep.any():  # features carry nothing (e.g. motion of a static view): one zero column
+    del gram  # overwritten by LAPACK: let it go before the rotated rows are made
+    first = kept_from(eigenvalues)
+    if first is None:  # features carry nothing (e.g. motion of a static view): one zero column
         return np.zeros((n, 1)), np.zeros((len(test), 1))
-    u, s = eigenvectors[:, keep], np.sqrt(eigenvalues[keep])
-    return u * s, (cross @ u) / s
+    return scaled_row_space(eigenvalues, eigenvectors, first, cross)
 
 
-def fold_row_space(x_fit: np.ndarray, x_val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A CV fold's train and validation rows rotated onto the row space of its train rows, when they are
-    fewer than its columns (a fold holds ~4/5 of the clips that the whole train+val rotation kept): the
+def fold_row_space(x: np.ndarray, train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A CV fold's train and validation rows of x rotated onto the row space of its train rows, when they
+    are fewer than its columns (a fold holds ~4/5 of the clips that the whole train+val rotation kept): the
     same rotation-invariance argument as :func:`_standardise_and_rotate`, from the fold's Gram matrix.
     The fits see (n_fold × n_fold) matrices: the multinomial Newton-Cholesky steps, whose cost grows with
-    columns³, cost ~half. The fitted rows were identical on the demo's 450 class targets."""
+    columns³, cost ~half. The fitted rows were identical on the demo's 450 class targets. The rows are
+    taken here, so that their copy goes once its Gram matrix is made."""
+    x_fit = x[train]
     n, d = x_fit.shape
     if n >= d:
-        return x_fit, x_val
-    eigenvalues, eigenvectors = symmetric_eigh(x_fit @ x_fit.T)
-    keep = eigenvalues > 1e-11 * max(float(eigenvalues[-1]), 1e-300)
-    if not keep.any():
-        return x_fit, x_val
-    u, s = eigenvectors[:, keep], np.sqrt(eigenvalues[keep])
-    return u * s, (x_val @ x_fit.T @ u) / s
+        return np.ascontiguousarray(x_fit), x[val]
+    cross, gram = x[val] @ x_fit.T, x_fit @ x_fit.T
+    del x_fit
+    eigenvalues, eigenvectors = symmetric_eigh(gram)
+    del gram
+    first = kept_from(eigenvalues)
+    if first is None:
+        return np.ascontiguousarray(x[train]), x[val]
+    fit, held = scaled_row_space(eigenvalues, eigenvectors, first, cross)
+    # scikit-learn's logistic regression copies a matrix that is not C-ordered at every fit (seven a fold):
+    # copied once here instead, the same values, so the same fits.
+    return np.ascontiguousarray(fit), held
 
 
 class LinearProbe(Probe):
@@ -195,9 +227,10 @@ class LinearProbe(Probe):
         for j, (train, val) in enumerate(folds):
             if len(np.unique(y[train])) < 2:
                 continue  # a fold with one class says nothing about C
-            x_fit, x_val = fold_row_space(x[train], x[val])  # one copy per fold, for every C
+            x_fit, x_val = fold_row_space(x, train, val)  # one copy per fold, for every C
             for i, c in enumerate(C_GRID):
                 fold_scores[i, j] = balanced_accuracy(y[val], fit(c, x_fit, y[train]).predict(x_val))
+            del x_fit, x_val  # before the next fold's are made
         scored = ~np.isnan(fold_scores)
         cv_scores = [float(row[ok].mean()) if ok.any() else 0.0 for row, ok in zip(fold_scores, scored, strict=True)]
         best = float(C_GRID[int(np.argmax(cv_scores))])  # ties: the strongest regularisation
@@ -212,8 +245,9 @@ class LinearProbe(Probe):
         z = (y - mu) / sd
         sse = np.zeros(len(ALPHA_GRID))
         for train, val in folds:
-            path = shared_path(factors, train.tobytes(), lambda train=train, val=val: RidgePath(x[train], x[val]))
+            path = shared_path(factors, train.tobytes(), lambda train=train, val=val: RidgePath(x, x, train, val))
             sse += ((path.predict(z[train], ALPHA_GRID) - z[val, None]) ** 2).sum(axis=0)
+            del path  # a fold's factors not kept in ``factors`` go now, not once the next fold's are made
         best = float(ALPHA_GRID[int(np.argmin(sse))])
         path = shared_path(factors, b"all", lambda: RidgePath(x, x_test))
         pred = path.predict(z, np.array([best]))[:, 0]
@@ -222,13 +256,16 @@ class LinearProbe(Probe):
                                          VALIDATION_SCORE: cv_r2})
 
 
-RIDGE_FACTORS_MAX_BYTES = 32 << 20
+# One fold's factors are ~(4/5 clips)² × 8 bytes and the final fit's ~clips² × 8: at 1,000 clips (850 train+val)
+# 3 of a matrix's 6 stay within 16 MiB, at 2,000 none (18 MiB a fold), which saves only one eigendecomposition
+# of five per target and would stay in memory beside every later fit.
+RIDGE_FACTORS_MAX_BYTES = 16 << 20
 
 
 def shared_path(factors: dict, key: bytes, make: Callable[[], RidgePath]) -> RidgePath:
     """The :class:`RidgePath` of ``key`` from ``factors``, which the regression targets of one feature matrix
     share, else ``make()``'s, kept there while all of them stay within RIDGE_FACTORS_MAX_BYTES. Past that (at
-    2,000 clips five folds' factors would hold ~110 MiB) each target makes its own and lets it go: the same
+    2,000 clips five folds' factors would hold ~90 MiB) each target makes its own and lets it go: the same
     arithmetic, so the same predictions, for memory that stays one fold's."""
     if key in factors:
         return factors[key]
@@ -248,12 +285,28 @@ class RidgePath:
     near-null directions need no threshold; and an eigendecomposition needs a fraction of the
     LAPACK workspace of an SVD (the ridge was the memory peak of a 1,000-clip run)."""
 
-    def __init__(self, x: np.ndarray, x_test: np.ndarray):
-        x_mean = x.mean(axis=0)
-        xc, xt = x - x_mean, x_test - x_mean
+    def __init__(self, x: np.ndarray, x_test: np.ndarray, rows: np.ndarray | None = None,
+                 test_rows: np.ndarray | None = None):
+        """The path of x (or of its ``rows``: a CV fold's) predicting x_test (or its ``test_rows``). Rows are
+        taken here rather than by the caller so that their copies are this method's to centre in place and
+        to let go once their Gram matrices are made: at the peak, memory holds two clips × clips matrices
+        (the Gram matrix LAPACK overwrites, the eigenvectors), not four."""
+        if rows is None:
+            x_mean = x.mean(axis=0)
+            xc, xt = x - x_mean, x_test - x_mean
+        else:
+            xc, xt = x[rows], x_test[test_rows]  # fresh copies
+            x_mean = xc.mean(axis=0)
+            xc -= x_mean
+            xt -= x_mean
         if len(xc) < xc.shape[1]:
-            self.eigenvalues, self.basis = symmetric_eigh(xc @ xc.T)  # basis U: (n, n)
-            self.test = (xt @ xc.T) @ self.basis  # (n_test, n)
+            cross = xt @ xc.T
+            del xt  # (the test rows of every view: as large as xc) before the Gram matrix is made
+            gram = xc @ xc.T
+            del xc
+            self.eigenvalues, self.basis = symmetric_eigh(gram)  # basis U: (n, n)
+            del gram
+            self.test = cross @ self.basis  # (n_test, n)
         else:
             self.eigenvalues, v = symmetric_eigh(xc.T @ xc)  # V: (d, d)
             self.basis, self.test = xc @ v, xt @ v  # (n, d), (n_test, d)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.io import load_run, write_text
+from evaluate.lean import report_worker
 from evaluate.metrics import MIN_TEST_GROUPS
 from evaluate.parallel import default_workers, process_map_async
 from evaluate.report import page
@@ -150,6 +151,12 @@ def _scalar(p: dict[str, Any]) -> bool:
     return all(isinstance(p[k], int | float) and not isinstance(p[k], bool) for k in ("y_true", "y_pred"))
 
 
+def drawn_line(line: dict[str, Any]) -> bool:
+    """Whether the report draws a prediction line: a regression target's within-view original predictions
+    (its scatter plot; see :func:`_predictions`). The report reads only these lines of predictions.jsonl."""
+    return line["kind"] == "regression" and line["fit_view"] == line["test_view"] == "original"
+
+
 def _predictions(predictions: list[dict[str, Any]], key: tuple[str, str, str | None, str]) -> list[dict[str, Any]]:
     """The within-view original predictions of one target (and subset) and probe, scalar ones only."""
     dataset, target, subset, probe = key
@@ -194,7 +201,7 @@ def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]],
     datasets = list(dict.fromkeys(dataset for dataset, *_ in by_target(payload)))
     originals = [p for p in predictions if p["fit_view"] == p["test_view"] == "original"]  # all the scatters read
     jobs = [(payload, [p for p in originals if p["dataset"] == d], d) for d in datasets]
-    return process_map_async(dataset_target_section, jobs, workers)
+    return process_map_async(dataset_target_section, jobs, workers, report_worker)
 
 
 def dataset_target_section(payload: dict[str, Any], predictions: list[dict[str, Any]], dataset: str) -> Section:
@@ -287,7 +294,7 @@ def write_reports(rundir: str | Path, workers: int | None = None) -> tuple[Path,
     ``workers`` processes draw the per-target plots (default: one per core for a run of
     MIN_ROWS_FOR_WORKERS result rows or more)."""
     rundir = Path(rundir)
-    payload, predictions = load_run(rundir)
+    payload, predictions = load_run(rundir, drawn_line)
     drawn: list[Figure] = []
     pages: dict[str, str] = {}
     if workers is None:  # a worker costs ~1.5 s to start: worth it for a report of many plots

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from evaluate.lean import probe_worker
 from evaluate.parallel import default_workers, process_imap
 
 # A worker costs ~1.5 s to start (spawned: imports numpy, scipy, scikit-learn). Below this many clips a
@@ -73,7 +74,7 @@ def run_tasks(probe_encoder: Callable[..., Any], tasks: list[ProbeTask], workers
     parts = Path(tempfile.mkdtemp(prefix="probe-parts-", dir=scratch))
     try:
         jobs = [(probe_encoder, task, str(parts / f"{i:06d}.jsonl")) for i, task in enumerate(tasks)]
-        for (_, task, part), result in zip(jobs, process_imap(_run_in_worker, jobs, workers), strict=True):
+        for (_, task, part), result in zip(jobs, process_imap(_run_in_worker, jobs, workers, probe_worker), strict=True):
             with open(part, encoding="utf-8") as rows:  # in task order: the same file as in one process
                 shutil.copyfileobj(rows, predictions)
             Path(part).unlink()

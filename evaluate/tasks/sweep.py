@@ -139,7 +139,12 @@ def run_sweep(config: SweepConfig, log=lambda _: None, *, replace: bool = False)
                       probes=[config.probe or "linear"], targets=config.targets, device=config.device,
                       n_bootstrap=min(config.n_bootstrap, 200)), log=log, replace=replace)
         source = Path(config.out)
-    payload, preds = load_run(source)
+
+    def wanted(p: dict[str, Any]) -> bool:
+        return (p["fit_view"] == p["test_view"] == config.view and (not config.probe or p["probe"] == config.probe)
+                and (not config.targets or p["target"] in config.targets))
+
+    payload, preds = load_run(source, wanted)
     out_dir = Path(config.out or source)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {d["name"]: Path(d["path"]) for d in payload["datasets"]}
@@ -147,10 +152,6 @@ def run_sweep(config: SweepConfig, log=lambda _: None, *, replace: bool = False)
     labels: dict[tuple[str, str], dict[str, Any]] = {}
     sel: dict[tuple, list[dict]] = defaultdict(list)
     for p in preds:
-        if not p["fit_view"] == p["test_view"] == config.view or (config.probe and p["probe"] != config.probe):
-            continue
-        if config.targets and p["target"] not in config.targets:
-            continue
         sel[(p["dataset"], p["target"], p["kind"], p["probe"], p["encoder"])].append(p)
     if not sel:
         raise EvaluateError(f"{source}: no predictions for view {config.view!r}"

@@ -183,7 +183,8 @@ def test_logistic_cv_on_each_folds_row_space_equals_the_full_space(monkeypatch, 
     groups = np.repeat(np.arange(30), 2)
     rotated = get_probe("linear").fit_predict("class", x_train, y, groups, x_test)
     seen = []
-    monkeypatch.setattr(linear, "fold_row_space", lambda a, b: seen.append(a.shape) or (a, b))
+    monkeypatch.setattr(linear, "fold_row_space",
+                        lambda x, train, val: seen.append(x[train].shape) or (x[train], x[val]))
     as_is = get_probe("linear").fit_predict("class", x_train, y, groups, x_test)
     assert seen and all(n < d for n, d in seen)  # the folds were wide: the rotation had work to do
     assert rotated.params == pytest.approx(as_is.params)
@@ -194,13 +195,17 @@ def test_fold_row_space_keeps_inner_products_with_the_train_rows():
     from evaluate.probes.linear import fold_row_space
 
     rng = np.random.default_rng(7)
-    a, b = rng.normal(size=(20, 50)), rng.normal(size=(6, 50))
-    ra, rb = fold_row_space(a, b)
+    x = rng.normal(size=(26, 50))
+    val = np.array([3, 5, 7, 21, 23, 25])
+    train = np.setdiff1d(np.arange(26), val)
+    a, b = x[train], x[val]
+    ra, rb = fold_row_space(x, train, val)
     assert ra.shape == (20, 20) and rb.shape == (6, 20)
     np.testing.assert_allclose(ra @ ra.T, a @ a.T, atol=1e-10)
     np.testing.assert_allclose(rb @ ra.T, b @ a.T, atol=1e-10)
-    tall = rng.normal(size=(30, 10))
-    assert fold_row_space(tall, b[:, :10])[0] is tall  # more rows than columns: nothing to gain
+    tall = rng.normal(size=(36, 10))  # more rows than columns: nothing to gain, the rows as they are
+    fit, held = fold_row_space(tall, np.arange(30), np.arange(30, 36))
+    assert np.array_equal(fit, tall[:30]) and np.array_equal(held, tall[30:])
 
 
 def test_newton_steps_only_where_their_hessian_fits_the_budget():
