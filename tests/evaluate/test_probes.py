@@ -71,6 +71,60 @@ def test_ridge_path_matches_sklearn(rows, dims):
         np.testing.assert_allclose(ours[:, i], Ridge(alpha=alpha).fit(x, y).predict(xt), rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("rows, dims", [(30, 50), (60, 12)])
+def test_a_folds_ridge_path_from_row_indices_is_the_path_of_those_rows(rows, dims):
+    """RidgePath(x, x, train, val) copies and centres the fold's rows itself (to let them go early): the same
+    factors, bit for bit, as the path of copies made beforehand."""
+    from evaluate.probes.linear import RidgePath
+
+    rng = np.random.default_rng(11)
+    x = np.asfortranarray(rng.normal(size=(rows, dims)))  # the rotated features are column-major
+    val = np.arange(0, rows, 5)
+    train = np.setdiff1d(np.arange(rows), val)
+    ours, theirs = RidgePath(x, x, train, val), RidgePath(x[train], x[val])
+    for name in ("eigenvalues", "basis", "test"):
+        assert np.array_equal(getattr(ours, name), getattr(theirs, name)), name
+
+
+def test_symmetric_eigh_works_in_place_on_a_c_ordered_matrix():
+    """LAPACK copies a matrix that is not column-major before working: a C-ordered symmetric matrix is handed
+    over transposed, so the eigendecomposition holds the eigenvectors and nothing of the matrix's size
+    besides; the same values as of the column-major matrix."""
+    import tracemalloc
+
+    from evaluate.probes.linear import symmetric_eigh
+
+    a = np.random.default_rng(2).normal(size=(300, 400))
+    gram = a @ a.T
+    assert gram.flags.c_contiguous and np.array_equal(gram, gram.T)
+    expected = symmetric_eigh(np.asfortranarray(gram))
+    tracemalloc.start()
+    try:
+        values, vectors = symmetric_eigh(gram)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.25 * gram.nbytes  # the eigenvectors (a copy of the matrix would double it)
+    assert np.array_equal(values, expected[0]) and np.array_equal(vectors, expected[1])
+
+
+def test_scaled_row_space_is_the_kept_columns_scaled():
+    from evaluate.probes.linear import kept_from, scaled_row_space
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(20, 6)) @ rng.normal(size=(6, 30))  # rank 6 of 20 rows: most directions null
+    values, vectors = np.linalg.eigh(a @ a.T)
+    first = kept_from(values)
+    assert first == 14
+    keep = values > 1e-11 * values[-1]
+    u, s = vectors[:, keep], np.sqrt(values[keep])
+    cross = rng.normal(size=(5, 20))
+    rows, rotated = scaled_row_space(values, vectors.copy(order="F"), first, cross)
+    assert np.array_equal(rows, u * s) and np.array_equal(rotated, (cross @ u) / s)
+    assert rows.base is None or rows.base.shape != (20, 20)  # the few kept columns, not the whole matrix
+    assert kept_from(np.zeros(4)) is None
+
+
 def test_unknown_probe_suggests():
     with pytest.raises(ValueError, match="did you mean 'linear'"):
         get_probe("linaer")
