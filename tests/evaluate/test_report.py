@@ -472,3 +472,32 @@ def test_the_lead_names_certified_tasks_and_says_plainly_when_none_is():
     assert "It has no album" in " ".join(lead.text)  # the run cannot answer, said in words
     assert lead.bullets[1] == ("oracle-full — the true states of all frames in order; weights: none; control: a "
                                "yardstick, not a contender")
+
+
+def test_the_report_reads_only_the_prediction_lines_it_draws_and_draws_the_same(run_payload, tmp_path):
+    """write_reports reads predictions.jsonl through drawn_line: a page made from those lines is the page made
+    from every line (the scatters of regression targets), and the other lines are never held."""
+
+    from evaluate.io import read_jsonl
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for encoder in ("pixels", "vjepa2:<b>tiny</b>"):
+        for fit_view in VIEWS:
+            for test_view in ([fit_view] if fit_view != "original" else VIEWS):
+                for clip in range(12):
+                    truth = float(rng.normal())
+                    lines.append({"dataset": LONG, "target": "speed", "kind": "regression", "encoder": encoder,
+                                  "fit_view": fit_view, "test_view": test_view, "probe": "linear", "layer": None,
+                                  "clip_id": f"test-{clip:06d}", "group_id": f"test-{clip // 2:06d}",
+                                  "y_true": truth, "y_pred": truth + float(rng.normal(scale=0.3))})
+                    lines.append({**lines[-1], "target": "direction", "kind": "class", "y_true": "falling",
+                                  "y_pred": "rising"})
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    kept = read_jsonl(path, probe.drawn_line)
+    assert 0 < len(kept) < len(lines) / 4 and all(line["kind"] == "regression" for line in kept)
+    every_page, drawn_page = {}, {}
+    assert probe.render_html(run_payload, lines, None, every_page) == probe.render_html(run_payload, kept, None,
+                                                                                         drawn_page)
+    assert every_page == drawn_page and "predicted vs true" in "".join(drawn_page.values())
