@@ -102,7 +102,8 @@ def differences(a, b, path: str = "") -> list[str]:
 
 
 def compare_rows(base: dict, new: dict) -> dict:
-    """Every section's rows matched by their names; counts, and the rows that differ with how."""
+    """Every section's rows matched by their names; counts, and the rows that differ with how (a results row
+    with its probe's fitted parameters before and after: a C or solver that changed says why)."""
     report = {"rows": 0, "identical": 0, "differing": [], "only_before": [], "only_after": []}
     for section in SECTIONS:
         before = {row_key(section, r): r for r in base.get(section) or []}
@@ -112,11 +113,54 @@ def compare_rows(base: dict, new: dict) -> dict:
         for key in sorted(set(before) & set(after)):
             report["rows"] += 1
             diff = differences(before[key], after[key])
-            if diff:
-                report["differing"].append({"row": key, "fields": diff[:8]})
-            else:
+            if not diff:
                 report["identical"] += 1
+                continue
+            record = {"row": key, "fields": diff[:8]}
+            if "probe_params" in before[key]:
+                record["probe_params"] = {"before": before[key]["probe_params"], "after": after[key]["probe_params"]}
+            report["differing"].append(record)
     return report
+
+
+PREDICTION_ROW = ("dataset", "target", "encoder", "fit_view", "test_view", "probe", "layer")
+
+
+def moved_predictions(before: Path, after: Path) -> list[dict]:
+    """The prediction rows (one results row's test clips) whose predictions differ between two run folders'
+    predictions.jsonl, each with how many of its test clips moved: what "at most one test clip's worth"
+    is counted in."""
+    def read(path: Path) -> dict[tuple, dict[str, object]]:
+        rows: dict[tuple, dict[str, object]] = {}
+        with open(path / "predictions.jsonl") as lines:
+            for line in map(json.loads, lines):
+                rows.setdefault(tuple(line[k] for k in PREDICTION_ROW), {})[line["clip_id"]] = line["y_pred"]
+        return rows
+
+    old, new = read(before), read(after)
+    moved = []
+    for key in sorted(set(old) & set(new), key=str):
+        clips = [c for c in old[key] if differences(old[key][c], new[key].get(c))]
+        if clips:
+            moved.append({**dict(zip(PREDICTION_ROW, key, strict=True)), "moved": len(clips),
+                          "test_clips": len(old[key]), "clips": clips})
+    return moved
+
+
+def compared(work: Path) -> dict:
+    """The first before and after runs under ``work``: their rows compared, and the predictions that moved
+    (printed too)."""
+    rows = compare_rows(*(json.loads((work / f"{w}0" / "results.json").read_text()) for w in ("before", "after")))
+    moved = moved_predictions(work / "before0", work / "after0")
+    print(f"rows: {rows['identical']} of {rows['rows']} identical, {len(rows['differing'])} differ, "
+          f"{len(rows['only_before'])} only before, {len(rows['only_after'])} only after")
+    for m in moved:
+        print(f"  predictions moved: {m['moved']} of {m['test_clips']} test clips of {m['dataset']}/{m['target']}, "
+              f"{m['encoder']}, fitted on {m['fit_view']}, tested on {m['test_view']}")
+    for d in rows["differing"]:
+        if "probe_params" in d:
+            print(f"  {d['row']}: probe {d['probe_params']['before']} -> {d['probe_params']['after']}")
+    return {"rows": rows, "moved_predictions": moved}
 
 
 def main() -> None:
@@ -131,7 +175,16 @@ def main() -> None:
                         help="two renders of one family: the new code's peak RSS on each")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "run_speed")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "run_speed.json")
+    parser.add_argument("--rows-only", action="store_true",
+                        help="no runs: compare the rows and predictions of the runs already under --work, and update "
+                             "those fields of --out")
     args = parser.parse_args()
+    if args.rows_only:
+        record = json.loads(args.out.read_text())
+        record.update(compared(args.work))
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
     codes = {"before": worktree(args.base, args.worktree.resolve()), "after": ROOT}
     datasets = [args.data.resolve() / name for name in args.datasets]  # the runs start in their code folder
     args.work.mkdir(parents=True, exist_ok=True)
@@ -145,7 +198,6 @@ def main() -> None:
             print(f"{started} {which}: {measured['wall_s']:.1f} s, peak RSS {measured['peak_rss_mib']:.0f} MiB",
                   flush=True)
             runs[which].append(measured)
-    rows = compare_rows(*(json.loads((args.work / f"{w}0" / "results.json").read_text()) for w in ("before", "after")))
     wall = {w: sum(r["wall_s"] for r in runs[w]) for w in runs}
     record = {
         "base_commit": args.base,
@@ -155,11 +207,9 @@ def main() -> None:
         "encoders": list(ENCODERS), "cpus": os.cpu_count(), "runs": runs,
         "wall_ratio": wall["after"] / wall["before"], "goal_wall_ratio": 0.40,
         "peak_rss_mib": {w: max(r["peak_rss_mib"] for r in runs[w]) for w in runs},
-        "rows": rows,
+        **compared(args.work),
     }
-    print(f"wall-time ratio after/before: {record['wall_ratio']:.3f} (goal <= 0.40); rows: {rows['identical']} of "
-          f"{rows['rows']} identical, {len(rows['differing'])} differ, {len(rows['only_before'])} only before, "
-          f"{len(rows['only_after'])} only after")
+    print(f"wall-time ratio after/before: {record['wall_ratio']:.3f} (goal <= 0.40)")
     if args.memory:
         memory = {}
         for path in args.memory:

@@ -157,30 +157,6 @@ def _standardise_and_rotate(train: Rows, test: Rows) -> tuple[np.ndarray, np.nda
     return scaled_row_space(eigenvalues, eigenvectors, first, cross)
 
 
-def fold_row_space(x: np.ndarray, train: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A CV fold's train and validation rows of x rotated onto the row space of its train rows, when they
-    are fewer than its columns (a fold holds ~4/5 of the clips that the whole train+val rotation kept): the
-    same rotation-invariance argument as :func:`_standardise_and_rotate`, from the fold's Gram matrix.
-    The fits see (n_fold × n_fold) matrices: the multinomial Newton-Cholesky steps, whose cost grows with
-    columns³, cost ~half. The fitted rows were identical on the demo's 450 class targets. The rows are
-    taken here, so that their copy goes once its Gram matrix is made."""
-    x_fit = x[train]
-    n, d = x_fit.shape
-    if n >= d:
-        return np.ascontiguousarray(x_fit), x[val]
-    cross, gram = x[val] @ x_fit.T, x_fit @ x_fit.T
-    del x_fit
-    eigenvalues, eigenvectors = symmetric_eigh(gram)
-    del gram
-    first = kept_from(eigenvalues)
-    if first is None:
-        return np.ascontiguousarray(x[train]), x[val]
-    fit, held = scaled_row_space(eigenvalues, eigenvectors, first, cross)
-    # scikit-learn's logistic regression copies a matrix that is not C-ordered at every fit (seven a fold):
-    # copied once here instead, the same values, so the same fits.
-    return np.ascontiguousarray(fit), held
-
-
 class LinearProbe(Probe):
     name = "linear"
     description = "standardised features; LogisticRegression (C by grouped CV) or ridge (alpha by grouped CV)"
@@ -227,7 +203,7 @@ class LinearProbe(Probe):
         for j, (train, val) in enumerate(folds):
             if len(np.unique(y[train])) < 2:
                 continue  # a fold with one class says nothing about C
-            x_fit, x_val = fold_row_space(x, train, val)  # one copy per fold, for every C
+            x_fit, x_val = x[train], x[val]  # one copy per fold, for every C (C-ordered: sklearn copies no more)
             for i, c in enumerate(C_GRID):
                 fold_scores[i, j] = balanced_accuracy(y[val], fit(c, x_fit, y[train]).predict(x_val))
             del x_fit, x_val  # before the next fold's are made

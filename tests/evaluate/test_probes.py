@@ -224,44 +224,6 @@ def test_probe_on_rows_read_from_the_cache_equals_probe_on_arrays(tmp_path, monk
             np.testing.assert_allclose(from_cache.y_pred, from_arrays.y_pred, rtol=1e-9)
 
 
-@pytest.mark.parametrize("classes", [2, 4])
-def test_logistic_cv_on_each_folds_row_space_equals_the_full_space(monkeypatch, classes):
-    """The CV fits of wide features see each fold rotated onto its train rows' span (fold_row_space): the
-    same C, CV score and predictions as fitting the fold's rows as they are."""
-    import evaluate.probes.linear as linear
-
-    rng = np.random.default_rng(classes)
-    x_train, x_test = rng.normal(size=(60, 150)), rng.normal(size=(20, 150))
-    y = np.array([f"k{i}" for i in rng.integers(0, classes, 60)])
-    x_train[:, 0] += 2.0 * (y == "k0")
-    groups = np.repeat(np.arange(30), 2)
-    rotated = get_probe("linear").fit_predict("class", x_train, y, groups, x_test)
-    seen = []
-    monkeypatch.setattr(linear, "fold_row_space",
-                        lambda x, train, val: seen.append(x[train].shape) or (x[train], x[val]))
-    as_is = get_probe("linear").fit_predict("class", x_train, y, groups, x_test)
-    assert seen and all(n < d for n, d in seen)  # the folds were wide: the rotation had work to do
-    assert rotated.params == pytest.approx(as_is.params)
-    assert list(rotated.y_pred) == list(as_is.y_pred)
-
-
-def test_fold_row_space_keeps_inner_products_with_the_train_rows():
-    from evaluate.probes.linear import fold_row_space
-
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(26, 50))
-    val = np.array([3, 5, 7, 21, 23, 25])
-    train = np.setdiff1d(np.arange(26), val)
-    a, b = x[train], x[val]
-    ra, rb = fold_row_space(x, train, val)
-    assert ra.shape == (20, 20) and rb.shape == (6, 20)
-    np.testing.assert_allclose(ra @ ra.T, a @ a.T, atol=1e-10)
-    np.testing.assert_allclose(rb @ ra.T, b @ a.T, atol=1e-10)
-    tall = rng.normal(size=(36, 10))  # more rows than columns: nothing to gain, the rows as they are
-    fit, held = fold_row_space(tall, np.arange(30), np.arange(30, 36))
-    assert np.array_equal(fit, tall[:30]) and np.array_equal(held, tall[30:])
-
-
 def test_newton_steps_only_where_their_hessian_fits_the_budget():
     from evaluate.probes.linear import newton_fits
 
