@@ -42,8 +42,7 @@ def process_imap(fn: Callable[..., Any], jobs: list[tuple], workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def process_map_async(fn: Callable[..., Any], jobs: list[tuple], workers: int,
-                      initializer: Callable[[], None] | None = None) -> Callable[[], list[Any]]:
+def process_map_async(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> Callable[[], list[Any]]:
     """``[fn(*job) for job in jobs]`` (:func:`process_imap`'s processes) started now, its results waited for when the returned function is called: this
     process can do other work meanwhile. In this process (one worker or one job), the jobs run at that call.
     The returned function must be called (it shuts the pool down; on an error there, the jobs not started
@@ -51,7 +50,7 @@ def process_map_async(fn: Callable[..., Any], jobs: list[tuple], workers: int,
     workers = min(workers, len(jobs))
     if workers <= 1:
         return lambda: [fn(*job) for job in jobs]
-    pool = process_pool(workers, initializer)
+    pool = process_pool(workers)
     futures = [pool.submit(fn, *job) for job in jobs]
 
     def wait() -> list[Any]:

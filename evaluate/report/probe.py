@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.io import load_run, write_text
-from evaluate.lean import report_worker
 from evaluate.metrics import MIN_TEST_GROUPS
 from evaluate.parallel import default_workers, process_map_async
 from evaluate.report import page
@@ -201,7 +200,7 @@ def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]],
     datasets = list(dict.fromkeys(dataset for dataset, *_ in by_target(payload)))
     originals = [p for p in predictions if p["fit_view"] == p["test_view"] == "original"]  # all the scatters read
     jobs = [(payload, [p for p in originals if p["dataset"] == d], d) for d in datasets]
-    return process_map_async(dataset_target_section, jobs, workers, report_worker)
+    return process_map_async(dataset_target_section, jobs, workers)
 
 
 def dataset_target_section(payload: dict[str, Any], predictions: list[dict[str, Any]], dataset: str) -> Section:
