@@ -159,8 +159,8 @@ def drawn_line(line: dict[str, Any]) -> bool:
 def _predictions(predictions: list[dict[str, Any]], key: tuple[str, str, str | None, str]) -> list[dict[str, Any]]:
     """The within-view original predictions of one target (and subset) and probe, scalar ones only."""
     dataset, target, subset, probe = key
-    return [p for p in predictions if p["dataset"] == dataset and p["target"] == target and p["probe"] == probe
-            and p["fit_view"] == p["test_view"] == "original" and p.get("subset") == subset and _scalar(p)]
+    return [p for p in predictions if drawn_line(p) and p["dataset"] == dataset and p["target"] == target
+            and p["probe"] == probe and p.get("subset") == subset and _scalar(p)]
 
 
 def identifiability_section(payload: dict[str, Any]) -> Section | None:
@@ -198,8 +198,8 @@ def target_sections(payload: dict[str, Any], predictions: list[dict[str, Any]],
     demo's report in 23.5 s on 2 cores). Started now; the returned function waits for the sections, so the
     caller draws the rest of the report meanwhile."""
     datasets = list(dict.fromkeys(dataset for dataset, *_ in by_target(payload)))
-    originals = [p for p in predictions if p["fit_view"] == p["test_view"] == "original"]  # all the scatters read
-    jobs = [(payload, [p for p in originals if p["dataset"] == d], d) for d in datasets]
+    drawn = [p for p in predictions if drawn_line(p)]  # all the scatters read, and all a worker is sent
+    jobs = [(payload, [p for p in drawn if p["dataset"] == d], d) for d in datasets]
     return process_map_async(dataset_target_section, jobs, workers)
 
 
